@@ -1,0 +1,97 @@
+"""Exact rational conversion of user input.
+
+Every float64 is a dyadic rational, so ``Fraction(x)`` of a finite float is exact: no
+rounding happens anywhere in exactnet's exact paths. This module converts the kinds of
+numbers users hand us (Python and numpy floats and ints, ``fractions.Fraction``, sympy
+``Rational``, strings such as ``"3/4"``) to ``Fraction`` and rejects NaN and infinities
+with an error that names the argument and the position.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = ["to_fraction", "fraction_array", "fraction_to_float", "format_fraction"]
+
+
+def to_fraction(value, name: str = "value") -> Fraction:
+    """Return ``value`` as an exact :class:`fractions.Fraction`.
+
+    Floats are converted exactly (float64 is dyadic); NaN and infinities raise
+    ``ValueError`` naming ``name``.
+    """
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} is a boolean ({value!r}); pass a number")
+    if isinstance(value, (int, np.integer)):
+        return Fraction(int(value))
+    if isinstance(value, (float, np.floating)):
+        x = float(value)
+        if not math.isfinite(x):
+            raise ValueError(f"{name} is {x!r}; weights and points must be finite numbers")
+        return Fraction(x)
+    if isinstance(value, str):
+        try:
+            return Fraction(value.strip())
+        except (ValueError, ZeroDivisionError) as err:
+            raise ValueError(f"{name} is the string {value!r}, not a rational like '3/4' or '0.5'") from err
+    # sympy Rational / Integer (and anything exposing p, q)
+    p, q = getattr(value, "p", None), getattr(value, "q", None)
+    if isinstance(p, int) and isinstance(q, int):
+        return Fraction(p, q)
+    if isinstance(value, numbers.Rational):
+        return Fraction(int(value.numerator), int(value.denominator))
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        if not math.isfinite(x):
+            raise ValueError(f"{name} is {x!r}; weights and points must be finite numbers")
+        return Fraction(x)
+    raise TypeError(f"{name} has type {type(value).__name__}; expected a real number (float, int, Fraction, sympy Rational)")
+
+
+def fraction_array(values, name: str, ndim: int | None = None) -> np.ndarray:
+    """Convert a (nested) sequence or array to a numpy object array of ``Fraction``.
+
+    Raises ``ValueError`` naming ``name`` and the index of the first NaN/infinite entry,
+    and for the wrong number of dimensions.
+    """
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch tensor
+        values = values.detach().cpu().double().numpy()
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name}{list(idx)} is {arr[idx]!r}; weights and points must be finite numbers")
+    out = np.empty(arr.shape, dtype=object)
+    flat_out = out.reshape(-1)
+    if arr.dtype.kind in "fiu":
+        flat_out[:] = [Fraction(v) for v in arr.reshape(-1).tolist()]
+        return out
+    for i, v in enumerate(arr.reshape(-1)):
+        try:
+            flat_out[i] = to_fraction(v, name)
+        except (TypeError, ValueError):
+            idx = [int(j) for j in np.unravel_index(i, arr.shape)] if arr.ndim else []
+            flat_out[i] = to_fraction(v, f"{name}{idx}" if idx else name)
+    return out
+
+
+def fraction_to_float(q: Fraction, name: str = "value") -> float:
+    """Correctly rounded float64 of a rational; raises if it overflows float64."""
+    try:
+        return float(q)
+    except OverflowError as err:
+        raise ValueError(f"{name} = {q} does not fit in float64; use exact mode") from err
+
+
+def format_fraction(q: Fraction) -> str:
+    """``"p/q"`` (or ``"p"`` for integers), the project's JSON form of an exact rational."""
+    return str(q) if q.denominator != 1 else str(q.numerator)
