@@ -187,13 +187,19 @@ def exact_line(net: Network, start: Sequence, end: Sequence) -> ExactLine:
         new_pats: list[int] = []
         n_iv = len(Z_list)
         width = len(il.is_neuron)
+        # sign of every neuron at the current interval's left end: at t = 0 it is sign(z);
+        # further right it is the sign found at the left neighbour's right end (z is
+        # continuous, so both neighbours' maps give the same value there)
+        Z = Z_list[0]
+        sign_lo = [(Z[j] > 0) - (Z[j] < 0) for j in units]
         for iv in range(n_iv):
             Z, DZ = Z_list[iv], DZ_list[iv]
-            lo_num, lo_den = points[iv]
             hi_num, hi_den = points[iv + 1]
+            at_one = hi_num == 1 and hi_den == 1
             active = pats[iv]
             crossings = []
             zmask_lo = zmask_hi = 0
+            sign_hi = []
             # post-activation on the first sub-interval, filled in as signs are decided
             if plain_relu:
                 A = [0] * width
@@ -204,50 +210,39 @@ def exact_line(net: Network, start: Sequence, end: Sequence) -> ExactLine:
             else:
                 A = [z * sden for z in Z]
                 B = [z * sden for z in DZ]
-            for j in units:
+            for j, a in zip(units, sign_lo):
                 z = Z[j]
                 dz = DZ[j]
                 # cheap exact test first: z + dz t keeps the sign of z on [0, 1] when dz
-                # does not oppose z or |dz| < |z|; only otherwise evaluate at the ends
-                if z > 0:
-                    if dz >= 0 or z > -dz:
-                        active |= ubit[j]
-                        if plain_relu:
-                            A[j] = z
-                            B[j] = dz
-                        continue
-                elif z < 0:
-                    if dz <= 0 or -z > dz:
-                        if not plain_relu:
-                            A[j] = z * snum[j]
-                            B[j] = dz * snum[j]
-                        continue
-                elif not dz:  # identically zero: inactive, vanishes at both ends
-                    zmask_lo |= ubit[j]
-                    zmask_hi |= ubit[j]
-                    continue
-                a = z * lo_den + dz * lo_num
-                b = z * hi_den + dz * hi_num
-                if a > 0 or (not a and b > 0):
-                    on = True
-                    if b < 0:
-                        crossings.append((-z, dz, j) if dz > 0 else (z, -dz, j))
+                # does not oppose z or |dz| < |z|; otherwise evaluate at the right end
+                if z > 0 and (dz >= 0 or z > -dz):
+                    b = 1
+                elif z < 0 and (dz <= 0 or -z > dz):
+                    b = -1
+                elif not z and not dz:
+                    b = 0
                 else:
-                    on = False
-                    if a and b > 0:
-                        crossings.append((-z, dz, j) if dz > 0 else (z, -dz, j))
-                if not a:
-                    zmask_lo |= ubit[j]
-                if not b:
-                    zmask_hi |= ubit[j]
-                if on:
+                    v = z + dz if at_one else z * hi_den + dz * hi_num
+                    b = (v > 0) - (v < 0)
+                sign_hi.append(b)
+                if a > 0 or (not a and b > 0):
                     active |= ubit[j]
                     if plain_relu:
                         A[j] = z
                         B[j] = dz
-                elif not plain_relu:
-                    A[j] = z * snum[j]
-                    B[j] = dz * snum[j]
+                    if b < 0:
+                        crossings.append((-z, dz, j) if dz > 0 else (z, -dz, j))
+                else:
+                    if a < 0 and b > 0:
+                        crossings.append((-z, dz, j) if dz > 0 else (z, -dz, j))
+                    if not plain_relu:
+                        A[j] = z * snum[j]
+                        B[j] = dz * snum[j]
+                if not a:
+                    zmask_lo |= ubit[j]
+                if not b:
+                    zmask_hi |= ubit[j]
+            sign_lo = sign_hi
             new_zero[-1] |= zmask_lo
             new_A.append(A)
             new_B.append(B)

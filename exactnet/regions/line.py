@@ -178,20 +178,27 @@ class SegmentRegions:
             "end": [fmt(v) for v in self.end],
         }
 
-    def table(self, max_rows: int = 60) -> str:
-        """A plain-text table of the regions (t interval, active neurons, affine maps)."""
-        fmt = (lambda v: format_fraction(v)) if self.exact else (lambda v: f"{v:.6g}")
-        lines = [f"{'#':>4}  {'t_lo':>14}  {'t_hi':>14}  {'active':>6}  output maps (a + b t)"]
+    def table(self, max_rows: int = 40) -> str:
+        """A plain-text table of the regions: t interval, active neurons, slopes.
+
+        Values are shown to 8 significant digits (exact ones too: ``to_dict`` has them
+        exactly); long tables show the first and last ``max_rows // 2`` regions.
+        """
         regs = self.regions
-        show = regs if len(regs) <= max_rows else regs[: max_rows // 2] + regs[-max_rows // 2 :]
-        for r in show:
-            idx = regs.index(r) if len(regs) > max_rows else None
-            i = idx if idx is not None else show.index(r)
-            maps = "; ".join(f"{fmt(a)} + {fmt(b)} t" for a, b in zip(r.intercept, r.slope))
-            lo, hi = fmt(r.t_lo), fmt(r.t_hi)
-            lines.append(f"{i:>4}  {lo[:14]:>14}  {hi[:14]:>14}  {int(r.pattern.sum()):>6}  {maps}")
-            if len(regs) > max_rows and i == max_rows // 2 - 1:
-                lines.append(f"{'...':>4}  ({len(regs) - max_rows} regions not shown)")
+        n_out = len(self.smp)
+        head = f"{'region':>6}  {'t_lo':>12}  {'t_hi':>12}  {'active':>6}  " + "  ".join(
+            f"{'slope ' + str(k):>13}" for k in range(n_out)
+        )
+        lines = [head]
+        keep = range(len(regs)) if len(regs) <= max_rows else [*range(max_rows // 2), *range(len(regs) - max_rows // 2, len(regs))]
+        prev = -1
+        for i in keep:
+            if i != prev + 1:
+                lines.append(f"{'...':>6}  ({i - prev - 1} regions not shown)")
+            r = regs[i]
+            slopes = "  ".join(f"{float(b):>13.8g}" for b in r.slope)
+            lines.append(f"{i:>6}  {float(r.t_lo):>12.8g}  {float(r.t_hi):>12.8g}  {int(r.pattern.sum()):>6}  {slopes}")
+            prev = i
         return "\n".join(lines)
 
 

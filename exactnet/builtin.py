@@ -1,0 +1,46 @@
+"""Built-in networks: the benchmark nets of the spec, reproducible without downloads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .net.network import Network
+
+__all__ = ["benchmark_net", "parse_widths"]
+
+
+def parse_widths(spec: str) -> list[int]:
+    """``"2-32-32-1"`` or ``"2-32x8-1"`` (eight hidden layers of 32) -> list of widths."""
+    widths: list[int] = []
+    for part in str(spec).split("-"):
+        try:
+            if "x" in part:
+                w, n = part.split("x")
+                widths.extend([int(w)] * int(n))
+            else:
+                widths.append(int(part))
+        except ValueError as err:
+            raise ValueError(f"network spec {spec!r} is not like '2-32-32-1' or '2-32x8-1'") from err
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"network spec {spec!r} needs an input and an output width, all >= 1")
+    return widths
+
+
+def benchmark_net(spec: str = "2-32-32-1", seed: int = 0) -> Network:
+    """The benchmark network ``d-w1-...-1`` of the spec (README.md, conventions).
+
+    With ``rng = np.random.default_rng(seed)``, for each layer in order
+    ``k = 1/sqrt(fan_in)``, ``W = rng.uniform(-k, k, size=(fan_in, fan_out))`` then
+    ``b = rng.uniform(-k, k, size=(fan_out,))`` (PyTorch's default init drawn with numpy,
+    so that every tool sees the same float64 weights). ReLU after every layer but the last.
+    """
+    widths = parse_widths(spec)
+    rng = np.random.default_rng(seed)
+    weights, biases = [], []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        k = 1.0 / np.sqrt(fan_in)
+        W = rng.uniform(-k, k, size=(fan_in, fan_out))
+        b = rng.uniform(-k, k, size=(fan_out,))
+        weights.append(W.T)  # torch convention (out, in)
+        biases.append(b)
+    return Network.from_arrays(weights, biases, name=f"benchmark {spec} seed {seed}")

@@ -1,0 +1,184 @@
+"""The ``exactnet`` command line.
+
+``exactnet`` with no arguments runs the demo: the exact 1-D analysis of a built-in
+network (the benchmark net 2-16-16-1, seed 0, along the diagonal of [-1, 1]^2), printed as
+a table and drawn as a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from fractions import Fraction
+
+__all__ = ["main"]
+
+_COORDS = re.compile(r"^-?[0-9.eE+/,\s-]+$")
+
+
+def _coords(text: str, name: str) -> list[Fraction]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise SystemExit(f"exactnet: {name} is empty; give coordinates like 0.5,-1 or 1/3,2")
+    out = []
+    for p in parts:
+        try:
+            out.append(Fraction(p))
+        except (ValueError, ZeroDivisionError):
+            raise SystemExit(f"exactnet: {name} coordinate {p!r} is not a number (use 0.5, -1, 1/3 or 1e-3)") from None
+    return out
+
+
+def _fix_negative_values(argv: list[str]) -> list[str]:
+    """Let ``--from -1,0`` work: argparse would read ``-1,0`` as an option."""
+    out = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--from", "--to", "--domain") and i + 1 < len(argv) and _COORDS.match(argv[i + 1]):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="exactnet", description="Exact geometry of ReLU networks.")
+    sub = p.add_subparsers(dest="command")
+
+    d = sub.add_parser("demo", help="exact 1-D analysis of a built-in network (the default command)")
+    d.add_argument("--net", default="2-16-16-1", help="benchmark network spec, e.g. 2-32-32-1 (default 2-16-16-1)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--png", default="exactnet_demo.png", help="where to draw the picture (default exactnet_demo.png)")
+    d.add_argument("--json", action="store_true", help="print JSON instead of the table")
+
+    r = sub.add_parser("regions1d", help="exact regions of a network along a segment")
+    r.add_argument("weights", help=".npz (W0, b0, W1, b1, ...), .pt/.pth state_dict (with --widths) or .safetensors")
+    r.add_argument("--from", dest="start", required=True, help="start point X1,...,Xd (rationals like 1/3 allowed)")
+    r.add_argument("--to", dest="end", required=True, help="end point Y1,...,Yd")
+    r.add_argument("--exact", action="store_true", help="exact rational arithmetic (default: certified float64)")
+    r.add_argument("--json", action="store_true", help="print JSON: regions, pieces, patterns, breakpoints, smp")
+    r.add_argument("--png", help="draw the outputs along the segment to this PNG/SVG file")
+    r.add_argument("--widths", help="layer widths n0,n1,...,nL for torch/safetensors state_dicts")
+    r.add_argument("--negative-slope", type=float, default=0.0, help="leaky ReLU slope for .npz networks (default 0: ReLU)")
+
+    m = sub.add_parser("make-net", help="write a benchmark network d-w1-...-1 (spec README) to an .npz file")
+    m.add_argument("spec", help="e.g. 2-32-32-1 or 2-32x8-1")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--out", required=True, help="output .npz path")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(_fix_negative_values(argv))
+    if args.command in (None, "demo"):
+        if args.command is None:
+            args = _parser().parse_args(["demo"])
+        return _demo(args)
+    if args.command == "regions1d":
+        return _regions1d(args)
+    if args.command == "make-net":
+        return _make_net(args)
+    raise SystemExit(f"exactnet: unknown command {args.command!r}")
+
+
+def _report(res, net, out) -> None:
+    from .theory.bounds import serra_thm1_upper
+
+    print(res.table(), file=out)
+    bound = serra_thm1_upper(1, net.hidden_widths) if net.hidden_widths else 1
+    print(
+        f"\nregions {res.num_regions}   linear pieces {res.num_pieces}   non-empty patterns {res.num_patterns}",
+        file=out,
+    )
+    print(f"bound along a line (Serra et al. 2018, Thm 1 with n0 = 1): {bound}", file=out)
+    for k, v in enumerate(res.smp):
+        exact = f" = {v}" if res.exact and len(str(v)) <= 40 else ""
+        print(
+            f"output {k}: {len(res.kinks[k])} kinks, exact SMP {float(v):.6g}{exact} "
+            f"(per unit t; segment length {res.length:.6g})",
+            file=out,
+        )
+
+
+def _demo(args) -> int:
+    from . import segment_regions
+    from .builtin import benchmark_net
+    from .plot import plot_segment
+
+    net = benchmark_net(args.net, args.seed)
+    n0 = net.input_dim
+    start, end = [-1] * n0, [1] * n0
+    res = segment_regions(net, start, end, exact=True)
+    fast = segment_regions(net, start, end)
+    agree = (fast.num_regions, fast.num_pieces, fast.num_patterns) == (res.num_regions, res.num_pieces, res.num_patterns)
+    if args.json:
+        d = res.to_dict()
+        d["network"] = net.name
+        d["float_engine_agrees"] = agree
+        print(json.dumps(d, indent=1))
+    else:
+        print(f"exactnet demo: {net!r} along the diagonal from {tuple(start)} to {tuple(end)}, exact arithmetic\n")
+        _report(res, net, sys.stdout)
+        print(f"certified float engine: {'same regions, pieces and patterns' if agree else 'DISAGREES'}")
+    if args.png:
+        import matplotlib.pyplot as plt
+
+        fig = plot_segment(res, title=f"{net.name}: {res.num_regions} regions along the diagonal (exact)")
+        fig.savefig(args.png)
+        plt.close(fig)
+        if not args.json:
+            print(f"picture: {args.png}")
+    return 0 if agree else 1
+
+
+def _regions1d(args) -> int:
+    from . import segment_regions
+    from .net.io import load_network
+
+    widths = None
+    if args.widths:
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
+    net = load_network(args.weights, widths, negative_slope=args.negative_slope)
+    start = _coords(args.start, "--from")
+    end = _coords(args.end, "--to")
+    for name, pt in (("--from", start), ("--to", end)):
+        if len(pt) != net.input_dim:
+            raise SystemExit(f"exactnet: {name} has {len(pt)} coordinates but the network takes {net.input_dim} inputs")
+    if args.exact:
+        res = segment_regions(net, start, end, exact=True)
+    else:
+        res = segment_regions(net, [float(v) for v in start], [float(v) for v in end])
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=1))
+    else:
+        print(f"{net!r} from {args.start} to {args.end} ({'exact' if args.exact else 'certified float'})\n")
+        _report(res, net, sys.stdout)
+    if args.png:
+        import matplotlib.pyplot as plt
+
+        from .plot import plot_segment
+
+        fig = plot_segment(res)
+        fig.savefig(args.png)
+        plt.close(fig)
+    return 0
+
+
+def _make_net(args) -> int:
+    from .builtin import benchmark_net
+    from .net.io import save_npz
+
+    net = benchmark_net(args.spec, args.seed)
+    save_npz(net, args.out)
+    print(f"wrote {net!r} to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
