@@ -38,7 +38,8 @@ import numpy as np
 
 from .._rational import format_fraction
 from ..net.network import Network
-from ._line_exact import ExactLine, exact_line
+from ._line_exact import ExactLine, _segment_integers, exact_line
+from ._line_exact_kernel import ExactNetData, run_exact
 from ._line_float import OK, FloatNetData, run_kernel
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Piece1D",
     "SegmentRegions",
     "SegmentBatch",
+    "ExactSegmentBatch",
     "segment_regions",
     "segment_regions_batch",
 ]
@@ -364,6 +366,46 @@ class SegmentBatch:
         return f"SegmentBatch({len(self)} segments, {int(self.num_regions.sum())} regions)"
 
 
+class ExactSegmentBatch:
+    """Exact-mode regions of many segments: ``batch[i]`` is an exact :class:`SegmentRegions`.
+
+    ``num_regions``, ``num_pieces``, ``num_patterns`` are integer arrays; ``smp`` and
+    ``breakpoints(i)`` give Fractions (built on first use)."""
+
+    def __init__(self, net, starts, ends, lines):
+        self.network = net
+        self.starts = starts
+        self.ends = ends
+        self._lines = lines
+        self.num_regions = np.array([ln.num_regions for ln in lines], dtype=np.int64)
+        self.num_pieces = np.array([ln.num_pieces for ln in lines], dtype=np.int64)
+        self.num_patterns = np.array([ln.num_patterns for ln in lines], dtype=np.int64)
+        self.decided_exactly = np.ones(len(lines), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, i: int) -> SegmentRegions:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"segment index {i} out of range for {len(self)} segments")
+        i %= len(self)
+        return SegmentRegions(self.network, self.starts[i], self.ends[i], exact=True,
+                              source=_ExactSource(self._lines[i], self.network.num_neurons), decided_exactly=True)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def breakpoints(self, i: int) -> tuple:
+        return self[i].breakpoints
+
+    @property
+    def smp(self) -> list[tuple]:
+        return [self[i].smp for i in range(len(self))]
+
+    def __repr__(self) -> str:
+        return f"ExactSegmentBatch({len(self)} segments, {int(self.num_regions.sum())} regions)"
+
+
 def _unpack_rows(rows: np.ndarray, n: int) -> np.ndarray:
     as_bytes = rows.astype("<u8").view(np.uint8).reshape(rows.shape[0], -1)
     return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :n].astype(bool)
@@ -398,15 +440,55 @@ def _as_float_points(x, name: str, dim: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-_FLOAT_DATA_ATTR = "_exactnet_float_data"
+def _cached(net: Network, key: str, build):
+    """Per-network data for the kernels, built once (the network is immutable)."""
+    data = net.__dict__.get(key)
+    if data is None:
+        data = build(net)
+        net.__dict__[key] = data
+    return data
 
 
 def _float_data(net: Network) -> FloatNetData:
-    data = net.__dict__.get(_FLOAT_DATA_ATTR)
-    if data is None:
-        data = FloatNetData(net)
-        net.__dict__[_FLOAT_DATA_ATTR] = data
-    return data
+    return _cached(net, "_exactnet_float_data", FloatNetData)
+
+
+def _exact_data(net: Network) -> ExactNetData:
+    return _cached(net, "_exactnet_exact_data", ExactNetData)
+
+
+#: below this many segments the Python engine answers (no kernel compilation needed)
+KERNEL_MIN_SEGMENTS = 32
+_CHUNK = 512
+
+
+def _exact_lines(net: Network, starts, ends, progress: bool = False) -> list:
+    """Exact results (ExactLine or PooledLine) of many segments, in order.
+
+    Uses the compiled big-integer kernel for batches of at least KERNEL_MIN_SEGMENTS
+    segments, in chunks (a tqdm bar with ``progress``); segments whose integers outgrow
+    the kernel's capacity, and small batches, go to the Python engine."""
+    n = len(starts)
+    if n < KERNEL_MIN_SEGMENTS:
+        return [exact_line(net, s, e) for s, e in zip(starts, ends)]
+    segs = [_segment_integers(s, e, net.input_dim) for s, e in zip(starts, ends)]
+    data = _exact_data(net)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc="exact segments", unit="seg")
+    lines: list = []
+    for c0 in range(0, n, _CHUNK):
+        chunk, overflowed = run_exact(net, segs[c0 : c0 + _CHUNK], data)
+        for k in overflowed:
+            chunk[k] = exact_line(net, starts[c0 + k], ends[c0 + k])
+        lines.extend(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return lines
 
 
 def segment_regions(net: Network, start: Sequence, end: Sequence, *, exact: bool = False) -> SegmentRegions:
@@ -433,17 +515,31 @@ def segment_regions_batch(
     starts,
     ends,
     *,
+    exact: bool = False,
     threads: int | None = None,
     progress: bool = False,
-) -> SegmentBatch:
-    """Float-mode regions of many segments ``starts[i] -> ends[i]`` at once.
+) -> SegmentBatch | ExactSegmentBatch:
+    """Regions of many segments ``starts[i] -> ends[i]`` at once.
 
-    The certified numba kernel handles every segment whose decisions it can certify;
-    the others (degenerate arrangements) are decided by the exact engine, and
-    ``decided_exactly`` marks them. ``threads`` defaults to the number of CPU cores.
+    Float mode (default): the certified numba kernel handles every segment whose
+    decisions it can certify; the others (degenerate arrangements) are decided by the
+    exact engine, and ``decided_exactly`` marks them. ``threads`` defaults to the number
+    of CPU cores. ``exact=True``: every segment in exact integer arithmetic (rational
+    ``starts``/``ends`` allowed), returning an :class:`ExactSegmentBatch`; ``progress``
+    shows a tqdm bar.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}")
+    if exact:
+        S = [list(s) for s in starts]
+        E = [list(e) for e in ends]
+        if len(S) != len(E):
+            raise ValueError(f"starts has {len(S)} points but ends has {len(E)}; pass one end per start")
+        from .._rational import to_fraction
+
+        S = [tuple(to_fraction(v, f"starts[{i}][{k}]") for k, v in enumerate(s)) for i, s in enumerate(S)]
+        E = [tuple(to_fraction(v, f"ends[{i}][{k}]") for k, v in enumerate(e)) for i, e in enumerate(E)]
+        return ExactSegmentBatch(net, S, E, _exact_lines(net, S, E, progress))
     P, Q = _check_segments(net, starts, ends)
     data = _float_data(net)
     threads = threads or os.cpu_count() or 1
@@ -468,7 +564,8 @@ def segment_regions_batch(
         np.add.at(smp, seg_of_row, jumps)
     uncertain = np.flatnonzero(~certified)
     if len(uncertain):
-        parts = _exact_rows(net, P, Q, uncertain, data.nwords, progress)
+        raws = _exact_lines(net, P[uncertain].tolist(), Q[uncertain].tolist(), progress)
+        parts = [_float_rows(raw, data.nwords) for raw in raws]
         (t_hi, t_err, packed, out_a, out_b, kink, piece_start, count) = _splice(
             count, uncertain, parts, (t_hi, t_err, packed, out_a, out_b, kink, piece_start)
         )
@@ -481,42 +578,33 @@ def segment_regions_batch(
                         num_pieces, num_patterns, smp, ~certified)
 
 
-def _exact_rows(net, P, Q, segs, nwords, progress):
-    """Decide segments exactly and convert them to float rows."""
-    it = segs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(segs, desc="exact segments", unit="seg")
-    parts = []
-    for s in it:
-        raw = exact_line(net, P[s].tolist(), Q[s].tolist())
-        S = raw.out_scale
-        n = raw.num_regions
-        pts = raw.points
-        words = np.zeros((n, nwords), np.uint64)
-        for r, bits in enumerate(raw.patterns):
-            for w in range(nwords):
-                words[r, w] = (bits >> (64 * w)) & 0xFFFFFFFFFFFFFFFF
-        n_out = len(raw.out_beta[0])
-        kink = np.zeros((n, n_out), dtype=bool)
-        for k in range(n_out):
-            kink[1:, k] = [j != 0 for j in raw.slope_jumps(k)]
-        parts.append(
-            {
-                "t_hi": np.array([num / den for num, den in pts[1:]]),
-                "t_err": np.array([math.ulp(num / den) for num, den in pts[1:]]),
-                "packed": words,
-                "a": np.array([[v / S for v in row] for row in raw.out_alpha]),
-                "b": np.array([[v / S for v in row] for row in raw.out_beta]),
-                "kink": kink,
-                "piece_start": np.array(raw.piece_starts(), dtype=bool),
-                "pieces": raw.num_pieces,
-                "patterns": raw.num_patterns,
-                "smp": np.array([sum(abs(j) for j in raw.slope_jumps(k)) / S for k in range(n_out)]),
-            }
-        )
-    return parts
+def _float_rows(raw, nwords: int) -> dict:
+    """An exact segment result as the float rows of a SegmentBatch."""
+    S = raw.out_scale
+    n = raw.num_regions
+    pts = raw.points
+    words = np.zeros((n, nwords), np.uint64)
+    for r, bits in enumerate(raw.patterns):
+        for w in range(nwords):
+            words[r, w] = (bits >> (64 * w)) & 0xFFFFFFFFFFFFFFFF
+    beta = raw.out_beta
+    n_out = len(beta[0])
+    kink = np.zeros((n, n_out), dtype=bool)
+    for k in range(n_out):
+        kink[1:, k] = [j != 0 for j in raw.slope_jumps(k)]
+    return {
+        "t_hi": np.array([num / den for num, den in pts[1:]]),
+        # int true division rounds correctly: within an ulp
+        "t_err": np.array([math.ulp(num / den) for num, den in pts[1:]]),
+        "packed": words,
+        "a": np.array([[v / S for v in row] for row in raw.out_alpha]),
+        "b": np.array([[v / S for v in row] for row in beta]),
+        "kink": kink,
+        "piece_start": np.array(raw.piece_starts(), dtype=bool),
+        "pieces": raw.num_pieces,
+        "patterns": raw.num_patterns,
+        "smp": np.array([sum(abs(j) for j in raw.slope_jumps(k)) / S for k in range(n_out)]),
+    }
 
 
 def _splice(count, segs, parts, arrays):
