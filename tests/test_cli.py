@@ -1,0 +1,56 @@
+"""The command line: demo, regions1d (JSON keys, exact strings), make-net, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from exactnet.cli import main
+
+
+def test_demo_writes_table_and_picture(tmp_path, capsys):
+    png = tmp_path / "demo.png"
+    assert main(["demo", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "regions" in out and "Serra" in out and "same regions" in out
+    assert png.stat().st_size > 10_000
+
+
+def test_regions1d_json_exact_and_float(tmp_path, capsys):
+    path = tmp_path / "net.npz"
+    assert main(["make-net", "2-8-8-1", "--out", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["regions1d", str(path), "--from", "-1,-1", "--to", "1,1/3", "--exact", "--json"]) == 0
+    exact = json.loads(capsys.readouterr().out)
+    assert {"regions", "pieces", "patterns", "breakpoints", "smp"} <= set(exact)
+    assert all("/" in b for b in exact["breakpoints"])
+    assert len(exact["smp"]) == 1
+    assert main(["regions1d", str(path), "--from", "-1,-1", "--to", "1,1/3", "--json"]) == 0
+    fl = json.loads(capsys.readouterr().out)
+    assert fl["regions"] == exact["regions"] and fl["patterns"] == exact["patterns"]
+    from fractions import Fraction
+
+    assert fl["breakpoints"] == pytest.approx([float(Fraction(b)) for b in exact["breakpoints"]])
+
+
+def test_regions1d_torch_checkpoint_needs_widths(tmp_path, capsys):
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    path = tmp_path / "model.pt"
+    torch.save(model.state_dict(), path)
+    with pytest.raises(Exception, match="widths"):
+        main(["regions1d", str(path), "--from", "0,0", "--to", "1,1"])
+    png = tmp_path / "line.png"
+    assert main(["regions1d", str(path), "--widths", "2,4,1", "--from", "0,0", "--to", "1,1", "--png", str(png)]) == 0
+    assert "regions" in capsys.readouterr().out and png.exists()
+
+
+def test_regions1d_bad_coordinates(tmp_path):
+    path = tmp_path / "net.npz"
+    np.savez(path, W0=np.ones((3, 2)), b0=np.zeros(3), W1=np.ones((1, 3)), b1=np.zeros(1))
+    with pytest.raises(SystemExit, match="coordinates"):
+        main(["regions1d", str(path), "--from", "0,0,0", "--to", "1,1,1"])
+    with pytest.raises(SystemExit, match="not a number"):
+        main(["regions1d", str(path), "--from", "0,zero", "--to", "1,1"])
