@@ -583,7 +583,7 @@ def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None
     """
     data = data or ExactNetData(net)
     n_seg = len(segments)
-    n0, n_out, nw = net.input_dim, data.n_out, data.nwords
+    n_out, nw = data.n_out, data.nwords
     in_bits = max(max(abs(v).bit_length() for v in a + b + [s]) for a, b, s in segments)
     if limbs is None:
         est = 2 * (in_bits + len(net.layers) * (data.bits + 8) + data.log_widths) + 64

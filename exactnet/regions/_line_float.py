@@ -28,8 +28,6 @@ the bound computations themselves and underflow.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -122,7 +120,6 @@ def _run(
     F1 = scratch[8]
     BND = scratch[9]
     cr_j = iscratch[0]
-    changed = iscratch[1]
     active = bscratch[0]
     SC = bscratch[1]
     g2 = _gamma(2)
@@ -418,7 +415,7 @@ def _workspace(cap: int, data: FloatNetData):
         np.empty((2, cap, 2 * w + 2)),
         np.zeros((2, cap, data.nwords), np.uint64),
         np.empty((10, w)),
-        np.empty((2, w), np.int64),
+        np.empty((1, w), np.int64),
         np.empty((2, w), np.bool_),
     )
 
