@@ -1,0 +1,210 @@
+"""Exact linear regions of a network on a convex polygon of a plane, in integer arithmetic.
+
+The definition the fast 2-D engines are tested against. The plane is parametrised by
+(u, v): x(u, v) = (P0 + P1 u + P2 v) / Sx with integer vectors (a slice of input space,
+or the input plane itself when n_0 = 2). Everything is an integer:
+
+* a *line* is a triple (a, b, c) meaning a u + b v + c = 0;
+* a *vertex* is a homogeneous triple (X, Y, W) with W > 0 meaning (X / W, Y / W), the
+  intersection of two lines (their cross product), so vertex sizes never accumulate;
+* on a region every pre-activation is (Z + DU u + DV v) / S with integers Z, DU, DV and a
+  positive scale S shared by the layer, so the zero line of neuron j is (DU_j, DV_j, Z_j)
+  and its sign at a vertex is sign(DU_j X + DV_j Y + Z_j W).
+
+Algorithm (layer by layer, like the 1-D engine): for every region of the previous layer,
+compute the layer's pre-activations; the neurons whose zero line has strictly positive
+and strictly negative vertices cross the region and cut it, one after the other, into
+convex pieces (a cut only happens where a piece has vertices strictly on both sides, so
+every piece has positive area); a neuron zero at every vertex is identically zero on the
+region (inactive, no cut: regions.md). Each final piece is a region: pieces of one
+parent differ in the side of some cutting line, pieces of different parents in an earlier
+layer, and patterns' realisation sets are convex (Serra et al. 2018).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import gcd
+from operator import mul
+from typing import Sequence
+
+from ..net.network import Network
+
+__all__ = ["ExactPlaneRegion", "exact_plane", "line_key", "vertex_point"]
+
+
+def _cross(l1, l2):
+    """Homogeneous intersection of lines l1, l2 (None if parallel), with W > 0."""
+    a1, b1, c1 = l1
+    a2, b2, c2 = l2
+    W = a1 * b2 - a2 * b1
+    if W == 0:
+        return None
+    X = b1 * c2 - b2 * c1
+    Y = c1 * a2 - c2 * a1
+    return (X, Y, W) if W > 0 else (-X, -Y, -W)
+
+
+def line_key(line) -> tuple[int, int, int]:
+    """Canonical form of a line: divided by the gcd, first nonzero of (a, b) positive."""
+    a, b, c = line
+    g = gcd(gcd(a, b), c) or 1
+    a, b, c = a // g, b // g, c // g
+    if a < 0 or (a == 0 and b < 0):
+        a, b, c = -a, -b, -c
+    return (a, b, c)
+
+
+def vertex_point(v) -> tuple[Fraction, Fraction]:
+    X, Y, W = v
+    return Fraction(X, W), Fraction(Y, W)
+
+
+class ExactPlaneRegion:
+    """One region: the polygon (vertices CCW, edge i from vertex i to i + 1 on lines[i]),
+    its pattern (int bitmask over ``net.neurons``), the pre-activation maps of every layer
+    (for zero sets at vertices), and the output maps (Z, DU, DV) over ``out_scale``."""
+
+    __slots__ = ("vertices", "lines", "pattern", "layer_maps", "out", "out_scale")
+
+    def __init__(self, vertices, lines, pattern, layer_maps, out, out_scale):
+        self.vertices = vertices
+        self.lines = lines
+        self.pattern = pattern
+        self.layer_maps = layer_maps  # per layer: (Z, DU, DV, scale) of the pre-activations
+        self.out = out
+        self.out_scale = out_scale
+
+
+def _split(vertices, lines, line, signs):
+    """Cut a convex polygon by ``line`` given the signs of ``line`` at its vertices.
+
+    Returns (positive piece, negative piece), each as (vertices, lines). Vertices where
+    the line vanishes belong to both pieces; a new vertex is made where an edge has
+    strictly opposite signs at its ends.
+    """
+    n = len(vertices)
+    pos_v, pos_l, neg_v, neg_l = [], [], [], []
+    for i in range(n):
+        s, s_next = signs[i], signs[(i + 1) % n]
+        v, edge = vertices[i], lines[i]
+        if s >= 0:
+            pos_v.append(v)
+            pos_l.append(line if s == 0 and s_next < 0 else edge)
+        if s <= 0:
+            neg_v.append(v)
+            neg_l.append(line if s == 0 and s_next > 0 else edge)
+        if s * s_next < 0:
+            x = _cross(edge, line)
+            if s > 0:  # leaving the positive side: the new vertex starts the cut edge there
+                pos_v.append(x)
+                pos_l.append(line)
+                neg_v.append(x)
+                neg_l.append(edge)
+            else:
+                neg_v.append(x)
+                neg_l.append(line)
+                pos_v.append(x)
+                pos_l.append(edge)
+    return (pos_v, pos_l), (neg_v, neg_l)
+
+
+def _sign_at(line, v):
+    a, b, c = line
+    X, Y, W = v
+    s = a * X + b * Y + c * W
+    return (s > 0) - (s < 0)
+
+
+def exact_plane(net: Network, P0: Sequence[int], P1: Sequence[int], P2: Sequence[int], Sx: int,
+                domain_vertices: Sequence[tuple[int, int, int]], domain_lines: Sequence[tuple[int, int, int]],
+                max_regions: int | None = None) -> list[ExactPlaneRegion]:
+    """Exact regions of ``net`` on the convex polygon (domain_vertices, domain_lines), CCW,
+    of the plane x(u, v) = (P0 + P1 u + P2 v) / Sx.
+
+    ``max_regions``: raise RuntimeError when the partition would exceed it (a cap never
+    silently truncates)."""
+    # per region: vertices, lines, pattern, maps of the current post-activation
+    # h = (A + B u + C v) / scale, and the pre-activation maps of past layers
+    regions = [(list(domain_vertices), list(domain_lines), 0, list(P0), list(P1), list(P2), [])]
+    scale = Sx
+    bit = 0
+    for layer in net.layers:
+        il = layer.integer
+        rows = il.weight_num
+        bias_scaled = [b * scale for b in il.bias_num]
+        scale_z = scale * il.den
+        units = il.neuron_units
+        ubit = {j: 1 << (bit + i) for i, j in enumerate(units)}
+        bit += len(units)
+        sden, snum = il.slope_den, il.slope_num
+        new_regions = []
+        for verts, lines, pat, A, B, C, past in regions:
+            Z = [sum(map(mul, row, A), bs) for row, bs in zip(rows, bias_scaled)]
+            DU = [sum(map(mul, row, B)) for row in rows]
+            DV = [sum(map(mul, row, C)) for row in rows]
+            maps = past + [(Z, DU, DV, scale_z)]
+            if layer.is_linear:
+                new_regions.append((verts, lines, pat, Z, DU, DV, maps))
+                continue
+            # neurons crossing the region cut it; the others have one sign on all of it
+            sign_of = {}
+            crossing = []
+            for j in units:
+                line = (DU[j], DV[j], Z[j])
+                signs = [_sign_at(line, v) for v in verts]
+                if 1 in signs and -1 in signs:
+                    crossing.append(j)
+                else:
+                    sign_of[j] = 1 if 1 in signs else -1  # all zero: identically zero, inactive
+            pieces = [(verts, lines, {})]
+            for j in crossing:
+                line = (DU[j], DV[j], Z[j])
+                cut = []
+                for pv, pl, sides in pieces:
+                    signs = [_sign_at(line, v) for v in pv]
+                    if 1 in signs and -1 in signs:
+                        (a_v, a_l), (b_v, b_l) = _split(pv, pl, line, signs)
+                        cut.append((a_v, a_l, {**sides, j: 1}))
+                        cut.append((b_v, b_l, {**sides, j: -1}))
+                    else:
+                        cut.append((pv, pl, {**sides, j: 1 if 1 in signs else -1}))
+                pieces = cut
+                if max_regions is not None and len(new_regions) + len(pieces) > max_regions:
+                    raise RuntimeError(f"the partition has more than max_regions={max_regions} regions")
+            for pv, pl, sides in pieces:
+                bits = pat
+                A2, B2, C2 = [], [], []
+                for j in range(len(Z)):
+                    if not il.is_neuron[j]:
+                        f = sden
+                    else:
+                        on = (sides.get(j) or sign_of[j]) > 0
+                        if on:
+                            bits |= ubit[j]
+                        f = sden if on else snum[j]
+                    A2.append(Z[j] * f)
+                    B2.append(DU[j] * f)
+                    C2.append(DV[j] * f)
+                new_regions.append((pv, pl, bits, A2, B2, C2, maps))
+        regions = new_regions
+        scale = scale_z if layer.is_linear else scale_z * sden
+        if max_regions is not None and len(regions) > max_regions:
+            raise RuntimeError(f"the partition has more than max_regions={max_regions} regions")
+    out = []
+    for verts, lines, pat, Z, DU, DV, maps in regions:
+        out.append(ExactPlaneRegion(verts, lines, pat, maps, (Z, DU, DV), maps[-1][3]))
+    return out
+
+
+def zero_mask_at(region: ExactPlaneRegion, vertex, net: Network) -> int:
+    """Bitmask of the neurons that vanish at ``vertex`` (a vertex of ``region``)."""
+    mask = 0
+    bit = 0
+    X, Y, W = vertex
+    for layer, (Z, DU, DV, _) in zip(net.layers, region.layer_maps):
+        for j in layer.integer.neuron_units:
+            if DU[j] * X + DV[j] * Y + Z[j] * W == 0:
+                mask |= 1 << bit
+            bit += 1
+    return mask
