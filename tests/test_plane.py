@@ -86,7 +86,7 @@ def _check_invariants(net: Network, part, plane: Plane, rng_points):
 def test_invariants_random_and_degenerate(data):
     net = data.draw(relu_networks(input_dim=2, max_hidden_layers=2, max_width=5))
     domain = data.draw(domains)
-    part = partition(net, domain)
+    part = partition(net, domain, exact=True)
     verts = parse_domain(domain)
     # sample points: vertices of the domain and random rational combinations of them
     rnd = np.random.default_rng(data.draw(st.integers(0, 2**31)))
@@ -109,13 +109,13 @@ def test_invariants_on_a_slice(data):
         plane = Plane.through(a, b, c)
     except ValueError:  # collinear draw
         return
-    part = partition(net, (0, 1, 0, 1), plane=plane)
+    part = partition(net, (0, 1, 0, 1), plane=plane, exact=True)
     _check_invariants(net, part, plane, [(Fraction(1, 3), Fraction(1, 2))])
 
 
 # ----------------------------------------------------------------- known counts
 def test_benchmark_net_519_regions():
-    part = partition(benchmark_net("2-32-32-1", 0))
+    part = partition(benchmark_net("2-32-32-1", 0), exact=True)
     assert part.num_regions == 519
     assert part.area == 4
 
@@ -124,7 +124,7 @@ def test_sixteen_lines_through_one_point():
     angles = np.arange(16) * np.pi / 16
     W = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     net = Network.from_arrays([W, np.ones((1, 16))], [np.zeros(16), np.zeros(1)])
-    part = partition(net)
+    part = partition(net, exact=True)
     assert part.num_regions == 32
     assert part.num_patterns == 32  # the origin's pattern (all off) is a region's too
     assert part.graph.number_of_edges() == 32
@@ -138,7 +138,7 @@ def test_generic_lines_give_zaslavsky(m):
     # a domain containing every intersection point of the arrangement
     pts = [np.linalg.solve(W[[i, j]], -b[[i, j]]) for i in range(m) for j in range(i + 1, m)]
     R = float(np.abs(pts).max()) + 1
-    part = partition(net, (-R, R, -R, R))
+    part = partition(net, (-R, R, -R, R), exact=True)
     assert part.num_regions == zaslavsky(m, 2)
 
 
@@ -148,7 +148,7 @@ def test_degenerate_arrangements():
     W = [[1, 0], [1, 0], [-1, 0], [1, 1], [1, -1], [0, 1], [0, 0], [1, 1]]
     b = [0, 0, 0, 0, 0, -1, 0, -10]
     net = Network.from_arrays([np.array(W, float), np.ones((1, 8))], [np.array(b, float), [0.0]])
-    part = partition(net)
+    part = partition(net, exact=True)
     # x = 0 and the two diagonals through the origin make 6 regions; y = 1 is the top edge
     assert part.num_regions == 6
     _check_invariants(net, part, Plane.identity(), [(Fraction(1, 3), Fraction(-1, 5))])
@@ -160,7 +160,7 @@ def test_second_layer_line_through_a_first_layer_vertex():
     # the two quadrants where x and y have opposite signs
     W1 = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]])
     net = Network.from_arrays([W1, np.array([[1.0, -1, 1, -1]]), np.ones((1, 1))], [np.zeros(4), [0.0], [0.0]])
-    part = partition(net)
+    part = partition(net, exact=True)
     assert part.num_regions == 6
     _check_invariants(net, part, Plane.identity(), [(Fraction(-1, 2), Fraction(1, 2))])
     # with relu(y) alone, layer 2 is x + relu(y): x + y above the x axis, x (an existing
@@ -179,8 +179,8 @@ def test_weight_scales(scale):
 
     layers = [Layer(layer.weight_exact * scale, layer.bias_exact * scale ** (i + 1), layer.negative_slope_exact)
               for i, layer in enumerate(base.layers)]
-    scaled = partition(Network(layers))
-    ref = partition(base)
+    scaled = partition(Network(layers), exact=True)
+    ref = partition(base, exact=True)
     assert scaled.num_regions == ref.num_regions
     assert [r.vertices for r in scaled.regions] == [r.vertices for r in ref.regions]
 
@@ -191,7 +191,7 @@ def test_tiny_region():
     eps = 1e-9
     W = np.array([[1.0, eps], [1.0, -eps], [0.0, 1.0]])
     net = Network.from_arrays([W, np.ones((1, 3))], [np.array([0.0, 0.0, -0.5]), [0.0]])
-    part = partition(net)
+    part = partition(net, exact=True)
     areas = sorted(r.area for r in part.regions)
     assert part.num_regions == 7
     assert 0 < areas[0] < Fraction(4, 10**9)
@@ -215,7 +215,7 @@ def test_errors():
 def test_json_summary_and_pieces():
     # a dead second neuron downstream: its line splits regions but not pieces
     net = Network.from_arrays([np.array([[1.0, 0], [0, 1]]), np.array([[1.0, 0]])], [np.zeros(2), [0.0]])
-    part = partition(net)
+    part = partition(net, exact=True)
     assert (part.num_regions, part.num_pieces) == (4, 2)
     d = json.loads(json.dumps(part.to_dict()))
     assert d["regions"] == 4 and d["pieces"] == 2 and d["area"] == "4" and len(d["edges"]) == 4

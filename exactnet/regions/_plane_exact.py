@@ -208,3 +208,63 @@ def zero_mask_at(region: ExactPlaneRegion, vertex, net: Network) -> int:
                 mask |= 1 << bit
             bit += 1
     return mask
+
+
+class ExactMaps:
+    """Exact pre-activation maps on the region with a given activation pattern.
+
+    ``layer_maps(l, bits)`` returns integer lists (Z, DU, DV): layer l's pre-activations
+    are (Z + DU u + DV v) / S on any region whose pattern (an int over ``net.neurons``)
+    agrees with ``bits`` on the layers before l (positive scale S, irrelevant to signs).
+    Cached per (layer, pattern of the earlier layers)."""
+
+    def __init__(self, net: Network, P0, P1, P2, Sx):
+        self.net = net
+        self.start = (list(P0), list(P1), list(P2), Sx)
+        self.offsets = []
+        bit = 0
+        for layer in net.layers:
+            self.offsets.append(bit)
+            bit += len(layer.integer.neuron_units)
+        self._cache: dict = {}
+
+    def layer_maps(self, target: int, bits: int):
+        prefix = bits & ((1 << self.offsets[target]) - 1)
+        key = (target, prefix)
+        if key in self._cache:
+            return self._cache[key]
+        A, B, C, scale = self.start
+        for l, layer in enumerate(self.net.layers[: target + 1]):
+            il = layer.integer
+            Z = [sum(map(mul, row, A), b * scale) for row, b in zip(il.weight_num, il.bias_num)]
+            DU = [sum(map(mul, row, B)) for row in il.weight_num]
+            DV = [sum(map(mul, row, C)) for row in il.weight_num]
+            if l == target:
+                self._cache[key] = (Z, DU, DV)
+                return Z, DU, DV
+            off = self.offsets[l]
+            fac = []
+            for j in range(len(Z)):
+                if not il.is_neuron[j]:
+                    fac.append(il.slope_den)
+                else:
+                    rank = il.neuron_units.index(j)
+                    on = (bits >> (off + rank)) & 1
+                    fac.append(il.slope_den if on else il.slope_num[j])
+            A = [z * f for z, f in zip(Z, fac)]
+            B = [z * f for z, f in zip(DU, fac)]
+            C = [z * f for z, f in zip(DV, fac)]
+            scale = scale * il.den * il.slope_den
+        raise IndexError(target)
+
+    def neuron_line(self, bit: int, bits: int):
+        """The exact zero line (a, b, c) of neuron ``bit`` on a region with pattern ``bits``."""
+        layer, unit = self.net.neurons[bit]
+        Z, DU, DV = self.layer_maps(layer, bits)
+        return (DU[unit], DV[unit], Z[unit])
+
+    def sign_at(self, layer: int, unit: int, bits: int, vertex) -> int:
+        Z, DU, DV = self.layer_maps(layer, bits)
+        X, Y, W = vertex
+        s = DU[unit] * X + DV[unit] * Y + Z[unit] * W
+        return (s > 0) - (s < 0)

@@ -21,13 +21,12 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 
 from .._rational import format_fraction, to_fraction
 from ..net.network import Network
-from ._plane_exact import ExactPlaneRegion, exact_plane, line_key, vertex_point, zero_mask_at
+from ._plane_exact import ExactMaps, ExactPlaneRegion, _cross, exact_plane, line_key, vertex_point, zero_mask_at
 
 __all__ = ["Plane", "Region2D", "Partition", "partition", "parse_domain"]
 
@@ -91,13 +90,19 @@ def _flat(x):
 
 
 # --------------------------------------------------------------------------- domains
+_DEFAULT_DOMAIN: list | None = None
+
+
 def parse_domain(domain) -> list[tuple[Fraction, Fraction]]:
     """A convex polygon as CCW exact vertices, from ``None`` ([-1, 1]^2), a box
     ``(u0, u1, v0, v1)``, a sequence of (u, v) vertices, or a shapely Polygon.
 
     Collinear and repeated vertices are removed; a non-convex or empty polygon raises."""
+    global _DEFAULT_DOMAIN
     if domain is None:
-        pts = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+        if _DEFAULT_DOMAIN is None:
+            _DEFAULT_DOMAIN = parse_domain([(-1, -1), (1, -1), (1, 1), (-1, 1)])
+        return list(_DEFAULT_DOMAIN)
     elif hasattr(domain, "exterior"):  # shapely Polygon
         pts = list(domain.exterior.coords)[:-1]
     else:
@@ -192,113 +197,49 @@ def _unpack(bits: int, n: int) -> np.ndarray:
 
 
 class Partition:
-    """The exact partition of a convex polygon of a plane by a network (see the module
-    docstring). ``regions`` are :class:`Region2D`; ``graph`` a ``networkx.Graph``;
-    counts ``num_regions``, ``num_pieces``, ``num_patterns``; ``area`` of the domain."""
+    """The partition of a convex polygon of a plane by a network (see the module
+    docstring): ``regions`` (:class:`Region2D`), ``graph`` (a ``networkx.Graph``), counts
+    ``num_regions``, ``num_pieces``, ``num_patterns``, the domain's ``area``.
 
-    def __init__(self, net: Network, plane: Plane, domain, raw: list[ExactPlaneRegion], *, exact: bool):
+    Exact partitions hold Fractions; float ones (the certified kernel) hold floats and
+    the same regions, patterns, graph and counts."""
+
+    def __init__(self, net: Network, plane: Plane, domain, source, rebuild=None):
         self.network = net
         self.plane = plane
         self.domain = tuple(domain)
-        self.exact = exact
-        self._raw = raw
+        self.exact = source.exact
+        self._src = source
+        self._rebuild = rebuild  # recomputes the source exactly if a float decision fails
 
-    # ---- regions
-    @cached_property
-    def regions(self) -> tuple[Region2D, ...]:
-        n = self.network.num_neurons
-        conv = (lambda q: q) if self.exact else float
-        out = []
-        for i, r in enumerate(self._raw):
-            pts = [vertex_point(v) for v in r.vertices]
-            Z, DU, DV = r.out
-            S = r.out_scale
-            centroid = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
-            out.append(
-                Region2D(
-                    i,
-                    tuple((conv(u), conv(v)) for u, v in pts),
-                    _unpack(r.pattern, n),
-                    tuple(conv(Fraction(z, S)) for z in Z),
-                    tuple((conv(Fraction(a, S)), conv(Fraction(b, S))) for a, b in zip(DU, DV)),
-                    conv(_area2(pts) / 2),
-                    (conv(centroid[0]), conv(centroid[1])),
-                )
-            )
-        return tuple(out)
+    def _same_map_edges(self):
+        try:
+            return self._src.same_map_edges()
+        except _NeedsExact:
+            # an edge whose map change the float bound cannot certify: decide everything
+            # exactly (same regions; the exact source numbers its regions its own way)
+            self._src = self._rebuild()
+            for name in ("regions", "edges"):
+                self.__dict__.pop(name, None)
+            return self._src.same_map_edges()
 
     @property
     def num_regions(self) -> int:
-        return len(self._raw)
+        return self._src.num_regions
+
+    @cached_property
+    def regions(self) -> tuple[Region2D, ...]:
+        return tuple(self._src.region(i) for i in range(self.num_regions))
 
     @cached_property
     def area(self) -> Fraction | float:
         a = _area2(list(self.domain)) / 2
         return a if self.exact else float(a)
 
-    # ---- edges, graph, pieces, patterns
-    @cached_property
-    def _segments(self):
-        """Every polygon edge as (line key, t0, t1, region, edge index) with t along the line."""
-        segs = []
-        for r, reg in enumerate(self._raw):
-            n = len(reg.vertices)
-            pts = [vertex_point(v) for v in reg.vertices]
-            for i in range(n):
-                key = line_key(reg.lines[i])
-                a, b, _ = key
-                p, q = pts[i], pts[(i + 1) % n]
-                tp, tq = -b * p[0] + a * p[1], -b * q[0] + a * q[1]
-                segs.append((key, min(tp, tq), max(tp, tq), r, i))
-        return segs
-
     @cached_property
     def edges(self) -> list[tuple[int, int, tuple, tuple]]:
-        """Shared edges: (region i, region j, segment endpoints (exact), flipping neurons)."""
-        groups: dict = {}
-        for key, t0, t1, r, i in self._segments:
-            groups.setdefault(key, []).append((t0, t1, r, i))
-        pairs: dict = {}
-        for key, items in groups.items():
-            items.sort()
-            # sweep: overlaps of positive length between segments of different regions
-            for k, (t0, t1, r, i) in enumerate(items):
-                for t0b, t1b, rb, ib in items[k + 1 :]:
-                    if t0b >= t1:
-                        break
-                    if rb != r and min(t1, t1b) > max(t0, t0b):
-                        lo, hi = max(t0, t0b), min(t1, t1b)
-                        pr = (min(r, rb), max(r, rb))
-                        pairs.setdefault(pr, []).append((key, lo, hi))
-        neurons = self.network.neurons
-        out = []
-        for (a, b), spans in sorted(pairs.items()):
-            flip = self._raw[a].pattern ^ self._raw[b].pattern
-            labels = tuple(neurons[k] for k in range(len(neurons)) if (flip >> k) & 1)
-            key, lo, hi = spans[0]
-            out.append((a, b, tuple(_point_on(key, t) for t in (lo, hi)), labels))
-        return out
-
-    @cached_property
-    def graph(self):
-        """The region graph (networkx.Graph); node attributes: pattern (bool array),
-        vertices, area, interior_point, intercept, gradient; edge attributes: neurons
-        (tuple of (layer, unit)), segment (two endpoints), same_map (bool)."""
-        import networkx as nx
-
-        G = nx.Graph()
-        for reg in self.regions:
-            G.add_node(reg.index, pattern=reg.pattern, vertices=reg.vertices, area=reg.area,
-                       interior_point=reg.interior_point, intercept=reg.intercept, gradient=reg.gradient)
-        for a, b, seg, labels in self.edges:
-            seg_out = seg if self.exact else tuple((float(p[0]), float(p[1])) for p in seg)
-            G.add_edge(a, b, neurons=labels, segment=seg_out, same_map=self._same_map(a, b))
-        return G
-
-    def _same_map(self, a: int, b: int) -> bool:
-        ra, rb = self._raw[a], self._raw[b]
-        Sa, Sb = ra.out_scale, rb.out_scale
-        return all(x * Sb == y * Sa for xs, ys in zip(ra.out, rb.out) for x, y in zip(xs, ys))
+        """Shared edges: (region i, region j, segment endpoints, flipping neurons (layer, unit))."""
+        return self._src.edges()
 
     @cached_property
     def pieces(self) -> list[list[int]]:
@@ -311,44 +252,52 @@ class Partition:
                 i = parent[i]
             return i
 
-        for a, b, _, _ in self.edges:
-            if self._same_map(a, b):
+        same_flags = self._same_map_edges()
+        for (a, b, _, _), same in zip(self.edges, same_flags):
+            if same:
                 parent[find(a)] = find(b)
         comps: dict = {}
         for i in range(self.num_regions):
             comps.setdefault(find(i), []).append(i)
         return sorted(comps.values())
 
-    @property
+    @cached_property
     def num_pieces(self) -> int:
+        if hasattr(self._src, "num_pieces"):
+            try:
+                return self._src.num_pieces()
+            except _NeedsExact:
+                self._same_map_edges()
         return len(self.pieces)
 
     @cached_property
     def num_patterns(self) -> int:
         """Patterns realised in the closed polygon: on regions, edges and vertices."""
-        net = self.network
-        pats = set()
-        for reg in self._raw:
-            pats.add(reg.pattern)
-            zms = [zero_mask_at(reg, v, net) for v in reg.vertices]
-            n = len(zms)
-            for i in range(n):
-                pats.add(reg.pattern & ~zms[i])  # the vertex
-                pats.add(reg.pattern & ~(zms[i] & zms[(i + 1) % n]))  # the open edge
-        return len(pats)
+        return self._src.num_patterns()
+
+    @cached_property
+    def graph(self):
+        """The region graph (networkx.Graph); node attributes: pattern (bool array),
+        vertices, area, interior_point, intercept, gradient; edge attributes: neurons
+        (tuple of (layer, unit)), segment (two endpoints), same_map (bool)."""
+        import networkx as nx
+
+        G = nx.Graph()
+        G.add_nodes_from(
+            (r.index, dict(pattern=r.pattern, vertices=r.vertices, area=r.area, interior_point=r.interior_point,
+                           intercept=r.intercept, gradient=r.gradient))
+            for r in self.regions
+        )
+        same_flags = self._same_map_edges()
+        G.add_edges_from(
+            (a, b, dict(neurons=labels, segment=seg, same_map=same))
+            for (a, b, seg, labels), same in zip(self.edges, same_flags)
+        )
+        return G
 
     def __repr__(self) -> str:
         mode = "exact" if self.exact else "float"
         return f"Partition({mode}, regions={self.num_regions}, pieces={self.num_pieces}, patterns={self.num_patterns})"
-
-    # ---- lookups
-    def region_of(self, u, v) -> int | None:
-        """Index of a region containing (u, v) in its closure (None outside the domain)."""
-        for i, reg in enumerate(self._raw):
-            X, Y = to_fraction(u, "u"), to_fraction(v, "v")
-            if all(_side(line, X, Y, reg) >= 0 for line in _oriented_lines(reg)):
-                return i
-        return None
 
     def to_dict(self) -> dict:
         """JSON-ready summary; exact coordinates as ``"p/q"`` strings."""
@@ -359,9 +308,167 @@ class Partition:
             "pieces": self.num_pieces,
             "patterns": self.num_patterns,
             "edges": [[a, b] for a, b, _, _ in self.edges],
-            "area": fmt(self.area) if self.exact else float(self.area),
+            "area": fmt(self.area),
             "domain": [[fmt(u), fmt(v)] for u, v in self.domain],
         }
+
+
+class _ExactSource:
+    """Partition data from the exact engine's regions (as floats when ``exact=False``:
+    the float mode's answer for a degenerate arrangement, decided exactly)."""
+
+    def __init__(self, net: Network, raw: list[ExactPlaneRegion], exact: bool = True):
+        self.net = net
+        self.raw = raw
+        self.exact = exact
+        self.num_regions = len(raw)
+
+    def region(self, i: int) -> Region2D:
+        r = self.raw[i]
+        pts = [vertex_point(v) for v in r.vertices]
+        Z, DU, DV = r.out
+        S = r.out_scale
+        centroid = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+        reg = Region2D(
+            i, tuple(pts), _unpack(r.pattern, self.net.num_neurons), tuple(Fraction(z, S) for z in Z),
+            tuple((Fraction(a, S), Fraction(b, S)) for a, b in zip(DU, DV)), _area2(pts) / 2, centroid,
+        )
+        return reg if self.exact else _float_region(reg)
+
+    def edges(self):
+        if not hasattr(self, "_edges"):
+            self._edges = self._compute_edges()
+        return self._edges
+
+    def _compute_edges(self):
+        groups: dict = {}
+        for r, reg in enumerate(self.raw):
+            pts = [vertex_point(v) for v in reg.vertices]
+            n = len(pts)
+            for i in range(n):
+                key = line_key(reg.lines[i])
+                a, b, _ = key
+                p, q = pts[i], pts[(i + 1) % n]
+                tp, tq = -b * p[0] + a * p[1], -b * q[0] + a * q[1]
+                groups.setdefault(key, []).append((min(tp, tq), max(tp, tq), r))
+        pairs: dict = {}
+        for key, items in groups.items():
+            items.sort()
+            # sweep: overlaps of positive length between segments of different regions
+            for k, (t0, t1, r) in enumerate(items):
+                for t0b, t1b, rb in items[k + 1 :]:
+                    if t0b >= t1:
+                        break
+                    if rb != r and min(t1, t1b) > max(t0, t0b):
+                        pairs.setdefault((min(r, rb), max(r, rb)), (key, max(t0, t0b), min(t1, t1b)))
+        neurons = self.net.neurons
+        out = []
+        for (a, b), (key, lo, hi) in sorted(pairs.items()):
+            flip = self.raw[a].pattern ^ self.raw[b].pattern
+            labels = tuple(neurons[k] for k in range(len(neurons)) if (flip >> k) & 1)
+            seg = (_point_on(key, lo), _point_on(key, hi))
+            if not self.exact:
+                seg = tuple((float(p[0]), float(p[1])) for p in seg)
+            out.append((a, b, seg, labels))
+        return out
+
+    def same_map_edges(self):
+        if not hasattr(self, "_same"):
+            self._same = [self._same_map(a, b) for a, b, _, _ in self.edges()]
+        return self._same
+
+    def _same_map(self, a: int, b: int) -> bool:
+        ra, rb = self.raw[a], self.raw[b]
+        Sa, Sb = ra.out_scale, rb.out_scale
+        return all(x * Sb == y * Sa for xs, ys in zip(ra.out, rb.out) for x, y in zip(xs, ys))
+
+    def num_patterns(self) -> int:
+        pats = set()
+        for reg in self.raw:
+            pats.add(reg.pattern)
+            zms = [zero_mask_at(reg, v, self.net) for v in reg.vertices]
+            n = len(zms)
+            for i in range(n):
+                pats.add(reg.pattern & ~zms[i])  # the vertex
+                pats.add(reg.pattern & ~(zms[i] & zms[(i + 1) % n]))  # the open edge
+        return len(pats)
+
+
+class _NeedsExact(Exception):
+    """A piece decision the float bound cannot certify: the caller recomputes exactly."""
+
+
+class _FloatSource:
+    """Partition data from the certified float kernel (no degenerate decision was made:
+    every edge flips exactly one neuron, and patterns equal regions)."""
+
+    exact = False
+
+    def __init__(self, net: Network, fp, plane_float):
+        from ._plane_float import _extract
+
+        self.net = net
+        self.fp = fp
+        self.plane_float = plane_float  # (origin, directions) in float64
+        c = fp.counts
+        self.offsets, self.verts, self.areas, E = _extract(c, fp.vx, fp.he_org, fp.he_next, fp.he_twin, fp.he_face, fp.f_he)
+        self.edge_pairs = E
+        self.num_regions = int(c[2])
+        self.pat_words = fp.f_pat[: c[2]]
+
+    @cached_property
+    def same(self) -> np.ndarray:
+        """Certified same-map flag per edge (computed on first use: pieces are derived)."""
+        same = _certified_same_maps(self.net, self.fp, self.edge_pairs)
+        if same is None:
+            raise _NeedsExact
+        return same
+
+    @cached_property
+    def _maps(self):
+        from ._plane_float import _face_maps
+
+        icp, grad, bad = _face_maps(self.offsets, self.verts, self.fp.vx, self.fp.out_values)
+        for f in np.flatnonzero(bad):  # faces too thin for three float vertices
+            icp[f], grad[f] = _chain_map(self.net, self.plane_float, self.pat_words[f])
+        return icp, grad
+
+    def region(self, i: int) -> Region2D:
+        vs = self.verts[self.offsets[i] : self.offsets[i + 1]]
+        pts = tuple((float(self.fp.vx[v, 0]), float(self.fp.vx[v, 1])) for v in vs)
+        icp, grad = self._maps
+        words = self.pat_words[i].astype("<u8").view(np.uint8)
+        pattern = np.unpackbits(words, bitorder="little")[: self.net.num_neurons].astype(bool)
+        centroid = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+        return Region2D(i, pts, pattern, tuple(icp[i].tolist()), tuple(map(tuple, grad[i].tolist())),
+                        float(self.areas[i]), centroid)
+
+    def edges(self):
+        fp = self.fp
+        neurons = self.net.neurons
+        out = []
+        for a, b, h in self.edge_pairs.tolist():
+            p, q = fp.he_org[h], fp.he_org[fp.he_next[h]]
+            seg = ((float(fp.vx[p, 0]), float(fp.vx[p, 1])), (float(fp.vx[q, 0]), float(fp.vx[q, 1])))
+            out.append((a, b, seg, (neurons[int(fp.he_label[h])],)))
+        return out
+
+    def same_map_edges(self):
+        return self.same.tolist()
+
+    def num_pieces(self) -> int:
+        from ._plane_float import _count_components
+
+        return int(_count_components(self.num_regions, self.edge_pairs, self.same))
+
+    def num_patterns(self) -> int:
+        return self.num_regions
+
+
+def _float_region(r: Region2D) -> Region2D:
+    f = float
+    return Region2D(r.index, tuple((f(u), f(v)) for u, v in r.vertices), r.pattern, tuple(map(f, r.intercept)),
+                    tuple((f(a), f(b)) for a, b in r.gradient), f(r.area), tuple(map(f, r.interior_point)))
 
 
 def _point_on(key, t):
@@ -396,15 +503,19 @@ def partition(
     domain=None,
     *,
     plane: Plane | None = None,
-    exact: bool = True,
+    exact: bool = False,
     max_regions: int | None = None,
 ) -> Partition:
-    """The linear regions of ``net`` on a convex polygon.
+    """The linear regions of ``net`` on a convex polygon, with the region graph.
 
     ``domain``: None ([-1, 1]^2), a box (u0, u1, v0, v1), a list of (u, v) vertices or a
     shapely Polygon, in the coordinates of ``plane`` (default: the input plane of a
     2-input network; for other networks pass ``Plane(origin, d1, d2)`` or
-    ``Plane.through(a, b, c)``). ``max_regions`` caps the work with a clear error.
+    ``Plane.through(a, b, c)``). ``exact=True``: integer arithmetic, Fractions out.
+    Default: the certified float kernel, the same regions, graph and counts, floats out;
+    a degenerate arrangement (a neuron exactly through a vertex, along an edge, or
+    several through one point) is decided exactly. ``max_regions`` caps the work with a
+    clear error.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch")
@@ -417,12 +528,128 @@ def partition(
         plane = Plane.identity()
     elif len(plane.origin) != net.input_dim:
         raise ValueError(f"plane has {len(plane.origin)} coordinates but the network takes {net.input_dim} inputs")
-    if not exact:
-        raise NotImplementedError(
-            "the certified float 2-D engine is not built yet (issue 3); pass exact=True"
-        )
     verts = parse_domain(domain)
-    hv, lines = _domain_integers(verts)
-    P0, P1, P2, S = plane.integers()
-    raw = exact_plane(net, P0, P1, P2, S, hv, lines, max_regions=max_regions)
-    return Partition(net, plane, verts, raw, exact=exact)
+
+    def exact_source():
+        hv, lines = _domain_integers(verts)
+        raw = exact_plane(net, *plane.integers(), hv, lines, max_regions=max_regions)
+        return _ExactSource(net, raw, exact=exact)
+
+    if not exact:
+        src = _float_source(net, plane, verts, max_regions)
+        if src is not None:
+            return Partition(net, plane, verts, src, rebuild=exact_source)
+    return Partition(net, plane, verts, exact_source())
+
+
+def _bits(words) -> int:
+    return sum(int(w) << (64 * i) for i, w in enumerate(words))
+
+
+def _float_source(net, plane, verts, max_regions):
+    """The certified float partition, or None when an exact zero (a degenerate
+    arrangement) calls for the exact engine."""
+    from ._plane_float import run_plane
+
+    n_dom = len(verts)
+    state = {"zero": False}
+    exact_data = {}
+
+    def exact():  # built only if some sign needs an exact decision
+        if not exact_data:
+            exact_data["hv"], exact_data["lines"] = _domain_integers(verts)
+            exact_data["maps"] = ExactMaps(net, *plane.integers())
+        return exact_data["hv"], exact_data["lines"], exact_data["maps"]
+
+    def vertex_exact(fp, v):
+        hv, lines, maps = exact()
+        if v < n_dom:
+            return hv[v]
+        edge_label, edge_face, cut_label, cut_face = (int(x) for x in fp.v_info[v])
+        if edge_label < 0:
+            L1 = lines[-edge_label - 1]
+        else:
+            L1 = maps.neuron_line(edge_label, _bits(fp.f_pat[edge_face]))
+        L2 = maps.neuron_line(cut_label, _bits(fp.f_pat[cut_face]))
+        return _cross(L1, L2)
+
+    def decide(fp, layer, unit, bit, v):
+        maps = exact()[2]
+        X = vertex_exact(fp, v)
+        face = int(fp.he_face[fp.v_he[v]])
+        sign = maps.sign_at(layer, unit, _bits(fp.f_pat[face]), X)
+        if sign == 0:
+            state["zero"] = True
+        return sign
+
+    uv = np.array([[float(u), float(v)] for u, v in verts])
+    origin = np.array([float(q) for q in plane.origin])
+    directions = np.array([[float(a), float(b)] for a, b in zip(plane.d1, plane.d2)])
+    fp = run_plane(net, uv, origin, directions, decide, max_faces=max_regions)
+    if state["zero"] or fp.exact_zero:
+        return None
+    return _FloatSource(net, fp, (origin, directions))
+
+
+def _chain_map(net: Network, plane_float, words):
+    """Float affine map (intercept (n_out,), gradient (n_out, 2)) of the outputs on the
+    region with the given pattern words, by composing the layers."""
+    origin, directions = plane_float
+    pattern = np.unpackbits(words.astype("<u8").view(np.uint8), bitorder="little")
+    c, J = origin.copy(), directions.copy()
+    bit = 0
+    for layer in net.layers:
+        c = layer.weight @ c + layer.bias
+        J = layer.weight @ J
+        if not layer.is_linear:
+            s = layer.negative_slope.copy()
+            k = int(layer.is_neuron.sum())
+            s[layer.is_neuron] = np.where(pattern[bit : bit + k], 1.0, layer.negative_slope[layer.is_neuron])
+            bit += k
+            c, J = c * s, J * s[:, None]
+    return c, J
+
+
+class _NetArrays:
+    """The network flattened for the 2-D float kernels (cached on the network)."""
+
+    def __init__(self, net: Network):
+        from ._plane_float import U
+
+        layers = net.layers
+        self.layer_rows = np.array([l.out_features for l in layers], np.int64)
+        self.layer_cols = np.array([l.in_features for l in layers], np.int64)
+        self.w_off = np.concatenate([[0], np.cumsum([l.weight.size for l in layers])[:-1]]).astype(np.int64)
+        self.weights = np.concatenate([l.weight.reshape(-1) for l in layers])
+        self.slopes = np.concatenate([l.negative_slope for l in layers])
+        self.s_off = np.concatenate([[0], np.cumsum(self.layer_rows)[:-1]]).astype(np.int64)
+        nbit, bit = [], 0
+        for l in layers:
+            idx = np.full(l.out_features, -1, np.int64)
+            k = int(l.is_neuron.sum())
+            idx[l.is_neuron] = np.arange(bit, bit + k)
+            bit += k
+            nbit.append(idx)
+        self.nbit = np.concatenate(nbit)  # bit of every unit (layer-major), -1 for linear units
+        neurons = np.array(net.neurons, dtype=np.int64).reshape(-1, 2)
+        self.bit_layer = neurons[:, 0].copy() if len(neurons) else np.zeros(0, np.int64)
+        self.bit_unit = neurons[:, 1].copy() if len(neurons) else np.zeros(0, np.int64)
+        # per layer m: the rounding of applying slopes and W_{m+1} (gamma_{n+1} + 4u)
+        n = self.layer_rows.astype(float)
+        self.gammas = (n + 1) * U / (1 - (n + 1) * U) + 4 * U
+
+
+def _certified_same_maps(net: Network, fp, edge_pairs: np.ndarray):
+    """For every edge (one flipping neuron), whether the outputs' affine map is the same
+    on both sides (see ``_plane_float._same_maps``); None when not certified."""
+    from ._plane_float import _same_maps
+
+    if len(edge_pairs) == 0:
+        return np.zeros(0, dtype=bool)
+    A = net.__dict__.get("_exactnet_plane_arrays")
+    if A is None:
+        A = net.__dict__["_exactnet_plane_arrays"] = _NetArrays(net)
+    edge_bit = fp.he_label[edge_pairs[:, 2]]
+    same, ok = _same_maps(np.ascontiguousarray(edge_pairs[:, 0]), edge_bit, A.bit_layer, A.bit_unit, fp.f_pat,
+                          A.layer_rows, A.layer_cols, A.w_off, A.weights, A.slopes, A.s_off, A.nbit, A.gammas)
+    return same if ok else None

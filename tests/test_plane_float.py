@@ -1,0 +1,123 @@
+"""The certified float 2-D engine returns the exact partition: same regions (by pattern),
+same graph, same counts, vertices and areas within rounding."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exactnet import Layer, Network
+from exactnet.builtin import benchmark_net
+from exactnet.regions.plane import Plane, partition
+from exactnet.strategies import relu_networks
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _key(pattern) -> bytes:
+    return np.packbits(pattern).tobytes()
+
+
+def assert_same_partition(fl, ex):
+    assert not fl.exact and ex.exact
+    assert fl.num_regions == ex.num_regions
+    assert fl.num_patterns == ex.num_patterns
+    assert fl.num_pieces == ex.num_pieces
+    by_pat = {_key(r.pattern): r for r in ex.regions}
+    assert len(by_pat) == ex.num_regions  # a pattern per region
+    total = 0.0
+    for r in fl.regions:
+        e = by_pat[_key(r.pattern)]
+        assert math.isclose(r.area, float(e.area), rel_tol=1e-6, abs_tol=1e-12)
+        total += r.area
+        # the float map is the exact one rounded (from three vertices of the face)
+        for a, b in zip(r.intercept, e.intercept):
+            assert math.isclose(a, float(b), rel_tol=1e-6, abs_tol=1e-9)
+    assert math.isclose(total, float(ex.area), rel_tol=1e-9)
+    # the same graph, with the same labels, up to renumbering
+    def edges(part):
+        regs = part.regions
+        return {(frozenset((_key(regs[a].pattern), _key(regs[b].pattern))), tuple(sorted(lab)))
+                for a, b, _, lab in part.edges}
+
+    assert edges(fl) == edges(ex)
+
+
+@SETTINGS
+@given(st.data())
+def test_float_equals_exact_random_and_degenerate(data):
+    net = data.draw(relu_networks(input_dim=2, max_hidden_layers=3, max_width=6))
+    domain = data.draw(st.sampled_from([None, (0, 1, 0, 1), [(-2, -1), (2, -1), (0, 3)],
+                                        [(Fraction(-1, 3), 0), (1, -1), (Fraction(3, 2), 1), (0, Fraction(3, 2))]]))
+    assert_same_partition(partition(net, domain), partition(net, domain, exact=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_float_equals_exact_leaky_and_slices(data):
+    net = data.draw(relu_networks(input_dim=3, max_hidden_layers=2, max_width=5, leaky=data.draw(st.booleans())))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    a, b, c = (tuple(Fraction(int(k), 2) for k in rng.integers(-3, 4, size=3)) for _ in range(3))
+    try:
+        plane = Plane.through(a, b, c)
+    except ValueError:
+        return
+    assert_same_partition(partition(net, (0, 1, 0, 1), plane=plane), partition(net, (0, 1, 0, 1), plane=plane, exact=True))
+
+
+@pytest.mark.parametrize("spec", ["2-16-16-1", "2-32-32-1", "2-8-8-8-1"])
+def test_benchmark_nets(spec):
+    net = benchmark_net(spec, 0)
+    assert_same_partition(partition(net), partition(net, exact=True))
+
+
+def _lines_net(W, b, W2=None):
+    W = np.array(W, float)
+    W2 = np.ones((1, W.shape[0])) if W2 is None else np.array(W2, float)
+    return Network.from_arrays([W, W2], [np.array(b, float), np.zeros(W2.shape[0])])
+
+
+DEGENERATE = {
+    "sixteen concurrent lines": _lines_net(np.stack([np.cos(np.arange(16) * np.pi / 16),
+                                                     np.sin(np.arange(16) * np.pi / 16)], 1), np.zeros(16)),
+    "duplicated and negated rows": _lines_net([[1, 2], [1, 2], [-1, -2], [2, 4], [0, 1]], [0.5, 0.5, -0.5, 1, 0]),
+    "three concurrent lines": _lines_net([[1, 0], [0, 1], [1, 1], [1, -2]], [0, 0, 0, 0.5]),
+    "through the corners and along the edges": _lines_net([[1, 1], [1, -1], [0, 1], [1, 0], [1, 0]], [0, 0, -1, 1, -0.25]),
+    "dead neurons and zero rows": _lines_net([[0, 0], [1, 1], [-1, -1], [0, 0]], [-1, 0.5, -5, 0]),
+    "a tiny region": _lines_net([[1.0, 1e-9], [1.0, -1e-9], [0.0, 1.0]], [0, 0, -0.5]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEGENERATE))
+def test_degenerate_arrangements(name):
+    net = DEGENERATE[name]
+    assert_same_partition(partition(net), partition(net, exact=True))
+
+
+def test_second_layer_line_through_first_layer_vertex():
+    W1 = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]])
+    net = Network.from_arrays([W1, np.array([[1.0, -1, 1, -1]]), np.ones((1, 1))], [np.zeros(4), [0.0], [0.0]])
+    fl = partition(net)
+    assert fl.num_regions == 6
+    assert_same_partition(fl, partition(net, exact=True))
+
+
+@pytest.mark.parametrize("scale", [Fraction(1, 10**6), Fraction(10**6)])
+def test_weight_scales(scale):
+    base = benchmark_net("2-8-8-1", 3)
+    layers = [Layer(layer.weight_exact * scale, layer.bias_exact * scale ** (i + 1), layer.negative_slope_exact)
+              for i, layer in enumerate(base.layers)]
+    net = Network(layers)
+    assert_same_partition(partition(net), partition(net, exact=True))
+    assert partition(net).num_regions == partition(base).num_regions
+
+
+def test_pieces_differ_from_regions_in_float_mode():
+    net = Network.from_arrays([np.array([[1.0, 0], [0, 1]]), np.array([[1.0, 0]])], [np.zeros(2), [0.0]])
+    fl = partition(net)
+    assert (fl.num_regions, fl.num_pieces) == (4, 2)
