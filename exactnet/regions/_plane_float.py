@@ -314,10 +314,34 @@ def _activate(Z, EZ, nv, slope):
     return EH, mag
 
 
+@njit(cache=True, nogil=True)
+def _layer_values(H, EH, mag, nv, W, b, gamma):
+    """z = W h + b at the first nv vertices and its bounds (see run_plane)."""
+    n_out, n_in = W.shape
+    Z = np.empty((nv, n_out))
+    EZ = np.empty((nv, n_out))
+    ra = np.zeros(n_out)
+    for k in range(n_out):
+        for i in range(n_in):
+            ra[k] += abs(W[k, i])
+    for v in range(nv):
+        base = EH[v] * (1.0 + 2.0 * U) + gamma * mag[v]
+        for k in range(n_out):
+            z = b[k]
+            for i in range(n_in):
+                z += W[k, i] * H[v, i]
+            Z[v, k] = z
+            e = (base * ra[k] + gamma * abs(b[k])) * INFLATE
+            if ra[k] > 0.0 or b[k] != 0.0 or EH[v] > 0.0:
+                e += TINY
+            EZ[v, k] = e
+    return Z, EZ
+
+
 class FloatPlane:
     """The subdivision arrays, their growth, and the per-vertex layer values."""
 
-    def __init__(self, verts_uv: np.ndarray, nwords: int, cap: int = 1024):
+    def __init__(self, verts_uv: np.ndarray, nwords: int, cap: int = 512):
         n = len(verts_uv)
         cap = max(cap, 4 * n)
         self.nwords = nwords
@@ -394,7 +418,9 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
     with ``out_values`` (vertices, outputs) and ``out_errors`` set."""
     layers = net.layers
     nwords = max(1, (net.num_neurons + 63) // 64)
-    fp = FloatPlane(np.asarray(verts_uv, dtype=np.float64), nwords)
+    # regions of random networks grow about like N^2 / 8 on a square (N neurons)
+    cap = int(min(1 << 20, max(512, net.num_neurons**2 // 4)))
+    fp = FloatPlane(np.asarray(verts_uv, dtype=np.float64), nwords, cap)
     fp.exact_zero = False
     n = fp.counts[0]
     uv = fp.vx[:n]
@@ -409,15 +435,19 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
         n_in = W.shape[1]
         gamma = (n_in + 1) * U / (1 - (n_in + 1) * U) + 2 * U
         nv = fp.counts[0]
-        Zv = H[:nv] @ W.T + b
         if li == 0:
             mag = np.abs(H[:nv]).max(axis=1)
-        ra = np.abs(W).sum(axis=1)
-        EZ = (np.outer(EH[:nv] * (1 + 2 * U) + gamma * mag, ra) + gamma * np.abs(b)[None, :]) * INFLATE
-        # a bound is exactly zero only for a unit whose row and bias are exactly zero and
-        # whose inputs are exact (then its value, 0, is exact); otherwise it is >= TINY,
-        # so that underflow never passes for an exact zero
-        EZ += TINY * ((ra > 0) | (b != 0) | (EH[:nv, None] > 0))
+        if nv * W.size < 200_000:  # small: one compiled call beats several numpy calls
+            Zv, EZ = _layer_values(H, EH, mag, nv, W, b, gamma)
+        else:
+            Zv = H[:nv] @ W.T + b
+            ra = np.abs(W).sum(axis=1)
+            # |z~_k - z_k| <= |W_k|_1 (EH (1 + 2u) + gamma |h~|_inf) + gamma |b_k|
+            EZ = (np.outer(EH[:nv] * (1 + 2 * U) + gamma * mag, ra) + gamma * np.abs(b)[None, :]) * INFLATE
+            # a bound is exactly zero only for a unit whose row and bias are exactly zero
+            # and whose inputs are exact (then its value, 0, is exact); otherwise it is
+            # >= TINY, so that underflow never passes for an exact zero
+            EZ += TINY * ((ra > 0) | (b != 0) | (EH[:nv, None] > 0))
         if li == len(layers) - 1:
             fp.out_values = Zv
             fp.out_errors = EZ

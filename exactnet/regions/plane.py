@@ -32,6 +32,9 @@ __all__ = ["Plane", "Region2D", "Partition", "partition", "parse_domain"]
 
 
 # --------------------------------------------------------------------------- planes
+_IDENTITY = None
+
+
 @dataclass(frozen=True)
 class Plane:
     """The affine plane x(u, v) = origin + u d1 + v d2 of input space (rational entries)."""
@@ -56,7 +59,20 @@ class Plane:
     @classmethod
     def identity(cls) -> "Plane":
         """The input plane of a 2-input network: u = x_0, v = x_1."""
-        return cls((0, 0), (1, 0), (0, 1))
+        global _IDENTITY
+        if _IDENTITY is None:
+            _IDENTITY = cls((0, 0), (1, 0), (0, 1))
+        return _IDENTITY
+
+    @property
+    def float_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(origin, directions (n, 2)) in float64, computed once."""
+        arrs = self.__dict__.get("_float_arrays")
+        if arrs is None:
+            arrs = (np.array([float(q) for q in self.origin]),
+                    np.array([[float(a), float(b)] for a, b in zip(self.d1, self.d2)]))
+            object.__setattr__(self, "_float_arrays", arrs)
+        return arrs
 
     @classmethod
     def through(cls, a, b, c) -> "Plane":
@@ -583,8 +599,7 @@ def _float_source(net, plane, verts, max_regions):
         return sign
 
     uv = np.array([[float(u), float(v)] for u, v in verts])
-    origin = np.array([float(q) for q in plane.origin])
-    directions = np.array([[float(a), float(b)] for a, b in zip(plane.d1, plane.d2)])
+    origin, directions = plane.float_arrays
     fp = run_plane(net, uv, origin, directions, decide, max_faces=max_regions)
     if state["zero"] or fp.exact_zero:
         return None

@@ -1,0 +1,96 @@
+"""2-D partition benchmark: exactnet against regioncam, side by side in one run.
+
+Benchmark nets of the spec (seed 0) on [-1, 1]^2. For each: regions and time of
+regioncam (``Regioncam(size=1)`` + its layers; float32), of exactnet's certified float
+partition with the region graph's adjacency (faces, shared edges and their neuron labels)
+built, of the linear pieces on top (a certified test per edge), of the networkx graph,
+and of the exact mode where it is affordable. Prints identical counts and the ratios.
+
+    pip install regioncam
+    python benchmarks/bench_plane.py [--repeat 3] [--exact-max 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from exactnet.builtin import benchmark_net  # noqa: E402
+from exactnet.regions.plane import partition  # noqa: E402
+
+NETS = ["2-16-16-1", "2-32-32-1", "2-64-64-1", "2-32-32-32-32-1", "2-128-128-1", "2-64-64-64-64-1",
+        "2-256-256-1", "2-32x8-1"]
+
+
+def best_of(fn, repeat):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def regioncam_run(net):
+    import regioncam
+
+    Ws = [np.ascontiguousarray(layer.weight.T, dtype=np.float32) for layer in net.layers]
+    bs = [np.asarray(layer.bias, dtype=np.float32) for layer in net.layers]
+    rc = regioncam.Regioncam(size=1.0)
+    for W, b in zip(Ws[:-1], bs[:-1]):
+        rc.linear(W, b)
+        rc.relu()
+    rc.linear(Ws[-1], bs[-1])
+    return rc.num_faces
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--exact-max", type=int, default=3000, help="run the exact mode on nets up to this many regions")
+    ap.add_argument("--nets", nargs="*", default=NETS)
+    args = ap.parse_args()
+    try:
+        import regioncam  # noqa: F401
+        have_rc = True
+    except ImportError:
+        have_rc = False
+        print("regioncam is not installed (pip install regioncam): exactnet figures only")
+    warm = partition(benchmark_net("2-8-8-1", 0))  # compile the kernels, import networkx
+    warm.graph, warm.num_pieces
+    head = f"{'net':>18} {'regions':>8} {'regioncam':>10} {'exactnet':>10} {'ratio':>6} {'+pieces':>8} {'+networkx':>10} {'exact':>9} {'exact/fast':>10}"
+    print(head)
+    for spec in args.nets:
+        net = benchmark_net(spec, 0)
+        t_fast, part = best_of(lambda: partition(net), args.repeat)
+        n = part.num_regions
+        t0 = time.perf_counter()
+        pieces = part.num_pieces
+        t_pieces = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        G = part.graph
+        t_graph = time.perf_counter() - t0
+        assert G.number_of_nodes() == n and pieces <= n
+        rc_cell, ratio = "-", "-"
+        if have_rc:
+            t_rc, n_rc = best_of(lambda: regioncam_run(net), args.repeat)
+            same = "" if n_rc == n else f" (regioncam: {n_rc})"
+            rc_cell, ratio = f"{1e3 * t_rc:8.1f}ms", f"{t_rc / t_fast:5.2f}x"
+            n = f"{n}{same}"
+        ex_cell, ex_ratio = "-", "-"
+        if part.num_regions <= args.exact_max:
+            t_ex, ex = best_of(lambda: partition(net, exact=True), 1)
+            assert ex.num_regions == part.num_regions
+            ex_cell, ex_ratio = f"{t_ex:8.2f}s", f"{t_ex / t_fast:8.0f}x"
+        print(f"{spec:>18} {n!s:>8} {rc_cell:>10} {1e3 * t_fast:8.1f}ms {ratio:>6} {1e3 * t_pieces:6.1f}ms "
+              f"{1e3 * t_graph:8.1f}ms {ex_cell:>9} {ex_ratio:>10}")
+
+
+if __name__ == "__main__":
+    main()
