@@ -315,6 +315,102 @@ class Partition:
         mode = "exact" if self.exact else "float"
         return f"Partition({mode}, regions={self.num_regions}, pieces={self.num_pieces}, patterns={self.num_patterns})"
 
+    @cached_property
+    def decision_boundary(self) -> list[tuple[tuple, tuple, tuple[int, int]]]:
+        """The decision boundary as segments ``(p, q, (i, j))`` inside regions.
+
+        A single output: its zero level set, labelled (0, 0); a region where the output is
+        identically zero is listed in :attr:`zero_regions` instead. Several outputs (a
+        classifier): the points where classes i < j tie for the maximum,
+        {out_i = out_j >= out_k for all k}. Within a region the outputs are affine, so
+        each piece is a segment: the line out_i = out_j clipped to the region's polygon
+        and to the half-planes out_i >= out_k (exact in exact mode). A segment lying on a
+        shared edge is listed once.
+        """
+        segments, seen = [], set()
+        zero = []
+        n_out = self.network.output_dim
+        for reg in self.regions:
+            c, g = reg.intercept, reg.gradient
+            pairs = [(0, 0)] if n_out == 1 else [(i, j) for i in range(n_out) for j in range(i + 1, n_out)]
+            for i, j in pairs:
+                if n_out == 1:
+                    line = (g[0][0], g[0][1], c[0])
+                else:
+                    line = (g[i][0] - g[j][0], g[i][1] - g[j][1], c[i] - c[j])
+                if line[0] == 0 and line[1] == 0:
+                    if line[2] == 0 and n_out == 1:
+                        zero.append(reg.index)
+                    continue  # a tie everywhere or nowhere in the region: no line
+                halves = [(g[i][0] - g[k][0], g[i][1] - g[k][1], c[i] - c[k])
+                          for k in range(n_out) if n_out > 1 and k not in (i, j)]
+                seg = _clip_line(line, reg.vertices, halves)
+                if seg is None:
+                    continue
+                key = (tuple(sorted(_round_key(p, self.exact) for p in seg)), (i, j))
+                if key not in seen:
+                    seen.add(key)
+                    segments.append((seg[0], seg[1], (i, j)))
+        self.__dict__["zero_regions"] = zero
+        return segments
+
+    @property
+    def zero_regions(self) -> list[int]:
+        """Regions on which a single output is identically zero (see decision_boundary)."""
+        if "zero_regions" not in self.__dict__:
+            self.decision_boundary
+        return self.__dict__["zero_regions"]
+
+    # ---- pictures and exports
+    def plot(self, **kwargs):
+        """Draw the partition (see :func:`exactnet.plot.plot_partition`)."""
+        from ..plot import plot_partition
+
+        return plot_partition(self, **kwargs)
+
+    def to_geojson(self) -> dict:
+        """The regions as a GeoJSON FeatureCollection of polygons (float coordinates),
+        with properties index, pattern (a string of 0/1), area, piece, intercept, gradient."""
+        piece_of = {r: k for k, comp in enumerate(self.pieces) for r in comp}
+        features = []
+        for r in self.regions:
+            ring = [[float(u), float(v)] for u, v in r.vertices]
+            features.append({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
+                "properties": {
+                    "index": r.index,
+                    "pattern": "".join("1" if b else "0" for b in r.pattern),
+                    "area": float(r.area),
+                    "piece": piece_of[r.index],
+                    "intercept": [float(x) for x in r.intercept],
+                    "gradient": [[float(a), float(b)] for a, b in r.gradient],
+                },
+            })
+        return {"type": "FeatureCollection", "features": features}
+
+    def write_geojson(self, path) -> None:
+        import json
+
+        with open(path, "w") as fh:
+            json.dump(self.to_geojson(), fh)
+
+    def write_graphml(self, path) -> None:
+        """Write the region graph as GraphML (attributes as strings and numbers:
+        pattern "0110...", polygon as WKT, neurons as "layer:unit;...")."""
+        import networkx as nx
+
+        G = nx.Graph()
+        for r in self.regions:
+            G.add_node(r.index, pattern="".join("1" if b else "0" for b in r.pattern), area=float(r.area),
+                       polygon=r.polygon.wkt, interior_u=float(r.interior_point[0]),
+                       interior_v=float(r.interior_point[1]),
+                       intercept=" ".join(repr(float(x)) for x in r.intercept))
+        for (a, b, seg, labels), same in zip(self.edges, self._same_map_edges()):
+            G.add_edge(a, b, neurons=";".join(f"{l}:{k}" for l, k in labels), same_map=bool(same),
+                       segment=f"LINESTRING ({float(seg[0][0])} {float(seg[0][1])}, {float(seg[1][0])} {float(seg[1][1])})")
+        nx.write_graphml(G, path)
+
     def to_dict(self) -> dict:
         """JSON-ready summary; exact coordinates as ``"p/q"`` strings."""
         fmt = format_fraction if self.exact else float
@@ -479,6 +575,47 @@ class _FloatSource:
 
     def num_patterns(self) -> int:
         return self.num_regions
+
+
+def _round_key(p, exact: bool):
+    return p if exact else (round(float(p[0]), 12), round(float(p[1]), 12))
+
+
+def _clip_line(line, vertices, halves):
+    """The segment of the line a u + b v + c = 0 inside the convex polygon (CCW vertices)
+    and the half-planes a' u + b' v + c' >= 0, or None if it has no positive length.
+    Exact with Fractions, float with floats."""
+    a, b, c = line
+    # parametrise the line: a point p0 and the direction d = (-b, a)
+    if a != 0:
+        p0 = (-c / a, 0 * c)
+    else:
+        p0 = (0 * c, -c / b)
+    d = (-b, a)
+    lo, hi = None, None  # interval of the parameter s, p = p0 + s d
+    n = len(vertices)
+    constraints = []
+    for k in range(n):  # inside: left of every edge (CCW)
+        (x1, y1), (x2, y2) = vertices[k], vertices[(k + 1) % n]
+        ea, eb = -(y2 - y1), x2 - x1
+        constraints.append((ea, eb, -(ea * x1 + eb * y1)))
+    constraints.extend(halves)
+    for ea, eb, ec in constraints:
+        # ea (p0 + s d)_u + eb (p0 + s d)_v + ec >= 0  <=>  alpha s + beta >= 0
+        alpha = ea * d[0] + eb * d[1]
+        beta = ea * p0[0] + eb * p0[1] + ec
+        if alpha == 0:
+            if beta < 0:
+                return None
+            continue
+        s = -beta / alpha
+        if alpha > 0:
+            lo = s if lo is None or s > lo else lo
+        else:
+            hi = s if hi is None or s < hi else hi
+    if lo is None or hi is None or not hi > lo:
+        return None
+    return ((p0[0] + lo * d[0], p0[1] + lo * d[1]), (p0[0] + hi * d[0], p0[1] + hi * d[1]))
 
 
 def _float_region(r: Region2D) -> Region2D:
