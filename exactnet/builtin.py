@@ -6,7 +6,10 @@ import numpy as np
 
 from .net.network import Network
 
-__all__ = ["benchmark_net", "parse_widths"]
+__all__ = ["benchmark_net", "parse_widths", "moons_classifier", "MOONS_DOMAIN"]
+
+#: the demo's window on the two moons (u0, u1, v0, v1)
+MOONS_DOMAIN = (-1.5, 2.5, -1.0, 1.5)
 
 
 def parse_widths(spec: str) -> list[int]:
@@ -44,3 +47,19 @@ def benchmark_net(spec: str = "2-32-32-1", seed: int = 0) -> Network:
         weights.append(W.T)  # torch convention (out, in)
         biases.append(b)
     return Network.from_arrays(weights, biases, name=f"benchmark {spec} seed {seed}")
+
+
+def moons_classifier() -> tuple[Network, np.ndarray, np.ndarray]:
+    """The built-in trained 2-D classifier: a 2-16-16-2 ReLU MLP trained on 400 points of
+    two moons (``examples/train_moons_classifier.py``), with its training points.
+
+    Returns (network, X (400, 2), y (400,)). The float32 weights convert exactly."""
+    from importlib.resources import files
+
+    with files("exactnet.data").joinpath("moons_classifier.npz").open("rb") as fh:
+        data = np.load(fh, allow_pickle=False)
+        n = sum(1 for k in data.files if k.startswith("W"))
+        weights = [data[f"W{i}"].astype(np.float64) for i in range(n)]
+        biases = [data[f"b{i}"].astype(np.float64) for i in range(n)]
+        X, y = data["X"].astype(np.float64), data["y"]
+    return Network.from_arrays(weights, biases, name="moons classifier 2-16-16-2"), X, y

@@ -1,8 +1,9 @@
 """The ``exactnet`` command line.
 
-``exactnet`` with no arguments runs the demo: the exact 1-D analysis of a built-in
-network (the benchmark net 2-16-16-1, seed 0, along the diagonal of [-1, 1]^2), printed as
-a table and drawn as a PNG.
+``exactnet`` with no arguments runs the demo: the exact partition and decision boundary of
+the built-in trained 2-D classifier (two moons), drawn as a PNG, with the counts beside
+the bounds and the coverage of a sampled estimate. ``exactnet demo1d`` is the exact 1-D
+analysis of a benchmark net along a line.
 """
 
 from __future__ import annotations
@@ -50,11 +51,27 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="exactnet", description="Exact geometry of ReLU networks.")
     sub = p.add_subparsers(dest="command")
 
-    d = sub.add_parser("demo", help="exact 1-D analysis of a built-in network (the default command)")
-    d.add_argument("--net", default="2-16-16-1", help="benchmark network spec, e.g. 2-32-32-1 (default 2-16-16-1)")
-    d.add_argument("--seed", type=int, default=0)
+    d = sub.add_parser("demo", help="exact partition of the built-in 2-D classifier (the default command)")
     d.add_argument("--png", default="exactnet_demo.png", help="where to draw the picture (default exactnet_demo.png)")
-    d.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    d.add_argument("--json", action="store_true", help="print JSON instead of the report")
+
+    d1 = sub.add_parser("demo1d", help="exact 1-D analysis of a benchmark network along a line")
+    d1.add_argument("--net", default="2-16-16-1", help="benchmark network spec, e.g. 2-32-32-1 (default 2-16-16-1)")
+    d1.add_argument("--seed", type=int, default=0)
+    d1.add_argument("--png", default="exactnet_demo1d.png", help="where to draw the picture")
+    d1.add_argument("--json", action="store_true", help="print JSON instead of the table")
+
+    pa = sub.add_parser("partition", help="exact linear regions of a 2-input network on a polygon")
+    pa.add_argument("weights", help=".npz (W0, b0, W1, b1, ...), .pt/.pth state_dict (with --widths) or .safetensors")
+    pa.add_argument("--domain", default="-1,1,-1,1", help="box x0,x1,y0,y1 (default -1,1,-1,1)")
+    pa.add_argument("--exact", action="store_true", help="exact rational arithmetic (default: certified float64)")
+    pa.add_argument("--json", action="store_true", help="print JSON: regions, pieces, patterns, edges, area")
+    pa.add_argument("--png", help="draw the partition to this PNG/SVG file")
+    pa.add_argument("--color-by", default="pattern", choices=["pattern", "piece", "output", "class"])
+    pa.add_argument("--graphml", help="write the region graph to this GraphML file")
+    pa.add_argument("--geojson", help="write the regions to this GeoJSON file")
+    pa.add_argument("--widths", help="layer widths n0,n1,...,nL for torch/safetensors state_dicts")
+    pa.add_argument("--negative-slope", type=float, default=0.0, help="leaky ReLU slope for .npz networks")
 
     r = sub.add_parser("regions1d", help="exact regions of a network along a segment")
     r.add_argument("weights", help=".npz (W0, b0, W1, b1, ...), .pt/.pth state_dict (with --widths) or .safetensors")
@@ -80,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             args = _parser().parse_args(["demo"])
         return _demo(args)
+    if args.command == "demo1d":
+        return _demo1d(args)
     if args.command == "regions1d":
         return _regions1d(args)
+    if args.command == "partition":
+        return _partition(args)
     if args.command == "make-net":
         return _make_net(args)
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
@@ -107,6 +128,94 @@ def _report(res, net, out) -> None:
 
 
 def _demo(args) -> int:
+    """The main job: the built-in classifier's exact partition, boundary and coverage."""
+    import time
+
+    from .builtin import MOONS_DOMAIN, moons_classifier
+    from .regions.plane import partition
+    from .regions.sampling import sample_patterns
+    from .theory.bounds import montufar2017_upper, serra_thm1_upper
+
+    net, X, y = moons_classifier()
+    t0 = time.perf_counter()
+    part = partition(net, MOONS_DOMAIN, exact=True)
+    counts = (part.num_regions, part.num_pieces, part.num_patterns)
+    t_exact = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fast = partition(net, MOONS_DOMAIN)
+    fast_counts = (fast.num_regions, fast.num_pieces, fast.num_patterns)
+    t_fast = time.perf_counter() - t0
+    agree = fast_counts == counts and len(fast.edges) == len(part.edges)
+    est = sample_patterns(net, MOONS_DOMAIN, n=10**6)
+    cov = est.compare(part)
+    bounds = {"serra_thm1_upper": serra_thm1_upper(2, net.hidden_widths),
+              "montufar2017_upper": montufar2017_upper(2, net.hidden_widths)}
+    boundary = part.decision_boundary
+    length = sum(float(((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2) ** 0.5) for p, q, _ in boundary)
+    if args.json:
+        d = part.to_dict()
+        d.update(network=net.name, bounds=bounds, decision_boundary_segments=len(boundary),
+                 decision_boundary_length=length, sampling={k: v for k, v in cov.items() if k != "missed"},
+                 float_engine_agrees=agree)
+        print(json.dumps(d, indent=1))
+    else:
+        x0, x1, y0, y1 = MOONS_DOMAIN
+        print(f"exactnet demo: {net.name}, trained on two moons, on [{x0}, {x1}] x [{y0}, {y1}]\n")
+        print(f"exact partition ({t_exact * 1e3:.0f} ms): {counts[0]} regions, {counts[1]} linear pieces, "
+              f"{counts[2]} non-empty patterns; region graph: {part.num_regions} nodes, {len(part.edges)} edges")
+        print(f"bounds for 2 inputs and widths {list(net.hidden_widths)}: Serra et al. 2018 Thm 1 <= "
+              f"{bounds['serra_thm1_upper']:,}, Montufar 2017 <= {bounds['montufar2017_upper']:,}")
+        print(f"decision boundary: {len(boundary)} exact segments, length {length:.3f}; "
+              f"training accuracy {float((net.forward(X).argmax(1) == y).mean()):.3f}")
+        print(f"sampled estimate (1000 x 1000 grid, {est.points_per_second / 1e6:.1f} M points/s): "
+              f"{cov['found']} of {cov['regions']} regions (coverage {100 * cov['coverage']:.1f}%), "
+              f"missed area {100 * cov['missed_area_fraction']:.4f}% of the window, smallest missed region "
+              f"{cov['smallest_missed_area']:.2e}")
+        print(f"certified float engine ({t_fast * 1e3:.1f} ms): "
+              f"{'same regions, graph and counts' if agree else 'DISAGREES'}")
+    if args.png:
+        import matplotlib.pyplot as plt
+
+        fig = part.plot(color_by="class", points=X, labels=y,
+                        title=f"{net.name}: {part.num_regions} exact regions and the decision boundary")
+        fig.savefig(args.png)
+        plt.close(fig)
+        if not args.json:
+            print(f"picture: {args.png}")
+    return 0 if agree else 1
+
+
+def _partition(args) -> int:
+    from .net.io import load_network
+    from .regions.plane import partition
+
+    widths = [int(w) for w in args.widths.split(",") if w.strip()] if args.widths else None
+    net = load_network(args.weights, widths, negative_slope=args.negative_slope)
+    box = _coords(args.domain, "--domain")
+    if len(box) != 4:
+        raise SystemExit("exactnet: --domain is x0,x1,y0,y1 (four numbers)")
+    if net.input_dim != 2:
+        raise SystemExit(f"exactnet: partition needs a 2-input network; this one takes {net.input_dim} inputs")
+    part = partition(net, box if args.exact else [float(v) for v in box], exact=args.exact)
+    if args.json:
+        print(json.dumps(part.to_dict(), indent=1))
+    else:
+        print(f"{net!r} on {args.domain} ({'exact' if args.exact else 'certified float'}): {part.num_regions} regions, "
+              f"{part.num_pieces} linear pieces, {part.num_patterns} non-empty patterns, {len(part.edges)} graph edges")
+    if args.png:
+        import matplotlib.pyplot as plt
+
+        fig = part.plot(color_by=args.color_by)
+        fig.savefig(args.png)
+        plt.close(fig)
+    if args.graphml:
+        part.write_graphml(args.graphml)
+    if args.geojson:
+        part.write_geojson(args.geojson)
+    return 0
+
+
+def _demo1d(args) -> int:
     from . import segment_regions
     from .builtin import benchmark_net
     from .plot import plot_segment

@@ -111,12 +111,20 @@ def plot_partition(
         values = [float(r.output(*r.interior_point)[output]) for r in regs]
         cmap = cmap or "viridis"
     elif color_by == "class":
-        values = [int(np.argmax([float(v) for v in r.output(*r.interior_point)])) for r in regs]
-        cmap = cmap or "Pastel1"
+        # the exact class cells (regions cut by the decision boundary), region edges on top
+        cells = part.class_cells
+        cell_polys = [[(float(u), float(v)) for u, v in poly] for _, _, poly in cells]
+        n_cls = max(2, part.network.output_dim)
+        ax.add_collection(PolyCollection(cell_polys, array=np.array([c for _, c, _ in cells], dtype=float),
+                                         cmap=cmap or "Pastel1", clim=(0, max(n_cls - 1, 1)), linewidths=0))
+        values = None
     else:
         raise ValueError(f"color_by must be 'pattern', 'piece', 'output' or 'class', got {color_by!r}")
-    pc = PolyCollection(polys, array=np.asarray(values, dtype=float), cmap=cmap,
-                        edgecolors="0.25" if edges else "face", linewidths=0.25 if edges else 0)
+    if values is None:
+        pc = PolyCollection(polys, facecolors="none", edgecolors="0.25" if edges else "none", linewidths=0.25)
+    else:
+        pc = PolyCollection(polys, array=np.asarray(values, dtype=float), cmap=cmap,
+                            edgecolors="0.25" if edges else "face", linewidths=0.25 if edges else 0)
     ax.add_collection(pc)
     if color_by == "output":
         fig.colorbar(pc, ax=ax, fraction=0.046, pad=0.04, label=f"output {output}")

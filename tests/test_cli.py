@@ -11,12 +11,41 @@ import torch
 from exactnet.cli import main
 
 
-def test_demo_writes_table_and_picture(tmp_path, capsys):
+def test_demo_main_job(tmp_path, capsys):
     png = tmp_path / "demo.png"
     assert main(["demo", "--png", str(png)]) == 0
     out = capsys.readouterr().out
+    assert "244 regions" in out and "Serra" in out and "coverage" in out and "same regions" in out
+    assert png.stat().st_size > 20_000
+    assert main(["demo", "--json", "--png", ""]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["regions"] == 244 and d["float_engine_agrees"] and 0.9 < d["sampling"]["coverage"] <= 1
+
+
+def test_demo1d_writes_table_and_picture(tmp_path, capsys):
+    png = tmp_path / "demo1d.png"
+    assert main(["demo1d", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
     assert "regions" in out and "Serra" in out and "same regions" in out
     assert png.stat().st_size > 10_000
+
+
+def test_partition_command(tmp_path, capsys):
+    path = tmp_path / "net.npz"
+    assert main(["make-net", "2-16-16-1", "--out", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["partition", str(path), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"regions", "pieces", "patterns", "edges", "area"} <= set(d)
+    assert d["regions"] == 215 and d["area"] == 4.0 and len(d["edges"]) == 398
+    assert main(["partition", str(path), "--exact", "--json", "--domain", "0,1,0,1/2"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["mode"] == "exact" and d["area"] == "1/2"
+    png, gml, gj = tmp_path / "p.png", tmp_path / "g.graphml", tmp_path / "g.geojson"
+    assert main(["partition", str(path), "--png", str(png), "--graphml", str(gml), "--geojson", str(gj)]) == 0
+    assert png.exists() and gml.exists() and gj.exists()
+    with pytest.raises(SystemExit, match="four numbers"):
+        main(["partition", str(path), "--domain", "0,1,0"])
 
 
 def test_regions1d_json_exact_and_float(tmp_path, capsys):

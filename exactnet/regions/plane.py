@@ -354,6 +354,30 @@ class Partition:
         self.__dict__["zero_regions"] = zero
         return segments
 
+    @cached_property
+    def class_cells(self) -> list[tuple[int, int, tuple]]:
+        """The decision's cells: ``(region, class, polygon vertices)``, each region cut by
+        the half-planes out_class >= out_k (a classifier) or out >= 0 / out <= 0 (class 1 /
+        0 for a single output). Exact in exact mode; they tile the domain."""
+        cells = []
+        n_out = self.network.output_dim
+        for reg in self.regions:
+            c, g = reg.intercept, reg.gradient
+            if n_out == 1:
+                options = [(1, [(g[0][0], g[0][1], c[0])]), (0, [(-g[0][0], -g[0][1], -c[0])])]
+            else:
+                options = [(i, [(g[i][0] - g[k][0], g[i][1] - g[k][1], c[i] - c[k]) for k in range(n_out) if k != i])
+                           for i in range(n_out)]
+            for cls, halves in options:
+                poly = list(reg.vertices)
+                for h in halves:
+                    poly = _clip_polygon(poly, h)
+                    if not poly:
+                        break
+                if poly and _area2(poly) != 0:
+                    cells.append((reg.index, cls, tuple(poly)))
+        return cells
+
     @property
     def zero_regions(self) -> list[int]:
         """Regions on which a single output is identically zero (see decision_boundary)."""
@@ -616,6 +640,23 @@ def _clip_line(line, vertices, halves):
     if lo is None or hi is None or not hi > lo:
         return None
     return ((p0[0] + lo * d[0], p0[1] + lo * d[1]), (p0[0] + hi * d[0], p0[1] + hi * d[1]))
+
+
+def _clip_polygon(poly, half):
+    """The part of a convex polygon (CCW vertices) where a u + b v + c >= 0."""
+    a, b, c = half
+    out = []
+    n = len(poly)
+    vals = [a * p[0] + b * p[1] + c for p in poly]
+    for i in range(n):
+        p, q = poly[i], poly[(i + 1) % n]
+        vp, vq = vals[i], vals[(i + 1) % n]
+        if vp >= 0:
+            out.append(p)
+        if (vp > 0 and vq < 0) or (vp < 0 and vq > 0):
+            t = vp / (vp - vq)
+            out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+    return out if len(out) >= 3 else []
 
 
 def _float_region(r: Region2D) -> Region2D:

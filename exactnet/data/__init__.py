@@ -1,0 +1,1 @@
+"""Data shipped with exactnet (see examples/train_moons_classifier.py)."""
