@@ -518,16 +518,26 @@ class _ExactSource:
         Sa, Sb = ra.out_scale, rb.out_scale
         return all(x * Sb == y * Sa for xs, ys in zip(ra.out, rb.out) for x, y in zip(xs, ys))
 
+    def _pattern_ints(self) -> set:
+        if not hasattr(self, "_pats"):
+            pats = set()
+            for reg in self.raw:
+                pats.add(reg.pattern)
+                zms = [zero_mask_at(reg, v, self.net) for v in reg.vertices]
+                n = len(zms)
+                for i in range(n):
+                    pats.add(reg.pattern & ~zms[i])  # the vertex
+                    pats.add(reg.pattern & ~(zms[i] & zms[(i + 1) % n]))  # the open edge
+            self._pats = pats
+        return self._pats
+
     def num_patterns(self) -> int:
-        pats = set()
-        for reg in self.raw:
-            pats.add(reg.pattern)
-            zms = [zero_mask_at(reg, v, self.net) for v in reg.vertices]
-            n = len(zms)
-            for i in range(n):
-                pats.add(reg.pattern & ~zms[i])  # the vertex
-                pats.add(reg.pattern & ~(zms[i] & zms[(i + 1) % n]))  # the open edge
-        return len(pats)
+        return len(self._pattern_ints())
+
+    def pattern_set(self) -> set:
+        """The non-empty patterns as bytes of packed bits (little bit order)."""
+        n = self.net.num_neurons
+        return {np.packbits(_unpack(p, n), bitorder="little").tobytes() for p in self._pattern_ints()}
 
 
 class _NeedsExact(Exception):
