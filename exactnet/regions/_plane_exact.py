@@ -65,7 +65,7 @@ class ExactPlaneRegion:
     its pattern (int bitmask over ``net.neurons``), the pre-activation maps of every layer
     (for zero sets at vertices), and the output maps (Z, DU, DV) over ``out_scale``."""
 
-    __slots__ = ("vertices", "lines", "pattern", "layer_maps", "out", "out_scale")
+    __slots__ = ("vertices", "lines", "pattern", "layer_maps", "out", "out_scale", "zero_masks")
 
     def __init__(self, vertices, lines, pattern, layer_maps, out, out_scale):
         self.vertices = vertices
@@ -74,6 +74,7 @@ class ExactPlaneRegion:
         self.layer_maps = layer_maps  # per layer: (Z, DU, DV, scale) of the pre-activations
         self.out = out
         self.out_scale = out_scale
+        self.zero_masks = None  # per vertex, when the engine recorded them
 
 
 def _split(vertices, lines, line, signs):

@@ -523,7 +523,7 @@ class _ExactSource:
             pats = set()
             for reg in self.raw:
                 pats.add(reg.pattern)
-                zms = [zero_mask_at(reg, v, self.net) for v in reg.vertices]
+                zms = reg.zero_masks or [zero_mask_at(reg, v, self.net) for v in reg.vertices]
                 n = len(zms)
                 for i in range(n):
                     pats.add(reg.pattern & ~zms[i])  # the vertex
@@ -532,6 +532,8 @@ class _ExactSource:
         return self._pats
 
     def num_patterns(self) -> int:
+        if hasattr(self.raw, "num_patterns"):  # the compiled engine's pooled result
+            return self.raw.num_patterns()
         return len(self._pattern_ints())
 
     def pattern_set(self) -> set:
@@ -702,6 +704,11 @@ def _side(line, X, Y, reg):
 
 
 # --------------------------------------------------------------------------- API
+#: from this many neurons on, exact partitions use the compiled big-integer engine
+#: (smaller ones are fast in Python and need no compilation)
+COMPILED_EXACT_MIN_NEURONS = 16
+
+
 def partition(
     net: Network,
     domain=None,
@@ -736,7 +743,13 @@ def partition(
 
     def exact_source():
         hv, lines = _domain_integers(verts)
-        raw = exact_plane(net, *plane.integers(), hv, lines, max_regions=max_regions)
+        raw = None
+        if net.num_neurons >= COMPILED_EXACT_MIN_NEURONS and max_regions is None:
+            from ._plane_exact_kernel import run_plane_exact
+
+            raw = run_plane_exact(net, *plane.integers(), hv, lines)
+        if raw is None:
+            raw = exact_plane(net, *plane.integers(), hv, lines, max_regions=max_regions)
         return _ExactSource(net, raw, exact=exact)
 
     if not exact:
