@@ -8,7 +8,14 @@
 * Hypothesis strategies for property tests: :mod:`exactnet.strategies`.
 """
 
-from .net import Layer, Network, UnsupportedLayerError, from_torch, load_network, save_npz
+from .net import (
+    Layer,
+    Network,
+    UnsupportedLayerError,
+    from_torch,
+    load_network,
+    save_npz,
+)
 from .regions import (
     Piece1D,
     Region1D,

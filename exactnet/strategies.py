@@ -98,6 +98,7 @@ def relu_networks(
     degenerate: bool | None = None,
     kind: str | None = None,
     leaky: bool = False,
+    linear_units: bool = False,
 ):
     """Small ReLU (or leaky ReLU) networks, generic or degenerate.
 
@@ -105,6 +106,9 @@ def relu_networks(
     1-``max_hidden_layers`` hidden layers of width 1-``max_width``, 1-2 outputs).
     ``degenerate=None`` draws it; ``kind`` chooses the weight entries (``"int"``,
     ``"dyadic"``, ``"float"``); ``leaky=True`` draws a negative slope from {1/4, 1/2, 0.01}.
+    ``linear_units=True`` makes each hidden layer, with probability 1/3 each, all linear
+    (slope 1, as a residual block or an un-merged affine layer lowers), part linear (the
+    pass-through units of a skip connection), or unchanged.
     """
     n0 = input_dim if input_dim is not None else draw(st.integers(1, 3))
     n_out = output_dim if output_dim is not None else draw(st.integers(1, 2))
@@ -122,7 +126,12 @@ def relu_networks(
         hidden = len(layers) < depth
         if degenerate and hidden:
             W, b = draw(_degenerate_layer(W, b, kind))
-        layers.append(Layer(np.array(W, dtype=object), np.array(b, dtype=object), slope if hidden else 1))
+        slopes = [slope if hidden else 1] * width
+        if linear_units and hidden:
+            mode = draw(st.sampled_from(["all", "some", "none"]))
+            if mode != "none":
+                slopes = [1 if mode == "all" or draw(st.booleans()) else s for s in slopes]
+        layers.append(Layer(np.array(W, dtype=object), np.array(b, dtype=object), np.array(slopes, dtype=object)))
         fan_in = width
     return Network(layers)
 

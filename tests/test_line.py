@@ -12,7 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exactnet import Layer, Network, segment_regions, segment_regions_batch
-from exactnet.strategies import degenerate_networks, generic_networks, relu_networks, segments_for
+from exactnet.strategies import (
+    degenerate_networks,
+    generic_networks,
+    relu_networks,
+    segments_for,
+)
 from exactnet.theory.bounds import serra_thm1_upper
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -95,6 +100,30 @@ def test_exact_engine_leaky(data):
     net = data.draw(relu_networks(max_hidden_layers=2, max_width=4, leaky=True))
     start, end = data.draw(segments_for(net))
     _check_exact_from_first_principles(net, start, end)
+
+
+@SETTINGS
+@given(st.data())
+def test_exact_engine_with_linear_hidden_layers(data):
+    # all-linear hidden layers (unmerged affine layers, residual blocks) and linear units
+    # among ReLUs: regression for stale incremental-update state after a linear layer
+    net = data.draw(relu_networks(max_hidden_layers=4, max_width=4, linear_units=True))
+    start, end = data.draw(segments_for(net))
+    _check_exact_from_first_principles(net, start, end)
+    _check_float_equals_exact(net, start, end)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_compiled_exact_batch_with_linear_hidden_layers(data):
+    # 32+ segments take the compiled exact kernel; it must match the Python engine
+    net = data.draw(relu_networks(max_hidden_layers=4, max_width=4, linear_units=True))
+    segs = [data.draw(segments_for(net)) for _ in range(32)]
+    batch = segment_regions_batch(net, [s for s, _ in segs], [e for _, e in segs], exact=True)
+    for i, (s, e) in enumerate(segs):
+        one = segment_regions(net, s, e, exact=True)
+        assert batch[i].breakpoints == one.breakpoints
+        assert [r.pattern.tobytes() for r in batch[i].regions] == [r.pattern.tobytes() for r in one.regions]
 
 
 # ----------------------------------------------------------------- float == exact

@@ -42,7 +42,8 @@ def assert_kernel_equals_definition(net, domain=None, plane=None):
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_kernel_equals_definition_random_and_degenerate(data):
-    net = data.draw(relu_networks(input_dim=2, max_hidden_layers=3, max_width=6, leaky=data.draw(st.booleans())))
+    net = data.draw(relu_networks(input_dim=2, max_hidden_layers=3, max_width=6, leaky=data.draw(st.booleans()),
+                                  linear_units=data.draw(st.booleans())))
     domain = data.draw(st.sampled_from([None, (0, 1, 0, 1), [(-2, -1), (2, -1), (0, 3)]]))
     assert_kernel_equals_definition(net, domain)
 

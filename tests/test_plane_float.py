@@ -51,7 +51,7 @@ def assert_same_partition(fl, ex):
 @SETTINGS
 @given(st.data())
 def test_float_equals_exact_random_and_degenerate(data):
-    net = data.draw(relu_networks(input_dim=2, max_hidden_layers=3, max_width=6))
+    net = data.draw(relu_networks(input_dim=2, max_hidden_layers=3, max_width=6, linear_units=data.draw(st.booleans())))
     domain = data.draw(st.sampled_from([None, (0, 1, 0, 1), [(-2, -1), (2, -1), (0, 3)],
                                         [(Fraction(-1, 3), 0), (1, -1), (Fraction(3, 2), 1), (0, Fraction(3, 2))]]))
     assert_same_partition(partition(net, domain), partition(net, domain, exact=True))

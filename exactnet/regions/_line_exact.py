@@ -168,8 +168,8 @@ def exact_line(net: Network, start: Sequence, end: Sequence) -> ExactLine:
             prevA, prevB = A, B
         scale = scale * il.den
 
-        if layer.is_linear:
-            A_list, B_list = Z_list, DZ_list
+        if layer.is_linear:  # every interval gets a fresh map: the next layer recomputes it
+            A_list, B_list, flips = Z_list, DZ_list, [None] * len(Z_list)
             continue
 
         sden, snum = il.slope_den, il.slope_num

@@ -31,7 +31,16 @@ import numpy as np
 from numba import njit
 
 from .. import _bigint as B
-from .._bigint import acc_add, acc_add_mul, acc_settle, acc_store, acc_sub_mul, bi_copy, bi_mul, bi_zero
+from .._bigint import (
+    acc_add,
+    acc_add_mul,
+    acc_settle,
+    acc_store,
+    acc_sub_mul,
+    bi_copy,
+    bi_mul,
+    bi_zero,
+)
 
 __all__ = ["run_plane_exact"]
 
@@ -521,7 +530,6 @@ def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines):
     plane x = (P0 + P1 u + P2 v) / Sx. Returns a list of ``ExactPlaneRegion`` (with zero
     masks per vertex) or None when the integers would need an unreasonable capacity."""
     from ._line_exact_kernel import ExactNetData
-    from ._plane_exact import ExactPlaneRegion
 
     data = net.__dict__.get("_exactnet_exact_data")
     if data is None:
@@ -540,7 +548,6 @@ def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines):
 
 
 def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
-    from ._plane_exact import ExactPlaneRegion
 
     L = cap.limbs
     dims = data.dims

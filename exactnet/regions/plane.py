@@ -26,7 +26,15 @@ import numpy as np
 
 from .._rational import format_fraction, to_fraction
 from ..net.network import Network
-from ._plane_exact import ExactMaps, ExactPlaneRegion, _cross, exact_plane, line_key, vertex_point, zero_mask_at
+from ._plane_exact import (
+    ExactMaps,
+    ExactPlaneRegion,
+    _cross,
+    exact_plane,
+    line_key,
+    vertex_point,
+    zero_mask_at,
+)
 
 __all__ = ["Plane", "Region2D", "Partition", "partition", "parse_domain"]
 

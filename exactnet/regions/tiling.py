@@ -28,7 +28,15 @@ from functools import cached_property
 import numpy as np
 
 from ..net.network import Network
-from .plane import Partition, Plane, Region2D, _area2, _clip_polygon, parse_domain, partition
+from .plane import (
+    Partition,
+    Plane,
+    Region2D,
+    _area2,
+    _clip_polygon,
+    parse_domain,
+    partition,
+)
 
 __all__ = ["partition_tiled", "tile_domain"]
 
