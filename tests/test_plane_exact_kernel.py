@@ -73,3 +73,95 @@ def test_sixteen_concurrent_lines():
 
     net = Network.from_arrays([W, np.ones((1, 16))], [np.zeros(16), [0.0]])
     assert_kernel_equals_definition(net)
+
+
+# ----------------------------------------------------------------- lazy exact maps
+# The kernel decides signs from certified float maps and makes exact maps only where a
+# decision needs them (whole layers, single rows composed from an exact ancestor, outputs
+# composed from the output side). Deep narrow networks exercise every path.
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_kernel_equals_definition_deep_networks(data):
+    net = data.draw(relu_networks(input_dim=2, output_dim=data.draw(st.integers(1, 3)), max_hidden_layers=7,
+                                  max_width=5, leaky=data.draw(st.booleans()), linear_units=data.draw(st.booleans())))
+    domain = data.draw(st.sampled_from([None, (0, 1, 0, 1), [(-2, -1), (2, -1), (0, 3)]]))
+    assert_kernel_equals_definition(net, domain)
+
+
+@pytest.mark.parametrize("backward", [True, False])
+def test_every_exact_path_is_taken_and_agrees(backward, monkeypatch):
+    import exactnet.regions._plane_exact_kernel as K
+
+    monkeypatch.setattr(K, "BACKWARD", backward)
+    net = benchmark_net("2-8-8-8-8-8-8-1", 0)
+    assert_kernel_equals_definition(net)
+    stats = K.LAST_STATS
+    assert stats["float maps"] > 0 and stats["full exact"] > 0 and stats["incremental exact"] > 0
+    assert stats["cut retries"] > 0 and stats["exact rows"] > 0
+    assert (stats["backward outputs"] > 0) == backward
+
+
+def test_float_maps_decide_most_signs_on_deep_nets():
+    # the point of the lazy maps: on a deep benchmark net most depth-region pairs never
+    # need exact maps (full layers made are far fewer than float maps)
+    import exactnet.regions._plane_exact_kernel as K
+
+    net = benchmark_net("2-16-16-16-16-16-16-1", 0)
+    assert_kernel_equals_definition(net, (-0.5, 0.5, -0.5, 0.5))
+    stats = K.LAST_STATS
+    assert stats["full exact"] + stats["incremental exact"] < stats["float maps"]
+
+
+@pytest.mark.parametrize("scale", [Fraction(10**6), Fraction(1, 10**6), Fraction(1, 3)])
+def test_float_certificates_with_inexact_rational_weights(scale):
+    # weights k/7 * scale are not floats: the float maps carry the rounding of every
+    # weight in their bounds, and the result must still equal the definition exactly
+    from exactnet import Layer, Network
+
+    rng = np.random.default_rng(7)
+    widths = [2, 5, 5, 5, 5, 1]
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        W = np.array([[Fraction(int(k), 7) * scale for k in row] for row in rng.integers(-9, 10, size=(b, a))], dtype=object)
+        bias = np.array([Fraction(int(k), 3) * scale for k in rng.integers(-5, 6, size=b)], dtype=object)
+        layers.append(Layer(W, bias, 0 if b > 1 else 1))
+    net = Network(layers)
+    assert_kernel_equals_definition(net, [(-2, -1), (2, -1), (0, 3)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_float_map_bounds_hold(data):
+    # the certificate itself: for a layer with rational weights and float input maps within
+    # their bounds of the exact ones, the exact output maps lie within the output bounds
+    import exactnet.regions._plane_exact_kernel as K
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n_in, n_out = data.draw(st.integers(1, 12)), data.draw(st.integers(1, 6))
+    mag = data.draw(st.sampled_from([1e-6, 1.0, 1e6]))
+    Wq = [[Fraction(int(k), int(q)) * Fraction(mag) for k, q in zip(r, qr)]
+          for r, qr in zip(rng.integers(-50, 51, (n_out, n_in)), rng.integers(1, 12, (n_out, n_in)))]
+    bq = [Fraction(int(k), 3) * Fraction(mag) for k in rng.integers(-50, 51, n_out)]
+    slope = [Fraction(int(k), 7) for k in rng.integers(0, 7, n_in)]
+    on = rng.integers(0, 2, n_in).astype(bool)
+    # exact input maps, and float ones off by up to their bounds ezp
+    zq = [[Fraction(float(v)) for v in row] for row in rng.normal(0, 1e3, (n_in, 3))]
+    ezp = np.abs(rng.normal(0, 1e-9, (n_in, 3)))
+    zfp = np.array([[float(zq[k][m]) + ezp[k, m] * rng.uniform(-1, 1) for m in range(3)] for k in range(n_in)])
+    WF = np.array([float(w) for row in Wq for w in row])
+    BF = np.array([float(b) for b in bq])
+    SF = np.array([float(s) for s in slope])
+    is_neuron = np.ones(n_in, np.bool_)
+    neuron_bit = np.arange(n_in, dtype=np.int64)
+    pat = np.zeros(1, np.uint64)
+    for k in range(n_in):
+        if on[k]:
+            pat[0] |= np.uint64(1) << np.uint64(k)
+    zf, ez = np.zeros((n_out, 3)), np.zeros((n_out, 3))
+    K._float_preact(WF, 0, BF, 0, SF, 0, n_in, n_out, zfp, ezp, is_neuron, neuron_bit, pat,
+                    np.zeros((n_in, 3)), np.zeros((n_in, 3)), zf, ez)
+    for j in range(n_out):
+        for m in range(3):
+            h = [(1 if on[k] else slope[k]) * zq[k][m] for k in range(n_in)]
+            exact = sum((Wq[j][k] * h[k] for k in range(n_in)), bq[j] if m == 0 else Fraction(0))
+            assert abs(exact - Fraction(float(zf[j, m]))) <= Fraction(float(ez[j, m]))

@@ -2,15 +2,25 @@
 
 The same refinement of convex polygons by integer lines, with homogeneous integer vertices
 (cross products of two lines) and the same decisions, all exact (:mod:`exactnet._bigint`).
-Two differences in organisation make it fast:
+Four differences in organisation make it fast:
 
 * regions are processed depth first: a region is cut by layer d's neurons, and each piece
   goes through layers d + 1, ... before the next piece, so memory holds one path of
   maps rather than every region's;
+* exact maps are made only where a decision needs them. Every region carries certified
+  float maps of its layer (float64 with rigorous error bounds, :func:`_float_preact`);
+  a sign they decide is the exact sign. Only a crossing neuron (its exact line is needed)
+  or a sign within the bound asks for exact maps: all of the layer's when the parent's
+  are exact, else the rows of those units, composed from the deepest exact ancestor. In
+  deep networks most regions are never cut again and most layers never need them;
 * the pre-activations of layer d + 1 on a piece are updated from those on the previous
   piece of the same parent: the two differ only in the layer-d units whose activation
   differs, z' = z + W[:, k] (f'_k - f_k) z_parent_k (one column per such unit, f the
-  activation's factor).
+  activation's factor);
+* the exact output maps of a region whose deepest exact ancestor is far up are composed
+  from the output side (:func:`_backward_output`): a row vector times the weight
+  matrices, with small integers, reusing the deep layers' products of the previous
+  region in depth-first order, which nearly always has the same deep patterns.
 
 Zero masks (the neurons vanishing at each vertex, for the non-empty patterns) are kept per
 polygon vertex, as the Python engine's ``zero_mask_at`` would find them: a new vertex on an
@@ -51,39 +61,121 @@ U64 = np.uint64
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _approx(X, r):
-    """A float within relative 2^-47 of the big integer X[r] (its top three limbs; the
-    truncation is below 2^-48 relative, the three roundings below 2^-51); inf if huge."""
+def _top(X, r):
+    """(v, lo) with X[r] = v 2^(24 lo) within relative 2^-47: v from the top three limbs
+    (the truncation is below 2^-48 relative, the three roundings below 2^-51)."""
     n = X[r, 1]
     if n == 0:
-        return 0.0
+        return 0.0, 0
     lo = max(0, n - 3)
     v = 0.0
     for k in range(n - 1, lo - 1, -1):
         v = v * 16777216.0 + X[r, 2 + k]
-    v = v * 2.0 ** (24 * lo)
-    return v if X[r, 0] > 0 else -v
+    return (v if X[r, 0] > 0 else -v), lo
 
 
-#: |sign filter error| <= FILTER * (|a X| + |b Y| + |c W|): three products of numbers
-#: within 2^-47 and a sum of three, with ample room
-FILTER = 2.0**-44
+@njit(cache=True, nogil=True, inline="always")
+def _ratio(X, r, mant, expo):
+    """X[r] / (mant 2^expo) as a float, within relative 2^-46 (no overflow for any size)."""
+    v, lo = _top(X, r)
+    return math.ldexp(v / mant, 24 * lo - expo)
+
+
+#: the float maps of :func:`_float_preact` and the approximations of exact ones bound the
+#: value of a map at a vertex; sign tests within the bound go exact (see _sign_filtered)
+REL_EXACT = 2.0**-45  # |error| of a float taken from an exact integer, relative
+SLACK = 2.0**-43  # vertex approximation (2^-45 relative) and the rounding of the sum
+TINY = 2.0**-1000  # absolute slack for underflow
 
 
 @njit(cache=True, nogil=True)
-def _sign_filtered(zf, j, VF, v, ZM, zrow, VP, ACC, T):
-    """sign(DU X + DV Y + Z W), from float approximations when their bound decides it,
-    else exactly; identical to the exact evaluation."""
-    t1 = zf[j, 1] * VF[v, 0]
-    t2 = zf[j, 2] * VF[v, 1]
-    t3 = zf[j, 0] * VF[v, 2]
-    s = t1 + t2 + t3
-    bound = FILTER * (abs(t1) + abs(t2) + abs(t3))
+def _sign_filtered(zf, ez, j, VF, v, ZM, zrow, VP, ACC, T, exact):
+    """sign(z_j) at vertex v: from the float map zf[j] = (Z, DU, DV) with absolute error
+    bounds ez[j] at the float vertex VF[v] = (u, v) when the bound decides it; else exactly
+    (``exact``: the map's exact rows zrow.. are valid) or 2 (undecided). Returns (sign, ok);
+    ok is False on integer overflow."""
+    x = VF[v, 0]
+    y = VF[v, 1]
+    t0 = zf[j, 0]
+    t1 = zf[j, 1] * x
+    t2 = zf[j, 2] * y
+    s = t0 + t1 + t2
+    bound = ((ez[j, 0] + ez[j, 1] * abs(x) + ez[j, 2] * abs(y)) * (1.0 + 2.0**-40)
+             + SLACK * (abs(t0) + abs(t1) + abs(t2))
+             + TINY * (1.0 + abs(zf[j, 1]) + abs(zf[j, 2]) + ez[j, 1] + ez[j, 2]))
     if s > bound:
         return 1, True
     if s < -bound:
         return -1, True
+    if not exact:
+        return 2, True
     return _eval(ZM, zrow, VP, v, ACC, T)
+
+
+@njit(cache=True, nogil=True)
+def _float_from_exact(ZM, zm, n, mant, expo, zf, ez):
+    """zf[j, m] = ZM[zm + 3 j + m] / scale (scale = mant 2^expo), ez its error bound."""
+    for j in range(n):
+        for m in range(3):
+            f = _ratio(ZM, zm + 3 * j + m, mant, expo)
+            zf[j, m] = f
+            ez[j, m] = REL_EXACT * abs(f)
+
+
+@njit(cache=True, nogil=True)
+def _float_preact(WF, wf, BF, bf, SF, sf, n_in, n_out, zfp, ezp, is_neuron, neuron_bit, pat, HF, EH, zf, ez):
+    """Certified float maps of a layer on a region: z = W h + b with h_k = g_k z_k of the
+    previous layer (g = 1 on, the slope off), in real units, and absolute error bounds.
+
+    With the float weights within relative 2^-53 of the exact ones (2^-1075 absolute when
+    subnormal), gamma = (n + 4) 2^-52:
+    |h* - h| <= |g| e_z + 2^-52 |h| + 2^-1070 (|z| + e_z),
+    |z* - z| <= (1 + 2 gamma) (sum_k |W_jk| (e_h + gamma |h_k|) + gamma |b_j|) + 2^-1070 sum_k (|h_k| + e_h) + TINY,
+    which covers the rounding of the weights, the products and the sums (Higham, *Accuracy
+    and Stability of Numerical Algorithms*, 2nd ed., 2002, sec. 3.1)."""
+    gamma = (n_in + 4) * 2.0**-52
+    sab0 = 0.0
+    sab1 = 0.0
+    sab2 = 0.0
+    for k in range(n_in):
+        g = 1.0
+        if is_neuron[sf + k]:
+            bit = neuron_bit[sf + k]
+            if ((pat[bit // 64] >> U64(bit % 64)) & U64(1)) == 0:
+                g = SF[sf + k]
+        for m in range(3):
+            z = zfp[k, m]
+            h = g * z
+            HF[k, m] = h
+            EH[k, m] = abs(g) * ezp[k, m] + 2.0**-52 * abs(h) + 2.0**-1070 * (abs(z) + ezp[k, m]) + gamma * abs(h)
+        sab0 += abs(HF[k, 0]) + EH[k, 0]
+        sab1 += abs(HF[k, 1]) + EH[k, 1]
+        sab2 += abs(HF[k, 2]) + EH[k, 2]
+    grow = 1.0 + 2.0 * gamma
+    for j in range(n_out):
+        row = wf + j * n_in
+        b = BF[bf + j]
+        s0 = b
+        s1 = 0.0
+        s2 = 0.0
+        e0 = gamma * abs(b)
+        e1 = 0.0
+        e2 = 0.0
+        for k in range(n_in):
+            w = WF[row + k]
+            aw = abs(w)
+            s0 += w * HF[k, 0]
+            s1 += w * HF[k, 1]
+            s2 += w * HF[k, 2]
+            e0 += aw * EH[k, 0]
+            e1 += aw * EH[k, 1]
+            e2 += aw * EH[k, 2]
+        zf[j, 0] = s0
+        zf[j, 1] = s1
+        zf[j, 2] = s2
+        ez[j, 0] = grow * e0 + 2.0**-1070 * sab0 + TINY
+        ez[j, 1] = grow * e1 + 2.0**-1070 * sab1 + TINY
+        ez[j, 2] = grow * e2 + 2.0**-1070 * sab2 + TINY
 
 
 @njit(cache=True, nogil=True)
@@ -116,21 +208,33 @@ def _cross(LP, l1, l2, VP, v, ACC):
 
 @njit(cache=True, nogil=True)
 def _set_approx(VP, v, VF):
-    for r in range(3):
-        VF[v, r] = _approx(VP, 3 * v + r)
+    """VF[v] = (X / W, Y / W): the vertex's plane coordinates within relative 2^-45."""
+    vw, lw = _top(VP, 3 * v + 2)
+    for r in range(2):
+        vx, lx = _top(VP, 3 * v + r)
+        VF[v, r] = math.ldexp(vx / vw, 24 * (lx - lw))
+
+
+#: limb products per accumulator digit between settlements (it takes 2^14 safely): a dot
+#: product settles every SETTLE_AT // limbs terms, limbs the capacity of its operands
+SETTLE_AT = 8192
 
 
 @njit(cache=True, nogil=True)
 def _preact_full(NP, wo, n_in, n_out, HM, hm, BS, bs, ZM, zm, ACC):
     """(Z, DU, DV) of every unit: Z_j = b_j S + sum_k W_jk A_k, DU_j = sum W_jk B_k, ..."""
+    period = max(1, SETTLE_AT // (HM.shape[1] - 2))
     for j in range(n_out):
         row0 = wo + j * n_in
         for m in range(3):
             n = acc_add(ACC, 0, BS, bs + j, False) if m == 0 else 0
+            left = period
             for k in range(n_in):
                 n = max(n, acc_add_mul(ACC, 0, NP, row0 + k, HM, hm + 3 * k + m))
-                if (k + 1) % 256 == 0:
+                left -= 1
+                if left == 0:
                     n = acc_settle(ACC, 0, n)
+                    left = period
                     if n < 0:
                         return False
             if not acc_store(ACC, 0, n, ZM, zm + 3 * j + m):
@@ -142,37 +246,322 @@ def _preact_full(NP, wo, n_in, n_out, HM, hm, BS, bs, ZM, zm, ACC):
 def _preact_incremental(NP, wo, n_in, n_out, ZM, zm, ZP, zp, diff_units, diff_f, n_diff, DH, ACC):
     """ZM (rows zm..) += sum over the changed input units k of W[:, k] * DH_k, where DH_k =
     diff_f[k] * (parent pre-activation maps of unit k, rows zp + 3 k ..)."""
+    period = max(1, SETTLE_AT // (ZM.shape[1] - 2))
     ok = True
     for q in range(n_diff):
         k = diff_units[q]
         for m in range(3):
-            ok &= bi_mul(ZP, zp + 3 * k + m, diff_f, q, DH, 3 * q + m, ACC, 0)
+            ok &= bi_mul(diff_f, q, ZP, zp + 3 * k + m, DH, 3 * q + m, ACC, 0)
     for j in range(n_out):
         row0 = wo + j * n_in
         for m in range(3):
             n = acc_add(ACC, 0, ZM, zm + 3 * j + m, False)
+            left = period
             for q in range(n_diff):
                 n = max(n, acc_add_mul(ACC, 0, NP, row0 + diff_units[q], DH, 3 * q + m))
+                left -= 1
+                if left == 0:
+                    n = acc_settle(ACC, 0, n)
+                    left = period
+                    if n < 0:
+                        return False
             ok &= acc_store(ACC, 0, n, ZM, zm + 3 * j + m)
     return ok
+
+
+@njit(cache=True, nogil=True)
+def _sibling_diff(k, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, serial, zm_serial, zm_parent,
+                  prev_mask, reg_pat, diff_units, diff_f, ACC):
+    """When ZM rows of depth k hold the exact maps of a sibling of the current depth-k
+    region (same parent), the layer-(k-1) units whose activation differs between the two
+    (diff_units) and their factor differences (diff_f); returns their number, -1 without
+    such a sibling, -2 on overflow."""
+    if not (zm_serial[k] >= 0 and zm_parent[k] == serial[k - 1]):
+        return -1
+    uo_in = u_off[k - 1]
+    n_diff = 0
+    for i in range(dims[k]):
+        if not is_neuron[uo_in + i]:
+            continue
+        bit = neuron_bit[uo_in + i]
+        mk = U64(1) << U64(bit % 64)
+        now = (reg_pat[k, bit // 64] & mk) != 0
+        before = (prev_mask[k, bit // 64] & mk) != 0
+        if now != before:
+            diff_units[n_diff] = i
+            # factor now - factor before: (den - num) or (num - den)
+            if plain[k - 1]:
+                B.bi_set_small(diff_f, n_diff, 1 if now else -1)
+            else:
+                if not B.bi_add(NP, sden_row[k - 1], NP, snum_off[k - 1] + i, diff_f, n_diff, True, ACC, 0):
+                    return -2
+                if not now:
+                    diff_f[n_diff, 0] = -diff_f[n_diff, 0]
+            n_diff += 1
+    return n_diff
+
+
+@njit(cache=True, nogil=True)
+def _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, nwords, NP, BS, bs_off,
+                 HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask, reg_pat, diff_units, diff_f, DH, ACC, stats):
+    """Make ZM rows of depths 1..d hold the exact pre-activations of the current path's
+    regions (depth 0 always does). A depth whose rows hold a sibling's exact maps (same
+    parent) is updated from them: z' = z + W[:, k] (f'_k - f_k) z_parent_k over the
+    units k whose activation differs; otherwise h = f * z_parent and z = W h + b in full."""
+    e = d
+    while zm_serial[e] != serial[e]:
+        e -= 1
+    for k in range(e + 1, d + 1):
+        n_in = dims[k]
+        n_out = dims[k + 1]
+        uo_in = u_off[k - 1]
+        n_diff = _sibling_diff(k, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, serial,
+                               zm_serial, zm_parent, prev_mask, reg_pat, diff_units, diff_f, ACC)
+        if n_diff == -2:
+            return False
+        sibling = n_diff >= 0
+        if sibling and 4 * n_diff < n_in:
+            stats[2] += 1
+            if not _preact_incremental(NP, w_off[k], n_in, n_out, ZM, zm_off[k], ZM, zm_off[k - 1],
+                                       diff_units, diff_f, n_diff, DH, ACC):
+                return False
+        else:
+            # input maps of layer k on the region: h = f * z_parent (f: 1 or the slope)
+            hm, zp = hm_off[k], zm_off[k - 1]
+            for i in range(n_in):
+                on = True
+                if is_neuron[uo_in + i]:
+                    bit = neuron_bit[uo_in + i]
+                    on = (reg_pat[k, bit // 64] >> U64(bit % 64)) & U64(1) != 0
+                for m in range(3):
+                    if plain[k - 1]:
+                        if on:
+                            bi_copy(ZM, zp + 3 * i + m, HM, hm + 3 * i + m)
+                        else:
+                            bi_zero(HM, hm + 3 * i + m)
+                    else:
+                        row = sden_row[k - 1] if on else snum_off[k - 1] + i
+                        if not bi_mul(ZM, zp + 3 * i + m, NP, row, HM, hm + 3 * i + m, ACC, 0):
+                            return False
+            stats[1] += 1
+            if not _preact_full(NP, w_off[k], n_in, n_out, HM, hm, BS, bs_off[k], ZM, zm_off[k], ACC):
+                return False
+        zm_serial[k] = serial[k]
+        zm_parent[k] = serial[k - 1]
+        for w in range(nwords):
+            prev_mask[k, w] = reg_pat[k, w]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _layer_bits_equal(kk, dims, u_off, is_neuron, neuron_bit, pat, other):
+    """Whether the two patterns agree on layer kk's neurons."""
+    uo = u_off[kk]
+    for i in range(dims[kk + 1]):
+        if is_neuron[uo + i]:
+            bit = neuron_bit[uo + i]
+            mk = U64(1) << U64(bit % 64)
+            if (pat[bit // 64] & mk) != (other[bit // 64] & mk):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _compose_init(d, j0, nr, dims, w_off, bs_off, NP, BS, RS, rb, stride, CS, cb):
+    """R rows r < nr := N_d[j0 + r] (stride apart from row rb), C := BS_d[j0 + r]."""
+    for r in range(nr):
+        for i in range(dims[d]):
+            bi_copy(NP, w_off[d] + (j0 + r) * dims[d] + i, RS, rb + r * stride + i)
+        bi_copy(BS, bs_off[d] + j0 + r, CS, cb + r)
+
+
+@njit(cache=True, nogil=True)
+def _compose_gain(k, nr, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat, RS, rb, stride, ACC):
+    """R <- R G_k: the columns (units of layer k) times their gains on the pattern."""
+    uo = u_off[k]
+    for i in range(dims[k + 1]):
+        on = True
+        if is_neuron[uo + i]:
+            bit = neuron_bit[uo + i]
+            on = (pat[bit // 64] >> U64(bit % 64)) & U64(1) != 0
+        for r in range(nr):
+            if plain[k]:
+                if not on:
+                    bi_zero(RS, rb + r * stride + i)
+            else:
+                row = sden_row[k] if on else snum_off[k] + i
+                if not bi_mul(NP, row, RS, rb + r * stride + i, RS, rb + r * stride + i, ACC, 0):
+                    return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _compose_step(k, nr, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
+                  RS, src, dst, stride, CS, csrc, cdst, ACC):
+    """S_k from S_{k+1}: C_dst = C_src + R_src BS_{k+1}, R_dst = R_src N_{k+1} (columns that
+    the gain of a plain layer k zeroes are skipped: zero)."""
+    period = max(1, SETTLE_AT // (RS.shape[1] - 2))
+    n_k = dims[k + 2]
+    n_prev = dims[k + 1]
+    uo = u_off[k]
+    for r in range(nr):
+        n = acc_add(ACC, 0, CS, csrc + r, False)
+        left = period
+        for i in range(n_k):
+            n = max(n, acc_add_mul(ACC, 0, BS, bs_off[k + 1] + i, RS, src + r * stride + i))
+            left -= 1
+            if left == 0:
+                n = acc_settle(ACC, 0, n)
+                left = period
+                if n < 0:
+                    return False
+        if not acc_store(ACC, 0, n, CS, cdst + r):
+            return False
+        for i in range(n_prev):
+            if plain[k] and is_neuron[uo + i]:
+                bit = neuron_bit[uo + i]
+                if (pat[bit // 64] >> U64(bit % 64)) & U64(1) == 0:
+                    bi_zero(RS, dst + r * stride + i)
+                    continue
+            n = 0
+            left = period
+            for t in range(n_k):
+                w = w_off[k + 1] + t * n_prev + i
+                n = max(n, acc_add_mul(ACC, 0, NP, w, RS, src + r * stride + t))
+                left -= 1
+                if left == 0:
+                    n = acc_settle(ACC, 0, n)
+                    left = period
+                    if n < 0:
+                        return False
+            if not acc_store(ACC, 0, n, RS, dst + r * stride + i):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _compose_apply(e, nr, dims, RS, rb, stride, CS, cb, ZM, zm_off, DST, db, ACC):
+    """DST rows db + 3 r + m = R_r ZM_e (component m) + [m = 0] C_r."""
+    period = max(1, SETTLE_AT // (RS.shape[1] - 2))
+    zm = zm_off[e]
+    for r in range(nr):
+        for m in range(3):
+            n = acc_add(ACC, 0, CS, cb + r, False) if m == 0 else 0
+            left = period
+            for i in range(dims[e + 1]):
+                n = max(n, acc_add_mul(ACC, 0, RS, rb + r * stride + i, ZM, zm + 3 * i + m))
+                left -= 1
+                if left == 0:
+                    n = acc_settle(ACC, 0, n)
+                    left = period
+                    if n < 0:
+                        return False
+            if not acc_store(ACC, 0, n, DST, db + 3 * r + m):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, BS, bs_off,
+                     pat, ZM, zm_off, RS, CS, bw_pat, bw_low, ACC, OUT, obase):
+    """The exact output maps of the region (rows obase.. of OUT) from the exact
+    pre-activations ZM of depth e < d - 1, composing layers e + 1..d from the output side.
+
+    In integers the layers are ZM_k = N_k G_{k-1} ZM_{k-1} + BS_k (G: the gains sden/snum,
+    or 1/0 for plain ReLU layers, of the region's pattern). The states
+    S_k = (R_k, C_k) with ZM_d = R_k ZM_k + C_k are S_{d-1} = (N_d G_{d-1}, BS_d) and
+    S_{k-1} = (R_k N_k G_{k-1}, C_k + R_k BS_k); the output is R_e ZM_e + C_e, the same
+    integers as the forward recursion, for n_out sum_k n_k n_{k-1} products of integers
+    that grow only with the layers composed, instead of 3 sum_k n_k n_{k-1} with the maps.
+
+    S_k depends only on the pattern of layers k..d-1, and consecutive regions of the
+    depth-first order mostly share the deep layers' patterns: the states of the previous
+    call (rows of RS, CS for depths bw_low[0]..d-1, pattern bw_pat) are reused as far
+    down as the patterns agree."""
+    n_out = dims[d + 1]
+    stride = RS.shape[0] // (n_out * dims.shape[0])
+    # the deepest states still valid: layers d-1, d-2, ... with the same activations
+    kk = d - 1
+    if bw_low[0] <= d - 1:
+        while kk >= max(e, bw_low[0]) and _layer_bits_equal(kk, dims, u_off, is_neuron, neuron_bit, pat, bw_pat):
+            kk -= 1
+    # states kk + 1 .. d - 1 are reused; compute kk .. e
+    for k in range(kk, e - 1, -1):
+        base = k * n_out * stride
+        if k == d - 1:
+            _compose_init(d, 0, n_out, dims, w_off, bs_off, NP, BS, RS, base, stride, CS, k * n_out)
+        elif not _compose_step(k, n_out, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
+                               RS, (k + 1) * n_out * stride, base, stride, CS, (k + 1) * n_out, k * n_out, ACC):
+            return False
+        if not _compose_gain(k, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
+                             RS, base, stride, ACC):
+            return False
+    if kk >= e:  # states e..d-1 now belong to this pattern (the deeper ones agree with both)
+        bw_low[0] = e
+        for w in range(pat.shape[0]):
+            bw_pat[w] = pat[w]
+    return _compose_apply(e, n_out, dims, RS, e * n_out * stride, stride, CS, e * n_out, ZM, zm_off, OUT, obase, ACC)
+
+
+@njit(cache=True, nogil=True)
+def _backward_rows(e, d, rows, n_rows, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, BS,
+                   bs_off, pat, ZM, zm_off, RT, CT, ACC, ZR, zr):
+    """Exact pre-activation maps of the given units j of layer d (rows zr + 3 j + m of ZR)
+    from the exact maps of depth e < d: the composition of :func:`_backward_output` for
+    single rows, n_{d-1} + sum_{k<d} n_k n_{k-1} products of small integers per unit."""
+    stride = RT.shape[0] // 2
+    for q in range(n_rows):
+        j = rows[q]
+        cur = 0
+        _compose_init(d, j, 1, dims, w_off, bs_off, NP, BS, RT, 0, stride, CT, 0)
+        for k in range(d - 1, e - 1, -1):
+            if k < d - 1:
+                if not _compose_step(k, 1, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
+                                     RT, cur * stride, (1 - cur) * stride, stride, CT, cur, 1 - cur, ACC):
+                    return False
+                cur = 1 - cur
+            if not _compose_gain(k, 1, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
+                                 RT, cur * stride, stride, ACC):
+                return False
+        if not _compose_apply(e, 1, dims, RT, cur * stride, stride, CT, cur, ZM, zm_off, ZR, zr + 3 * j, ACC):
+            return False
+    return True
+
+
+#: counts of the last run (float maps, exact maps in full / incrementally, outputs
+#: composed backward, cuts retried with exact maps), for benchmarks
+LAST_STATS: dict = {}
+
+#: compose the output maps from the output side when there are at most two outputs
+#: (tests switch it off to check the forward path)
+BACKWARD = True
+NEED_EXACT = 3  # _cut: a decision needs the exact maps of the region
 
 
 @njit(cache=True, nogil=True)
 def _run(
     dims, u_off, w_off, den_row, snum_off, sden_row, plain, linear, is_neuron, neuron_bit, nwords, NP,
     BS, bs_off, VP, LP, line_creator, counts,
-    HM, hm_off, ZM, zm_off, has_prev, prev_mask,
+    HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
+    WF, wf_off, BF, SF, ZF, EZ, HF, EH, s_mant, s_exp, backward, RS, CS, bw_pat, bw_low,
     reg_nv, reg_v, reg_l, reg_zm, reg_pat,
     pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask, pc_cursor,
-    wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, diff_units, diff_f, DH, ACC, T, VF, zf,
-    new_zm, out_count, out_off, out_v, out_l, out_zm, out_pat, OUT,
+    wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, diff_units, diff_f, DH, ACC, T, VF,
+    new_zm, out_count, out_off, out_v, out_l, out_zm, out_pat, OUT, stats, ZR, row_ok, need, n_need, RT, CT,
 ):
     """The depth-first exact refinement; returns OK, OVERFLOW or GROW.
 
-    Depth d holds a region (reg_*[d]) whose input maps are HM rows hm_off[d] + 3 k + m
-    (m = 0, 1, 2: the A, B, C of h = (A + B u + C v) / S), its layer-d pre-activations ZM
-    rows zm_off[d] + 3 j + m (Z, DU, DV), and, for non-linear layers, its pieces
-    (pc_*[d]) with a cursor. counts = [vertices, lines] used in VP, LP."""
+    Depth d holds a region (reg_*[d]) with its layer-d pre-activations as certified float
+    maps (ZF, EZ rows u_off[d] + j: Z, DU, DV in real units and error bounds) and, when
+    some decision needed them, as exact integer maps (ZM rows zm_off[d] + 3 j + m, valid
+    when zm_serial[d] == serial[d]); HM rows hm_off[d] + 3 k + m hold the exact input maps
+    (A, B, C of h = (A + B u + C v) / S) used to compute them. Non-linear layers keep the
+    region's pieces (pc_*[d]) with a cursor. counts = [vertices, lines] used in VP, LP.
+
+    Exact maps are made only where a neuron crosses the region or a float sign test is
+    undecided (and for their ancestors); the output maps of a region come from the
+    deepest exact ancestor by :func:`_backward_output` (few outputs) or by making the
+    whole path exact."""
     n_layers = dims.shape[0] - 1
     maxv = reg_v.shape[1]
     d = 0
@@ -180,50 +569,49 @@ def _run(
     while d >= 0:
         if fresh:
             fresh = False
-            n_in = dims[d]
             n_out = dims[d + 1]
-            hm, zm = hm_off[d], zm_off[d]
-            # ---- layer d's pre-activations on the region, incrementally from the previous
-            #      piece of the same parent when there is one
-            n_diff = 0
-            if has_prev[d] and d > 0:
-                uo_in = u_off[d - 1]
-                for k in range(n_in):
-                    if not is_neuron[uo_in + k]:
-                        continue
-                    bit = neuron_bit[uo_in + k]
-                    mk = U64(1) << U64(bit % 64)
-                    now = (reg_pat[d, bit // 64] & mk) != 0
-                    before = (prev_mask[d, bit // 64] & mk) != 0
-                    if now != before:
-                        diff_units[n_diff] = k
-                        # factor now - factor before: (den - num) or (num - den)
-                        ok = True
-                        if plain[d - 1]:
-                            B.bi_set_small(diff_f, n_diff, 1 if now else -1)
-                        else:
-                            ok = B.bi_add(NP, sden_row[d - 1], NP, snum_off[d - 1] + k, diff_f, n_diff, True, ACC, 0)
-                            if not now:
-                                diff_f[n_diff, 0] = -diff_f[n_diff, 0]
-                        if not ok:
-                            return OVERFLOW
-                        n_diff += 1
-            if has_prev[d] and d > 0 and 4 * n_diff < n_in:
-                if not _preact_incremental(NP, w_off[d], n_in, n_out, ZM, zm, ZM, zm_off[d - 1],
-                                           diff_units, diff_f, n_diff, DH, ACC):
+            uo = u_off[d]
+            if d > 0:
+                serial[d] += 1
+            # ---- exact maps right away when a sibling's make them cheap (a few columns)
+            cheap = False
+            if d > 0 and zm_serial[d - 1] == serial[d - 1]:
+                n_diff = _sibling_diff(d, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, serial,
+                                       zm_serial, zm_parent, prev_mask, reg_pat, diff_units, diff_f, ACC)
+                if n_diff == -2:
                     return OVERFLOW
-            else:
-                if not _preact_full(NP, w_off[d], n_in, n_out, HM, hm, BS, bs_off[d], ZM, zm, ACC):
+                cheap = n_diff >= 0 and 4 * n_diff < dims[d]
+            if cheap:
+                if not _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, nwords,
+                                    NP, BS, bs_off, HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
+                                    reg_pat, diff_units, diff_f, DH, ACC, stats):
                     return OVERFLOW
-            has_prev[d] = True
-            for w in range(nwords):
-                prev_mask[d, w] = reg_pat[d, w]
-            # ---- the output layer: emit the region
+            # ---- the output layer: emit the region with its exact output maps
             if d == n_layers - 1:
                 o = out_count[0]
                 nv = reg_nv[d]
                 if o + 1 >= out_off.shape[0] or out_off[o] + nv > out_v.shape[0] or (o + 1) * 3 * n_out > OUT.shape[0]:
                     return GROW
+                e = d
+                while zm_serial[e] != serial[e]:
+                    e -= 1
+                obase = o * 3 * n_out
+                if e < d - 1 and backward:
+                    stats[3] += 1
+                    ok_out = _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit,
+                                              NP, BS, bs_off, reg_pat[d], ZM, zm_off, RS, CS, bw_pat, bw_low, ACC, OUT, obase)
+                    if not ok_out:
+                        return OVERFLOW
+                else:
+                    if not _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, nwords,
+                                        NP, BS, bs_off, HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
+                                        reg_pat, diff_units, diff_f, DH, ACC, stats):
+                        return OVERFLOW
+                    zm = zm_off[d]
+                    for r in range(3 * n_out):
+                        if ZM[zm + r, 1] > OUT.shape[1] - 2:
+                            return OVERFLOW
+                        bi_copy(ZM, zm + r, OUT, obase + r)
                 base = out_off[o]
                 for q in range(nv):
                     out_v[base + q] = reg_v[d, q]
@@ -233,21 +621,68 @@ def _run(
                 out_off[o + 1] = base + nv
                 for w in range(nwords):
                     out_pat[o, w] = reg_pat[d, w]
-                for r in range(3 * n_out):
-                    if ZM[zm + r, 1] > OUT.shape[1] - 2:
-                        return OVERFLOW
-                    bi_copy(ZM, zm + r, OUT, o * 3 * n_out + r)
                 out_count[0] = o + 1
                 d -= 1
                 continue
-            # ---- cut by layer d's neurons (a linear layer gives one piece: the region)
-            st = _cut(d, n_out, u_off[d], is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creator, counts,
-                      reg_nv, reg_v, reg_l, reg_zm, pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask,
-                      wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, new_zm)
+            # ---- layer d's certified float maps on the region (from the exact ones when made)
+            zf = ZF[uo : uo + n_out]
+            ez = EZ[uo : uo + n_out]
+            if zm_serial[d] == serial[d]:
+                _float_from_exact(ZM, zm_off[d], n_out, s_mant[d], s_exp[d], zf, ez)
+            else:
+                stats[0] += 1
+                uo_in = u_off[d - 1]
+                _float_preact(WF, wf_off[d], BF, uo, SF, uo_in, dims[d], n_out, ZF[uo_in : uo_in + dims[d]],
+                              EZ[uo_in : uo_in + dims[d]], is_neuron, neuron_bit, reg_pat[d], HF, EH, zf, ez)
+            # ---- cut by layer d's neurons (a linear layer gives one piece: the region);
+            #      first from the float maps, with exact maps of the units whose decisions
+            #      need them: all of layer d when the parent's are exact (one layer of
+            #      products, and the siblings and descendants build on them), except in the
+            #      last hidden layer of a parent with few pieces (its leaves compose their
+            #      outputs from the output side anyway); else those units' rows, composed
+            #      from the deepest exact ancestor (the second retry cannot need more, and
+            #      a third makes the whole layer exact, which decides everything)
+            full = zm_serial[d] == serial[d]
+            pool = ZM if full else ZR
+            for j in range(n_out):
+                row_ok[j] = full
+            st = NEED_EXACT
+            for attempt in range(4):
+                st = _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, pool, zm_off[d], VP, LP, line_creator, counts,
+                          reg_nv, reg_v, reg_l, reg_zm, pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask,
+                          wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, ez,
+                          new_zm, row_ok, need, n_need)
+                if st != NEED_EXACT:
+                    break
+                stats[4] += 1
+                e = d - 1
+                while zm_serial[e] != serial[e]:
+                    e -= 1
+                if attempt >= 2 or (e == d - 1 and (d < n_layers - 2 or pc_count[d - 1] > 4 or not backward)):
+                    if not _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit,
+                                        nwords, NP, BS, bs_off, HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent,
+                                        prev_mask, reg_pat, diff_units, diff_f, DH, ACC, stats):
+                        return OVERFLOW
+                    _float_from_exact(ZM, zm_off[d], n_out, s_mant[d], s_exp[d], zf, ez)
+                    pool = ZM
+                    for j in range(n_out):
+                        row_ok[j] = True
+                else:
+                    stats[5] += n_need[0]
+                    if not _backward_rows(e, d, need, n_need[0], dims, u_off, w_off, snum_off, sden_row, plain,
+                                          is_neuron, neuron_bit, NP, BS, bs_off, reg_pat[d], ZM, zm_off, RT, CT, ACC,
+                                          ZR, zm_off[d]):
+                        return OVERFLOW
+                    for q in range(n_need[0]):
+                        j = need[q]
+                        row_ok[j] = True
+                        for m in range(3):
+                            f = _ratio(ZR, zm_off[d] + 3 * j + m, s_mant[d], s_exp[d])
+                            zf[j, m] = f
+                            ez[j, m] = REL_EXACT * abs(f)
             if st != OK:
                 return st
             pc_cursor[d] = 0
-            has_prev[d + 1] = False
         # ---- the next piece at depth d, or back up
         if pc_cursor[d] < pc_count[d]:
             p = pc_cursor[d]
@@ -264,24 +699,6 @@ def _run(
             reg_nv[d + 1] = nv
             for w in range(nwords):
                 reg_pat[d + 1, w] = reg_pat[d, w] | pc_mask[d, p, w]
-            # input maps of layer d + 1 on the piece: h = f * z (f: 1 or the slope)
-            uo = u_off[d]
-            hm1, zm = hm_off[d + 1], zm_off[d]
-            for j in range(dims[d + 1]):
-                on = True
-                if is_neuron[uo + j]:
-                    bit = neuron_bit[uo + j]
-                    on = (pc_mask[d, p, bit // 64] >> U64(bit % 64)) & U64(1) != 0
-                for m in range(3):
-                    if plain[d]:
-                        if on:
-                            bi_copy(ZM, zm + 3 * j + m, HM, hm1 + 3 * j + m)
-                        else:
-                            bi_zero(HM, hm1 + 3 * j + m)
-                    else:
-                        row = sden_row[d] if on else snum_off[d] + j
-                        if not bi_mul(ZM, zm + 3 * j + m, NP, row, HM, hm1 + 3 * j + m, ACC, 0):
-                            return OVERFLOW
             d += 1
             fresh = True
         else:
@@ -292,9 +709,15 @@ def _run(
 @njit(cache=True, nogil=True)
 def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creator, counts,
          reg_nv, reg_v, reg_l, reg_zm, pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask,
-         wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, new_zm):
+         wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, ez, new_zm, row_ok,
+         need, n_need):
     """Cut the depth-d region by its crossing neurons, one after the other, into pc_*[d].
 
+    Signs come from the certified float maps (zf, ez) and, where their bound does not
+    decide, from the exact maps (rows zm + 3 j.. of ZM) of the units with row_ok[j]. If a
+    unit without exact maps has an undecided sign or crosses the region (its exact line is
+    needed), nothing is written: the units are listed in need[:n_need[0]] and NEED_EXACT
+    returned, for the caller to make those rows and retry.
     sig[j, q]: sign of neuron j at the region's vertex q. wk_*: two work buffers of
     pieces (vertex ids, line ids, zero masks, layer-d mask)."""
     nv = reg_nv[d]
@@ -304,12 +727,9 @@ def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creat
     cap_pieces = wk_off.shape[1] - 1
     region_zero = np.empty(nwords, np.uint64)
     base_mask = np.zeros(nwords, np.uint64)
-    # float approximations of the layer's lines, for the sign filter
-    for j in range(n_out):
-        for m in range(3):
-            zf[j, m] = _approx(ZM, zm + 3 * j + m)
     # signs of every neuron at the region's vertices; zero masks
     n_cross = 0
+    n_need[0] = 0
     for j in range(n_out):
         if not is_neuron[uo + j]:
             continue
@@ -318,17 +738,23 @@ def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creat
         mk = U64(1) << U64(bit % 64)
         pos = False
         neg = False
+        undecided = False
         for q in range(nv):
-            s, ok = _sign_filtered(zf, j, VF, reg_v[d, q], ZM, zm + 3 * j, VP, ACC, T)
+            s, ok = _sign_filtered(zf, ez, j, VF, reg_v[d, q], ZM, zm + 3 * j, VP, ACC, T, row_ok[j])
             if not ok:
                 return OVERFLOW
             sig[j, q] = s
-            if s > 0:
+            if s == 2:
+                undecided = True
+            elif s > 0:
                 pos = True
             elif s < 0:
                 neg = True
             else:
                 reg_zm[d, q, w] |= mk
+        if undecided or (pos and neg and not row_ok[j]):
+            need[n_need[0]] = j
+            n_need[0] += 1
         if pos and neg:
             sig[j, nv] = 1  # marks a crossing neuron
             n_cross += 1
@@ -336,6 +762,8 @@ def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creat
             sig[j, nv] = 0
             if pos:
                 base_mask[w] |= mk
+    if n_need[0]:
+        return NEED_EXACT
     # neurons zero at every vertex (identically zero on the region), and along each edge
     for w in range(nwords):
         region_zero[w] = ~U64(0)
@@ -388,7 +816,7 @@ def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creat
                             s = sig[j, q0]
                             break
                     if s == 2:
-                        s, ok = _sign_filtered(zf, j, VF, v, ZM, zm + 3 * j, VP, ACC, T)
+                        s, ok = _sign_filtered(zf, ez, j, VF, v, ZM, zm + 3 * j, VP, ACC, T, row_ok[j])
                         if not ok:
                             return OVERFLOW
                         if s == 0:
@@ -462,7 +890,7 @@ def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creat
                                 for j2 in range(j):
                                     if not is_neuron[uo + j2] or sig[j2, nv] == 0:
                                         continue
-                                    s2, ok = _sign_filtered(zf, j2, VF, c, ZM, zm + 3 * j2, VP, ACC, T)
+                                    s2, ok = _sign_filtered(zf, ez, j2, VF, c, ZM, zm + 3 * j2, VP, ACC, T, row_ok[j2])
                                     if not ok:
                                         return OVERFLOW
                                     if s2 == 0:
@@ -513,6 +941,30 @@ def _bits_estimate(net, data, P_bits: int) -> int:
         worst = max(worst, line)
         h = line + sbits
     return 4 * worst + 64
+
+
+def _mant_exp(x: int) -> tuple[float, int]:
+    """(m, e) with x = m 2^e within relative 2^-52, m in [2^52, 2^53) (x > 0, any size)."""
+    shift = max(0, x.bit_length() - 53)
+    return float(x >> shift), shift
+
+
+class _FloatNet:
+    """The network's float64 weights, biases and slopes, flat, for the certified float maps."""
+
+    def __init__(self, net):
+        layers = net.layers
+        self.w_off = np.concatenate([[0], np.cumsum([l.weight.size for l in layers])[:-1]]).astype(np.int64)
+        self.weights = np.ascontiguousarray(np.concatenate([l.weight.reshape(-1) for l in layers]), dtype=np.float64)
+        self.biases = np.ascontiguousarray(np.concatenate([l.bias for l in layers]), dtype=np.float64)
+        self.slopes = np.ascontiguousarray(np.concatenate([l.negative_slope for l in layers]), dtype=np.float64)
+
+
+def _float_arrays(net) -> _FloatNet:
+    fl = net.__dict__.get("_exactnet_float_net")
+    if fl is None:
+        fl = net.__dict__["_exactnet_float_net"] = _FloatNet(net)
+    return fl
 
 
 class _Capacities:
@@ -577,10 +1029,9 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
         HM[: 3 * dims[0]] = B.to_pool([v for k in range(dims[0]) for v in (P0[k], P1[k], P2[k])], L)
     except OverflowError:
         return OVERFLOW, None
-    VF = np.zeros((cap.vertices, 3))
+    VF = np.zeros((cap.vertices, 2))
     for v in range(nd):
         _set_approx(VP, v, VF)
-    zf = np.zeros((maxw, 3))
     line_creator = np.full(cap.lines, -1, np.int64)
     counts = np.array([nd, nd], np.int64)
     ZM = np.zeros((int(zm_off[-1]), 2 + L), np.int64)
@@ -610,19 +1061,50 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
         out_zm=np.zeros((cap.out_slots, nw), np.uint64), out_pat=np.zeros((cap.out, nw), np.uint64),
         OUT=np.zeros((cap.out * 3 * int(dims[-1]), 2 + L), np.int64),
     )
-    has_prev = np.zeros(n_layers + 1, np.bool_)
+    # depth 0 (the domain) is exact from the start; deeper depths when a decision needs it
+    serial = np.zeros(n_layers + 1, np.int64)
+    zm_serial = np.full(n_layers + 1, -1, np.int64)
+    zm_parent = np.full(n_layers + 1, -1, np.int64)
     prev_mask = np.zeros((n_layers + 1, nw), np.uint64)
+    if not _preact_full(data.pool, data.w_off[0], dims[0], dims[1], HM, 0, BS, bs_off[0], ZM, 0, args["ACC"]):
+        return OVERFLOW, None
+    zm_serial[0] = 0
+    # float network and the scales of the exact maps (z_d = ZM / (S_d den_d), as mantissa and exponent)
+    fl = _float_arrays(net)
+    s_mant = np.zeros(n_layers)
+    s_exp = np.zeros(n_layers, np.int64)
+    for d, layer in enumerate(net.layers):
+        s_mant[d], s_exp[d] = _mant_exp(scales[d] * layer.integer.den)
+    ZF = np.zeros((int(data.u_off[-1]), 3))
+    EZ = np.zeros((int(data.u_off[-1]), 3))
+    _float_from_exact(ZM, 0, dims[1], s_mant[0], s_exp[0], ZF, EZ)
+    n_out = int(dims[-1])
+    backward = n_out <= 2 and BACKWARD  # output maps from the output side: n_out products per weight instead of 3
+    RS = np.zeros(((n_layers + 1) * n_out * maxw, 2 + L), np.int64)
+    CS = np.zeros(((n_layers + 1) * n_out, 2 + L), np.int64)
+    bw_pat = np.zeros(nw, np.uint64)
+    bw_low = np.array([n_layers + 1], np.int64)  # no states yet
+    stats = np.zeros(6, np.int64)
     status = _run(
         dims, data.u_off, data.w_off, data.den_row, data.snum_off, data.sden_row, data.plain, data.linear,
         data.is_neuron, data.neuron_bit, nw, data.pool, BS, bs_off, VP, LP, line_creator, counts,
-        HM, hm_off, ZM, zm_off, has_prev, prev_mask, reg_nv, reg_v, reg_l, reg_zm, reg_pat,
+        HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
+        fl.weights, fl.w_off, fl.biases, fl.slopes, ZF, EZ, np.zeros((maxw, 3)), np.zeros((maxw, 3)), s_mant, s_exp,
+        backward, RS, CS, bw_pat, bw_low, reg_nv, reg_v, reg_l, reg_zm, reg_pat,
         args["pc_count"], args["pc_off"], args["pc_v"], args["pc_l"], args["pc_zm"], args["pc_mask"], args["pc_cursor"],
         args["wk_off"], args["wk_v"], args["wk_l"], args["wk_zm"], args["wk_mask"], args["sig"], args["edge_zero"],
-        args["pv_sign"], args["pv_new"], args["diff_units"], args["diff_f"], args["DH"], args["ACC"], args["T"], VF, zf,
-        np.zeros((len(args["pv_new"]), nw), np.uint64), args["out_count"], args["out_off"], args["out_v"], args["out_l"], args["out_zm"], args["out_pat"], args["OUT"],
+        args["pv_sign"], args["pv_new"], args["diff_units"], args["diff_f"], args["DH"], args["ACC"], args["T"], VF,
+        np.zeros((len(args["pv_new"]), nw), np.uint64), args["out_count"], args["out_off"], args["out_v"], args["out_l"],
+        args["out_zm"], args["out_pat"], args["OUT"], stats, np.zeros_like(ZM), np.zeros(maxw, np.bool_),
+        np.zeros(maxw, np.int64), np.zeros(1, np.int64), np.zeros((2 * maxw, 2 + L), np.int64),
+        np.zeros((2, 2 + L), np.int64),
     )
     if status != OK:
         return status, None
+    global LAST_STATS
+    LAST_STATS = dict(zip(("float maps", "full exact", "incremental exact", "backward outputs", "cut retries",
+                           "exact rows"),
+                          stats.tolist()))
     return OK, PooledPlane(net, VP, LP, int(counts[0]), int(counts[1]), args, out_scale)
 
 
