@@ -560,3 +560,25 @@ def test_partition_of_residual_net():
     net = residual_net(8)
     exact, fast = partition(net, exact=True), partition(net)
     assert exact.num_regions == fast.num_regions == partition(merge_linear_layers(net), exact=True).num_regions >= 2
+
+
+def test_partition_of_a_conv_net_through_three_images():
+    # a 2-D slice of image space through three images, for a Conv2d / MaxPool2d / AvgPool2d
+    # network: float and exact partitions agree, and every region's exact affine map is
+    # the torch model's output at its interior point
+    from exactnet.regions.plane import Plane
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.AvgPool2d(1), nn.Flatten(),
+                          nn.Linear(8, 2)).double().eval()
+    net = from_torch(model, (1, 6, 6))
+    images = [torch.randn(1, 6, 6, dtype=torch.float64) for _ in range(3)]
+    plane = Plane.through(*images)
+    exact, fast = partition(net, plane=plane, exact=True), partition(net, plane=plane)
+    assert exact.num_regions == fast.num_regions >= 2
+    for region in exact.regions[:40]:
+        u, v = region.interior_point
+        x = images[0] + float(u) * (images[1] - images[0]) + float(v) * (images[2] - images[0])
+        want = model(x[None]).detach().numpy()[0]
+        got = np.array([float(y) for y in region.output(u, v)])
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-9)
