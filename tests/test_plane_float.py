@@ -121,3 +121,15 @@ def test_pieces_differ_from_regions_in_float_mode():
     net = Network.from_arrays([np.array([[1.0, 0], [0, 1]]), np.array([[1.0, 0]])], [np.zeros(2), [0.0]])
     fl = partition(net)
     assert (fl.num_regions, fl.num_pieces) == (4, 2)
+
+
+def test_bulk_regions_and_edges_equal_single_ones():
+    # Partition.regions is built with array operations: the same values region(i) gives
+    part = partition(benchmark_net("2-16-16-1", 0))
+    src = part._src
+    for bulk, one in zip(part.regions, (src.region(i) for i in range(part.num_regions))):
+        assert (bulk.index, bulk.vertices, bulk.intercept, bulk.gradient, bulk.area) == \
+               (one.index, one.vertices, one.intercept, one.gradient, one.area)
+        assert np.array_equal(bulk.pattern, one.pattern)
+        assert np.allclose(bulk.interior_point, one.interior_point, rtol=1e-12, atol=1e-15)
+    assert len(part.edges) == part.graph.number_of_edges() > part.num_regions

@@ -17,6 +17,8 @@ polygon given in (u, v) coordinates. Definitions (regions.md):
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -253,7 +255,10 @@ class Partition:
 
     @cached_property
     def regions(self) -> tuple[Region2D, ...]:
-        return tuple(self._src.region(i) for i in range(self.num_regions))
+        with _gc_paused():
+            if hasattr(self._src, "all_regions"):
+                return self._src.all_regions()
+            return tuple(self._src.region(i) for i in range(self.num_regions))
 
     @cached_property
     def area(self) -> Fraction | float:
@@ -263,7 +268,8 @@ class Partition:
     @cached_property
     def edges(self) -> list[tuple[int, int, tuple, tuple]]:
         """Shared edges: (region i, region j, segment endpoints, flipping neurons (layer, unit))."""
-        return self._src.edges()
+        with _gc_paused():
+            return self._src.edges()
 
     @cached_property
     def pieces(self) -> list[list[int]]:
@@ -306,18 +312,9 @@ class Partition:
         (tuple of (layer, unit)), segment (two endpoints), same_map (bool)."""
         import networkx as nx
 
-        G = nx.Graph()
-        G.add_nodes_from(
-            (r.index, dict(pattern=r.pattern, vertices=r.vertices, area=r.area, interior_point=r.interior_point,
-                           intercept=r.intercept, gradient=r.gradient))
-            for r in self.regions
-        )
-        same_flags = self._same_map_edges()
-        G.add_edges_from(
-            (a, b, dict(neurons=labels, segment=seg, same_map=same))
-            for (a, b, seg, labels), same in zip(self.edges, same_flags)
-        )
-        return G
+        regions, edges, same_flags = self.regions, self.edges, self._same_map_edges()
+        with _gc_paused():
+            return _build_graph(nx, regions, edges, same_flags)
 
     def __repr__(self) -> str:
         mode = "exact" if self.exact else "float"
@@ -599,15 +596,36 @@ class _FloatSource:
         return Region2D(i, pts, pattern, tuple(icp[i].tolist()), tuple(map(tuple, grad[i].tolist())),
                         float(self.areas[i]), centroid)
 
+    def all_regions(self) -> tuple[Region2D, ...]:
+        """Every region, built with array operations (the same values as :meth:`region`)."""
+        n = self.num_regions
+        icp, grad = self._maps
+        xy = self.fp.vx[self.verts, :2]
+        pts = list(map(tuple, xy.tolist()))
+        counts = np.diff(self.offsets)
+        centroids = (np.add.reduceat(xy, self.offsets[:-1], axis=0) / counts[:, None]).tolist() if n else []
+        words = np.ascontiguousarray(self.pat_words[:n]).astype("<u8").view(np.uint8).reshape(n, -1)
+        patterns = np.unpackbits(words, axis=1, bitorder="little")[:, : self.net.num_neurons].astype(bool)
+        icps, grads, areas = icp[:n].tolist(), grad[:n].tolist(), self.areas[:n].tolist()
+        offs = self.offsets.tolist()
+        return tuple(
+            Region2D(i, tuple(pts[offs[i] : offs[i + 1]]), patterns[i], tuple(icps[i]), tuple(map(tuple, grads[i])),
+                     areas[i], tuple(centroids[i]))
+            for i in range(n)
+        )
+
     def edges(self):
         fp = self.fp
         neurons = self.net.neurons
-        out = []
-        for a, b, h in self.edge_pairs.tolist():
-            p, q = fp.he_org[h], fp.he_org[fp.he_next[h]]
-            seg = ((float(fp.vx[p, 0]), float(fp.vx[p, 1])), (float(fp.vx[q, 0]), float(fp.vx[q, 1])))
-            out.append((a, b, seg, (neurons[int(fp.he_label[h])],)))
-        return out
+        if not len(self.edge_pairs):
+            return []
+        E = self.edge_pairs
+        h = E[:, 2]
+        p, q = fp.he_org[h], fp.he_org[fp.he_next[h]]
+        P = list(map(tuple, fp.vx[p, :2].tolist()))
+        Q = list(map(tuple, fp.vx[q, :2].tolist()))
+        labels = [(neurons[k],) for k in fp.he_label[h].tolist()]
+        return list(zip(E[:, 0].tolist(), E[:, 1].tolist(), zip(P, Q), labels))
 
     def same_map_edges(self):
         return self.same.tolist()
@@ -619,6 +637,34 @@ class _FloatSource:
 
     def num_patterns(self) -> int:
         return self.num_regions
+
+
+def _build_graph(nx, regions, edges, same_flags):
+    G = nx.Graph()
+    G.add_nodes_from(
+        (r.index, dict(pattern=r.pattern, vertices=r.vertices, area=r.area, interior_point=r.interior_point,
+                       intercept=r.intercept, gradient=r.gradient))
+        for r in regions
+    )
+    G.add_edges_from(
+        (a, b, dict(neurons=labels, segment=seg, same_map=same))
+        for (a, b, seg, labels), same in zip(edges, same_flags)
+    )
+    return G
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while millions of small acyclic objects (tuples,
+    dicts of a large partition) are built: its generational passes would otherwise
+    rescan them all, several times over."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _round_key(p, exact: bool):
