@@ -88,7 +88,7 @@ SLACK = 2.0**-43  # vertex approximation (2^-45 relative) and the rounding of th
 TINY = 2.0**-1000  # absolute slack for underflow
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sign_filtered(zf, ez, j, VF, v, ZM, zrow, VP, ACC, T, exact):
     """sign(z_j) at vertex v: from the float map zf[j] = (Z, DU, DV) with absolute error
     bounds ez[j] at the float vertex VF[v] = (u, v) when the bound decides it; else exactly
@@ -376,30 +376,31 @@ def _compose_init(d, j0, nr, dims, w_off, bs_off, NP, BS, RS, rb, stride, CS, cb
 
 
 @njit(cache=True, nogil=True)
-def _compose_gain(k, nr, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat, RS, rb, stride, ACC):
-    """R <- R G_k: the columns (units of layer k) times their gains on the pattern."""
+def _compose_gain(k, nr, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat, PS, RS, rb, stride,
+                  ACC):
+    """R = P G_k: the columns (units of layer k) of P times their gains on the pattern."""
     uo = u_off[k]
     for i in range(dims[k + 1]):
-        on = True
-        if is_neuron[uo + i]:
-            bit = neuron_bit[uo + i]
-            on = (pat[bit // 64] >> U64(bit % 64)) & U64(1) != 0
+        on = _unit_on(pat, uo, i, is_neuron, neuron_bit)
         for r in range(nr):
+            row = rb + r * stride + i
             if plain[k]:
-                if not on:
-                    bi_zero(RS, rb + r * stride + i)
+                if on:
+                    bi_copy(PS, row, RS, row)
+                else:
+                    bi_zero(RS, row)
             else:
-                row = sden_row[k] if on else snum_off[k] + i
-                if not bi_mul(NP, row, RS, rb + r * stride + i, RS, rb + r * stride + i, ACC, 0):
+                g = sden_row[k] if on else snum_off[k] + i
+                if not bi_mul(NP, g, PS, row, RS, row, ACC, 0):
                     return False
     return True
 
 
 @njit(cache=True, nogil=True)
 def _compose_step(k, nr, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
-                  RS, src, dst, stride, CS, csrc, cdst, ACC):
-    """S_k from S_{k+1}: C_dst = C_src + R_src BS_{k+1}, R_dst = R_src N_{k+1} (columns that
-    the gain of a plain layer k zeroes are skipped: zero)."""
+                  RS, src, PS, dst, stride, CS, csrc, cdst, ACC):
+    """P_k = R_{k+1} N_{k+1} (RS rows from src, PS rows from dst), C_k = C_{k+1} + R_{k+1}
+    BS_{k+1}; the columns a plain layer k has off in ``pat`` are not formed."""
     period = max(1, SETTLE_AT // (RS.shape[1] - 2))
     n_k = dims[k + 2]
     n_prev = dims[k + 1]
@@ -418,11 +419,8 @@ def _compose_step(k, nr, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bi
         if not acc_store(ACC, 0, n, CS, cdst + r):
             return False
         for i in range(n_prev):
-            if plain[k] and is_neuron[uo + i]:
-                bit = neuron_bit[uo + i]
-                if (pat[bit // 64] >> U64(bit % 64)) & U64(1) == 0:
-                    bi_zero(RS, dst + r * stride + i)
-                    continue
+            if plain[k] and not _unit_on(pat, uo, i, is_neuron, neuron_bit):
+                continue
             n = 0
             left = period
             for t in range(n_k):
@@ -434,7 +432,7 @@ def _compose_step(k, nr, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bi
                     left = period
                     if n < 0:
                         return False
-            if not acc_store(ACC, 0, n, RS, dst + r * stride + i):
+            if not acc_store(ACC, 0, n, PS, dst + r * stride + i):
                 return False
     return True
 
@@ -461,69 +459,196 @@ def _compose_apply(e, nr, dims, RS, rb, stride, CS, cb, ZM, zm_off, DST, db, ACC
     return True
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _unit_on(pat, uo, i, is_neuron, neuron_bit):
+    if not is_neuron[uo + i]:
+        return True
+    bit = neuron_bit[uo + i]
+    return (pat[bit // 64] >> U64(bit % 64)) & U64(1) != 0
+
+
+@njit(cache=True, nogil=True)
+def _compose_column(k, nr, i, dims, w_off, NP, RS, src, PS, dst, stride, ACC):
+    """PS column i of S_k's pre-gain rows: R_{k+1} N_{k+1}[:, i]."""
+    period = max(1, SETTLE_AT // (RS.shape[1] - 2))
+    n_k = dims[k + 2]
+    n_prev = dims[k + 1]
+    for r in range(nr):
+        n = 0
+        left = period
+        for t in range(n_k):
+            w = w_off[k + 1] + t * n_prev + i
+            n = max(n, acc_add_mul(ACC, 0, NP, w, RS, src + r * stride + t))
+            left -= 1
+            if left == 0:
+                n = acc_settle(ACC, 0, n)
+                left = period
+                if n < 0:
+                    return False
+        if not acc_store(ACC, 0, n, PS, dst + r * stride + i):
+            return False
+    return True
+
+
 @njit(cache=True, nogil=True)
 def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, BS, bs_off,
-                     pat, ZM, zm_off, RS, CS, bw_pat, bw_low, ACC, OUT, obase):
+                     pat, ZM, zm_off, PS, RS, CS, DR, bw_pat, bw_low, diff_units, ACC, OUT, obase, stats):
     """The exact output maps of the region (rows obase.. of OUT) from the exact
     pre-activations ZM of depth e < d - 1, composing layers e + 1..d from the output side.
 
     In integers the layers are ZM_k = N_k G_{k-1} ZM_{k-1} + BS_k (G: the gains sden/snum,
     or 1/0 for plain ReLU layers, of the region's pattern). The states
-    S_k = (R_k, C_k) with ZM_d = R_k ZM_k + C_k are S_{d-1} = (N_d G_{d-1}, BS_d) and
-    S_{k-1} = (R_k N_k G_{k-1}, C_k + R_k BS_k); the output is R_e ZM_e + C_e, the same
-    integers as the forward recursion, for n_out sum_k n_k n_{k-1} products of integers
-    that grow only with the layers composed, instead of 3 sum_k n_k n_{k-1} with the maps.
+    S_k = (R_k, C_k) with ZM_d = R_k ZM_k + C_k are R_k = P_k G_k with P_{d-1} = N_d,
+    C_{d-1} = BS_d, and P_{k-1} = R_k N_k, C_{k-1} = C_k + R_k BS_k; the output is
+    R_e ZM_e + C_e: the same integers as the forward recursion, for n_out sum_k n_k n_{k-1}
+    products of integers that grow only with the layers composed, instead of
+    3 sum_k n_k n_{k-1} with the maps. Columns a plain layer's gain zeroes are not formed.
 
-    S_k depends only on the pattern of layers k..d-1, and consecutive regions of the
+    P_k depends only on the pattern of layers k + 1..d-1, and consecutive regions of the
     depth-first order mostly share the deep layers' patterns: the states of the previous
-    call (rows of RS, CS for depths bw_low[0]..d-1, pattern bw_pat) are reused as far
-    down as the patterns agree."""
+    call (PS, RS, CS for depths bw_low[0]..d-1, pattern bw_pat; P_k's columns valid where
+    layer k is on in bw_pat) are reused as far down as the patterns agree. At the first
+    layer m that differs, in a few units D, R_m changes only in D, and P_{m-1} and C_{m-1}
+    are updated by those columns: |D| n_{m-1} products instead of n_m n_{m-1}."""
     n_out = dims[d + 1]
     stride = RS.shape[0] // (n_out * dims.shape[0])
-    # the deepest states still valid: layers d-1, d-2, ... with the same activations
+    low = bw_low[0]
+    # the first layer from the output side whose activations differ: states above it hold
     kk = d - 1
-    if bw_low[0] <= d - 1:
-        while kk >= max(e, bw_low[0]) and _layer_bits_equal(kk, dims, u_off, is_neuron, neuron_bit, pat, bw_pat):
+    if low <= d - 1:
+        while kk >= max(e, low) and _layer_bits_equal(kk, dims, u_off, is_neuron, neuron_bit, pat, bw_pat):
             kk -= 1
-    # states kk + 1 .. d - 1 are reused; compute kk .. e
-    for k in range(kk, e - 1, -1):
-        base = k * n_out * stride
-        if k == d - 1:
-            _compose_init(d, 0, n_out, dims, w_off, bs_off, NP, BS, RS, base, stride, CS, k * n_out)
-        elif not _compose_step(k, n_out, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
-                               RS, (k + 1) * n_out * stride, base, stride, CS, (k + 1) * n_out, k * n_out, ACC):
+    if kk < e:  # every state down to e holds
+        return _compose_apply(e, n_out, dims, RS, e * n_out * stride, stride, CS, e * n_out, ZM, zm_off, OUT, obase,
+                              ACC)
+    k = kk
+    if kk >= low:
+        # P_kk holds (its layers above agree) on the columns on in bw_pat: form those the new
+        # pattern turns on, and the change of R_kk on the units D that differ
+        base = kk * n_out * stride
+        uo = u_off[kk]
+        n_d = 0
+        for i in range(dims[kk + 1]):
+            now = _unit_on(pat, uo, i, is_neuron, neuron_bit)
+            before = _unit_on(bw_pat, uo, i, is_neuron, neuron_bit)
+            if now == before:
+                continue
+            if plain[kk] and now and kk < d - 1:
+                if not _compose_column(kk, n_out, i, dims, w_off, NP, RS, (kk + 1) * n_out * stride, PS, base,
+                                       stride, ACC):
+                    return False
+            for r in range(n_out):  # DR = R_new - R_old = P (g_new - g_old)
+                if plain[kk]:
+                    bi_copy(PS, base + r * stride + i, DR, r * stride + n_d)
+                    if not now:
+                        DR[r * stride + n_d, 0] = -DR[r * stride + n_d, 0]
+                else:
+                    if not B.bi_add(NP, sden_row[kk], NP, snum_off[kk] + i, DR, r * stride + n_d, True, ACC, 0):
+                        return False  # (sden - snum) times P, signed by the direction
+                    if not now:
+                        DR[r * stride + n_d, 0] = -DR[r * stride + n_d, 0]
+                    if not bi_mul(PS, base + r * stride + i, DR, r * stride + n_d, DR, r * stride + n_d, ACC, 0):
+                        return False
+            diff_units[n_d] = i
+            n_d += 1
+        if not _compose_gain(kk, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
+                             PS, RS, base, stride, ACC):
             return False
-        if not _compose_gain(k, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
-                             RS, base, stride, ACC):
+        k = kk - 1
+        if k >= max(e, low) and 4 * n_d < dims[kk + 1]:
+            # P_k += DR N_kk on its valid columns (on in bw_pat), C_k += DR BS_kk
+            stats[6] += 1
+            if not _compose_update(k, n_out, n_d, diff_units, dims, u_off, w_off, bs_off, plain, is_neuron,
+                                   neuron_bit, NP, BS, bw_pat, DR, PS, k * n_out * stride, stride, CS, k * n_out, ACC):
+                return False
+            base = k * n_out * stride
+            uo = u_off[k]
+            if plain[k]:
+                for i in range(dims[k + 1]):
+                    if _unit_on(pat, uo, i, is_neuron, neuron_bit) and not _unit_on(bw_pat, uo, i, is_neuron,
+                                                                                    neuron_bit):
+                        if not _compose_column(k, n_out, i, dims, w_off, NP, RS, (k + 1) * n_out * stride, PS,
+                                               base, stride, ACC):
+                            return False
+            if not _compose_gain(k, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
+                                 PS, RS, base, stride, ACC):
+                return False
+            k -= 1
+    # the rest in full
+    for k2 in range(k, e - 1, -1):
+        stats[7] += 1
+        base = k2 * n_out * stride
+        if k2 == d - 1:
+            _compose_init(d, 0, n_out, dims, w_off, bs_off, NP, BS, PS, base, stride, CS, k2 * n_out)
+        elif not _compose_step(k2, n_out, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
+                               RS, (k2 + 1) * n_out * stride, PS, base, stride, CS, (k2 + 1) * n_out, k2 * n_out, ACC):
             return False
-    if kk >= e:  # states e..d-1 now belong to this pattern (the deeper ones agree with both)
-        bw_low[0] = e
-        for w in range(pat.shape[0]):
-            bw_pat[w] = pat[w]
+        if not _compose_gain(k2, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
+                             PS, RS, base, stride, ACC):
+            return False
+    bw_low[0] = e  # states e..d-1 now belong to this pattern
+    for w in range(pat.shape[0]):
+        bw_pat[w] = pat[w]
     return _compose_apply(e, n_out, dims, RS, e * n_out * stride, stride, CS, e * n_out, ZM, zm_off, OUT, obase, ACC)
 
 
 @njit(cache=True, nogil=True)
+def _compose_update(k, nr, n_d, diff_units, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, valid,
+                    DR, PS, dst, stride, CS, cdst, ACC):
+    """P_k += DR N_{k+1}[D, :] on the columns valid in pattern ``valid`` (all but those a
+    plain layer k has off), C_k += DR BS_{k+1}[D]; DR rows r * stride + q for the units D."""
+    period = max(1, SETTLE_AT // (PS.shape[1] - 2))
+    n_prev = dims[k + 1]
+    uo = u_off[k]
+    for r in range(nr):
+        n = acc_add(ACC, 0, CS, cdst + r, False)
+        left = period
+        for q in range(n_d):
+            n = max(n, acc_add_mul(ACC, 0, BS, bs_off[k + 1] + diff_units[q], DR, r * stride + q))
+            left -= 1
+            if left == 0:
+                n = acc_settle(ACC, 0, n)
+                left = period
+                if n < 0:
+                    return False
+        if not acc_store(ACC, 0, n, CS, cdst + r):
+            return False
+        for i in range(n_prev):
+            if plain[k] and not _unit_on(valid, uo, i, is_neuron, neuron_bit):
+                continue
+            n = acc_add(ACC, 0, PS, dst + r * stride + i, False)
+            left = period
+            for q in range(n_d):
+                w = w_off[k + 1] + diff_units[q] * n_prev + i
+                n = max(n, acc_add_mul(ACC, 0, NP, w, DR, r * stride + q))
+                left -= 1
+                if left == 0:
+                    n = acc_settle(ACC, 0, n)
+                    left = period
+                    if n < 0:
+                        return False
+            if not acc_store(ACC, 0, n, PS, dst + r * stride + i):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _backward_rows(e, d, rows, n_rows, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, BS,
-                   bs_off, pat, ZM, zm_off, RT, CT, ACC, ZR, zr):
+                   bs_off, pat, ZM, zm_off, PT, RT, CT, ACC, ZR, zr):
     """Exact pre-activation maps of the given units j of layer d (rows zr + 3 j + m of ZR)
     from the exact maps of depth e < d: the composition of :func:`_backward_output` for
     single rows, n_{d-1} + sum_{k<d} n_k n_{k-1} products of small integers per unit."""
-    stride = RT.shape[0] // 2
     for q in range(n_rows):
         j = rows[q]
-        cur = 0
-        _compose_init(d, j, 1, dims, w_off, bs_off, NP, BS, RT, 0, stride, CT, 0)
+        _compose_init(d, j, 1, dims, w_off, bs_off, NP, BS, PT, 0, 0, CT, 0)
         for k in range(d - 1, e - 1, -1):
-            if k < d - 1:
-                if not _compose_step(k, 1, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
-                                     RT, cur * stride, (1 - cur) * stride, stride, CT, cur, 1 - cur, ACC):
-                    return False
-                cur = 1 - cur
-            if not _compose_gain(k, 1, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
-                                 RT, cur * stride, stride, ACC):
+            if k < d - 1 and not _compose_step(k, 1, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS,
+                                               pat, RT, 0, PT, 0, 0, CT, 0, 0, ACC):
                 return False
-        if not _compose_apply(e, 1, dims, RT, cur * stride, stride, CT, cur, ZM, zm_off, ZR, zr + 3 * j, ACC):
+            if not _compose_gain(k, 1, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
+                                 PT, RT, 0, 0, ACC):
+                return False
+        if not _compose_apply(e, 1, dims, RT, 0, 0, CT, 0, ZM, zm_off, ZR, zr + 3 * j, ACC):
             return False
     return True
 
@@ -543,11 +668,11 @@ def _run(
     dims, u_off, w_off, den_row, snum_off, sden_row, plain, linear, is_neuron, neuron_bit, nwords, NP,
     BS, bs_off, VP, LP, line_creator, counts,
     HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
-    WF, wf_off, BF, SF, ZF, EZ, HF, EH, s_mant, s_exp, backward, RS, CS, bw_pat, bw_low,
+    WF, wf_off, BF, SF, ZF, EZ, HF, EH, s_mant, s_exp, backward, PS, RS, CS, DR, bw_pat, bw_low,
     reg_nv, reg_v, reg_l, reg_zm, reg_pat,
     pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask, pc_cursor,
     wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, diff_units, diff_f, DH, ACC, T, VF,
-    new_zm, out_count, out_off, out_v, out_l, out_zm, out_pat, OUT, stats, ZR, row_ok, need, n_need, RT, CT,
+    new_zm, out_count, out_off, out_v, out_l, out_zm, out_pat, OUT, stats, ZR, row_ok, need, n_need, PT, RT, CT, masks,
 ):
     """The depth-first exact refinement; returns OK, OVERFLOW or GROW.
 
@@ -599,7 +724,8 @@ def _run(
                 if e < d - 1 and backward:
                     stats[3] += 1
                     ok_out = _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit,
-                                              NP, BS, bs_off, reg_pat[d], ZM, zm_off, RS, CS, bw_pat, bw_low, ACC, OUT, obase)
+                                              NP, BS, bs_off, reg_pat[d], ZM, zm_off, PS, RS, CS, DR, bw_pat, bw_low, diff_units,
+                                              ACC, OUT, obase, stats)
                     if not ok_out:
                         return OVERFLOW
                 else:
@@ -651,7 +777,7 @@ def _run(
                 st = _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, pool, zm_off[d], VP, LP, line_creator, counts,
                           reg_nv, reg_v, reg_l, reg_zm, pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask,
                           wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, ez,
-                          new_zm, row_ok, need, n_need)
+                          new_zm, row_ok, need, n_need, masks)
                 if st != NEED_EXACT:
                     break
                 stats[4] += 1
@@ -670,7 +796,7 @@ def _run(
                 else:
                     stats[5] += n_need[0]
                     if not _backward_rows(e, d, need, n_need[0], dims, u_off, w_off, snum_off, sden_row, plain,
-                                          is_neuron, neuron_bit, NP, BS, bs_off, reg_pat[d], ZM, zm_off, RT, CT, ACC,
+                                          is_neuron, neuron_bit, NP, BS, bs_off, reg_pat[d], ZM, zm_off, PT, RT, CT, ACC,
                                           ZR, zm_off[d]):
                         return OVERFLOW
                     for q in range(n_need[0]):
@@ -710,7 +836,7 @@ def _run(
 def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creator, counts,
          reg_nv, reg_v, reg_l, reg_zm, pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask,
          wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, ez, new_zm, row_ok,
-         need, n_need):
+         need, n_need, masks):
     """Cut the depth-d region by its crossing neurons, one after the other, into pc_*[d].
 
     Signs come from the certified float maps (zf, ez) and, where their bound does not
@@ -725,8 +851,10 @@ def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creat
     cap_l = LP.shape[0] // 3
     cap_w = wk_v.shape[1]
     cap_pieces = wk_off.shape[1] - 1
-    region_zero = np.empty(nwords, np.uint64)
-    base_mask = np.zeros(nwords, np.uint64)
+    region_zero = masks[0]
+    base_mask = masks[1]
+    for w in range(nwords):
+        base_mask[w] = 0
     # signs of every neuron at the region's vertices; zero masks
     n_cross = 0
     n_need[0] = 0
@@ -1080,30 +1208,32 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
     _float_from_exact(ZM, 0, dims[1], s_mant[0], s_exp[0], ZF, EZ)
     n_out = int(dims[-1])
     backward = n_out <= 2 and BACKWARD  # output maps from the output side: n_out products per weight instead of 3
-    RS = np.zeros(((n_layers + 1) * n_out * maxw, 2 + L), np.int64)
+    PS = np.zeros(((n_layers + 1) * n_out * maxw, 2 + L), np.int64)
+    RS = np.zeros_like(PS)
     CS = np.zeros(((n_layers + 1) * n_out, 2 + L), np.int64)
+    DR = np.zeros((n_out * maxw, 2 + L), np.int64)
     bw_pat = np.zeros(nw, np.uint64)
     bw_low = np.array([n_layers + 1], np.int64)  # no states yet
-    stats = np.zeros(6, np.int64)
+    stats = np.zeros(8, np.int64)
     status = _run(
         dims, data.u_off, data.w_off, data.den_row, data.snum_off, data.sden_row, data.plain, data.linear,
         data.is_neuron, data.neuron_bit, nw, data.pool, BS, bs_off, VP, LP, line_creator, counts,
         HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
         fl.weights, fl.w_off, fl.biases, fl.slopes, ZF, EZ, np.zeros((maxw, 3)), np.zeros((maxw, 3)), s_mant, s_exp,
-        backward, RS, CS, bw_pat, bw_low, reg_nv, reg_v, reg_l, reg_zm, reg_pat,
+        backward, PS, RS, CS, DR, bw_pat, bw_low, reg_nv, reg_v, reg_l, reg_zm, reg_pat,
         args["pc_count"], args["pc_off"], args["pc_v"], args["pc_l"], args["pc_zm"], args["pc_mask"], args["pc_cursor"],
         args["wk_off"], args["wk_v"], args["wk_l"], args["wk_zm"], args["wk_mask"], args["sig"], args["edge_zero"],
         args["pv_sign"], args["pv_new"], args["diff_units"], args["diff_f"], args["DH"], args["ACC"], args["T"], VF,
         np.zeros((len(args["pv_new"]), nw), np.uint64), args["out_count"], args["out_off"], args["out_v"], args["out_l"],
         args["out_zm"], args["out_pat"], args["OUT"], stats, np.zeros_like(ZM), np.zeros(maxw, np.bool_),
-        np.zeros(maxw, np.int64), np.zeros(1, np.int64), np.zeros((2 * maxw, 2 + L), np.int64),
-        np.zeros((2, 2 + L), np.int64),
+        np.zeros(maxw, np.int64), np.zeros(1, np.int64), np.zeros((maxw, 2 + L), np.int64),
+        np.zeros((maxw, 2 + L), np.int64), np.zeros((1, 2 + L), np.int64), np.zeros((2, nw), np.uint64),
     )
     if status != OK:
         return status, None
     global LAST_STATS
     LAST_STATS = dict(zip(("float maps", "full exact", "incremental exact", "backward outputs", "cut retries",
-                           "exact rows"),
+                           "exact rows", "output updates", "output layers composed"),
                           stats.tolist()))
     return OK, PooledPlane(net, VP, LP, int(counts[0]), int(counts[1]), args, out_scale)
 
