@@ -120,3 +120,21 @@ def test_sampling_cross_check():
     assert rnd.patterns <= {np.packbits(r.pattern, bitorder="little").tobytes() for r in part.regions}
     with pytest.raises(ValueError, match="method"):
         sample_patterns(net, n=10, method="sobol")
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_pattern_hashing_counts_every_pattern(collide, monkeypatch):
+    # grouping by hash equals counting the packed rows one by one, also when hashes collide
+    from collections import Counter
+
+    import exactnet.regions.sampling as S
+
+    if collide:
+        monkeypatch.setattr(S, "_HASH_MULT", np.uint64(0))  # every row hashes to 0
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 4, size=(3000, 11)).astype(np.uint8)  # many repeats, 11 bytes (not a multiple of 8)
+    found, counts = set(), {}
+    S._count_patterns(rows, found, counts)
+    S._count_patterns(rows[:100], found, counts)
+    want = Counter(bytes(r) for r in rows) + Counter(bytes(r) for r in rows[:100])
+    assert counts == dict(want) and found == set(want)

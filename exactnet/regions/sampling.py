@@ -97,7 +97,9 @@ def sample_patterns(
 ) -> SampleEstimate:
     """Distinct activation patterns at ``n`` sample points of a convex polygon
     (``"grid"``: a sqrt(n) x sqrt(n) grid over its bounding box; ``"random"``: uniform
-    points), kept inside the polygon. Float64 forward passes in chunks of ``chunk``."""
+    points), kept inside the polygon. Float64 forward passes in chunks of ``chunk``;
+    patterns are grouped by a 64-bit hash of their packed bits, each group checked bit
+    for bit against its first member (a collision falls back to sorting the chunk)."""
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}")
     if n < 1:
@@ -143,10 +145,34 @@ def sample_patterns(
             found.add(b"")
             counts[b""] = counts.get(b"", 0) + m
             continue
-        packed = np.ascontiguousarray(np.packbits(bits[:m], axis=1, bitorder="little"))
-        rows, cnt = np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel(), return_counts=True)
-        for r, c in zip(rows, cnt):
-            key = bytes(r)
-            counts[key] = counts.get(key, 0) + int(c)
-        found.update(bytes(r) for r in rows)
+        _count_patterns(np.packbits(bits[:m], axis=1, bitorder="little"), found, counts)
     return SampleEstimate(net, found, len(uv), time.perf_counter() - t0, method, counts)
+
+
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _count_patterns(packed: np.ndarray, found: set, counts: dict) -> None:
+    """Add the rows of ``packed`` (m, nbytes) to the set of patterns and their counts,
+    grouping equal rows by a 64-bit hash, checked bit for bit."""
+    m, nbytes = packed.shape
+    words = -(-nbytes // 8)
+    buf = np.zeros((m, 8 * words), dtype=np.uint8)
+    buf[:, :nbytes] = packed
+    w = buf.view(np.uint64)
+    h = np.zeros(m, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(words):
+            h = (h ^ w[:, k]) * _HASH_MULT
+            h ^= h >> np.uint64(29)
+    _, first, inverse, cnt = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
+    if np.array_equal(w[first[inverse]], w):
+        rows = packed[first]
+    else:  # a hash collision: group by the bytes themselves
+        rows, cnt = np.unique(np.ascontiguousarray(packed).view(np.dtype((np.void, nbytes))).ravel(),
+                              return_counts=True)
+        rows = [bytes(r) for r in rows]
+    for r, c in zip(rows, cnt.tolist()):
+        key = bytes(r)
+        counts[key] = counts.get(key, 0) + c
+        found.add(key)
