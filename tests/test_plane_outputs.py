@@ -120,6 +120,12 @@ def test_sampling_cross_check():
     assert rnd.patterns <= {np.packbits(r.pattern, bitorder="little").tobytes() for r in part.regions}
     with pytest.raises(ValueError, match="method"):
         sample_patterns(net, n=10, method="sobol")
+    # float32 passes find the same patterns here (no grid point within float32 rounding
+    # of a boundary), with the same counts per pattern
+    est32 = sample_patterns(net, n=250_000, precision="float32")
+    assert est32.patterns == est.patterns and est32.counts == est.counts
+    with pytest.raises(ValueError, match="precision"):
+        sample_patterns(net, n=10, precision="float16")
 
 
 @pytest.mark.parametrize("collide", [False, True])
