@@ -120,10 +120,12 @@ def test_sampling_cross_check():
     assert rnd.patterns <= {np.packbits(r.pattern, bitorder="little").tobytes() for r in part.regions}
     with pytest.raises(ValueError, match="method"):
         sample_patterns(net, n=10, method="sobol")
-    # float32 passes find the same patterns here (no grid point within float32 rounding
-    # of a boundary), with the same counts per pattern
+    # float32 passes find the same patterns here; only grid points within float32
+    # rounding of a boundary (a handful of 250,000) land in the neighbouring region
     est32 = sample_patterns(net, n=250_000, precision="float32")
-    assert est32.patterns == est.patterns and est32.counts == est.counts
+    assert est32.patterns == est.patterns and est32.num_points == est.num_points
+    moved = sum(abs(est32.counts[k] - est.counts[k]) for k in est.counts) // 2
+    assert moved <= 25
     with pytest.raises(ValueError, match="precision"):
         sample_patterns(net, n=10, precision="float16")
 
