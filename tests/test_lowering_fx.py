@@ -443,7 +443,7 @@ def test_unsupported_node_is_named():
         (lambda self, x: self.fc(x).view(1, -1), "batch"),
         (lambda self, x: torch.flatten(self.fc(x)), "batch"),
         (lambda self, x: self.fc(x) / self.fc(x), "division by a constant"),
-        (lambda self, x: self.fc(x).sum(1), "sum"),
+        (lambda self, x: self.fc(x).sum(), "sum"),
         (lambda self, x: torch.max(self.fc(x), 1)[1], "indices"),
     ],
 )
@@ -582,3 +582,37 @@ def test_partition_of_a_conv_net_through_three_images():
         want = model(x[None]).detach().numpy()[0]
         got = np.array([float(y) for y in region.output(u, v)])
         assert np.allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+class _SumPoolNet(nn.Module):
+    """Conv, ReLU, global sum pooling over the length, a read-out; plus a mean skip."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.out = nn.Conv2d(1, 3, 2), nn.Linear(3, 2)
+
+    def forward(self, x):
+        pooled = torch.relu(self.conv(x)).sum(dim=(2, 3))
+        return self.out(pooled) + x.mean(dim=-1).sum(dim=(1, 2))[:, None]
+
+
+def test_sum_and_mean_reductions_are_exact():
+    model = _SumPoolNet()
+    net = check(model, (1, 5, 5))  # (converts the model to float64, eval mode)
+    # the sum of a 4x4 map is 16 terms with coefficient 1 (exact), the mean's 1/5 exact too
+    x = [Fraction(k, 7) for k in range(25)]
+    exact = net.forward_exact(x)
+    with torch.no_grad():
+        want = model(torch.tensor([float(v) for v in x], dtype=torch.float64).reshape(1, 1, 5, 5))[0]
+    close(np.array(exact, dtype=float), want.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("forward", [lambda x: x.sum(), lambda x: torch.sum(x), lambda x: x.mean(),
+                                     lambda x: x.sum(dim=1, dtype=torch.float32)])
+def test_sum_without_dim_or_with_dtype_is_rejected(forward):
+    class F(nn.Module):
+        def forward(self, x):
+            return forward(x)
+
+    with pytest.raises(UnsupportedLayerError, match="sum|mean"):
+        from_torch(F(), (3,))

@@ -87,7 +87,8 @@ SUPPORTED = (
     "running stats), ReLU, LeakyReLU, ReLU6, Hardtanh, Identity, Flatten, Unflatten, "
     "Dropout/Dropout1d/Dropout2d (eval mode), in nn.Sequential or in a custom module's forward (traced with "
     "torch.fx); functions and tensor methods: + and - of tensors and constants, * and / by constants, neg, "
-    "relu, leaky_relu, relu6, hardtanh, clamp/clip, max/amax/maximum and min/amin/minimum, "
+    "relu, leaky_relu, relu6, hardtanh, clamp/clip, max/amax/maximum and min/amin/minimum, sum and mean over "
+    "dimensions, "
     "max_pool1d/2d, avg_pool1d/2d, adaptive pools, linear and matmul by a constant matrix, dropout "
     "(training=False), rearrangements (view, reshape, flatten, unflatten, squeeze, unsqueeze, permute, "
     "transpose, movedim, flip, roll, cat, stack, indexing, expand, repeat, narrow, select, split, chunk, "
@@ -246,6 +247,7 @@ def _tables():
         "neg": ("neg", "", None), "relu": ("relu", "", None), "clamp": ("clamp", "min max", None),
         "clip": ("clamp", "min max", None), "max": ("max", "dim keepdim", None), "min": ("min", "dim keepdim", None),
         "amax": ("amax", "dim keepdim", None), "amin": ("amin", "dim keepdim", None),
+        "sum": ("sum", "dim keepdim dtype", None), "mean": ("mean", "dim keepdim dtype", None),
         "maximum": ("maximum", "other", None), "minimum": ("minimum", "other", None),
         "matmul": ("matmul", "other", None), "size": ("size", "dim", None), "dim": ("ndim", "", None),
         "contiguous": ("identity", "", None), "clone": ("identity", "", None),
@@ -1261,6 +1263,34 @@ class _Lowering:
 
     def _op_amin(self, c):
         return self._op_amax(c, -1)
+
+    def _op_sum(self, c, mean=False):
+        """``x.sum(dim)`` / ``x.mean(dim)`` over per-sample axes: each output element is the
+        sum (or the average, exact 1/k) of its group of k elements."""
+        dim = c.p.get("dim")
+        if dim is None or (not isinstance(dim, (int, np.integer)) and len(dim) == 0):
+            raise self._unsupported(c.node, "without dim it reduces over the batch axis too; pass dim=...")
+        if c.p.get("dtype") is not None:
+            raise self._unsupported(c.node, "dtype= is not supported (the lowering is exact already)")
+        x = c.args[0]
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        axes = sorted({self._axis(c.label, d, x) for d in dims})
+        rest = [a for a in range(len(x.shape)) if a not in axes]
+        k = math.prod(x.shape[a] for a in axes)
+        idx = np.arange(x.size).reshape(x.shape).transpose(rest + axes).reshape(-1, k)
+        total = x.take(idx[:, 0])
+        for j in range(1, k):
+            total = total.plus(x.take(idx[:, j]))
+        if mean:
+            total = total.affine(Fraction(1, k))
+        if c.p.get("keepdim", False):
+            shape = tuple(1 if a in axes else s for a, s in enumerate(x.shape))
+        else:
+            shape = tuple(x.shape[a] for a in rest)
+        return total.canonical().reshape(shape)
+
+    def _op_mean(self, c):
+        return self._op_sum(c, mean=True)
 
     def _op_maximum(self, c):
         return self._maximum(c.label, c.args[0], c.p["other"], 1)
