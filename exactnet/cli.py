@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--widths", help="layer widths n0,n1,...,nL for torch/safetensors state_dicts")
     r.add_argument("--negative-slope", type=float, default=0.0, help="leaky ReLU slope for .npz networks (default 0: ReLU)")
 
+    pu = sub.add_parser("pulse", help="the analytic pulse / disk radius networks (our formulation of arXiv 2303.06638)")
+    pu_sub = pu.add_subparsers(dest="pulse_command", required=True)
+    pv = pu_sub.add_parser("verify", help="verify every analytic construction exactly, for a range of sizes")
+    pv.add_argument("--sizes", default="3,5,8", help="half-lengths M (signals of 2M + 1 samples), e.g. 3,5,8")
+    pv.add_argument("--a-min", default="1", help="smallest amplitude of the contrast-invariant tasks (default 1)")
+    pv.add_argument("--a-max", default="4", help="largest amplitude checked (default 4)")
+    pv.add_argument("--json", action="store_true", help="print JSON: verified (true/false per construction), details")
+
     m = sub.add_parser("make-net", help="write a benchmark network d-w1-...-1 (spec README) to an .npz file")
     m.add_argument("spec", help="e.g. 2-32-32-1 or 2-32x8-1")
     m.add_argument("--seed", type=int, default=0)
@@ -105,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return _partition(args)
     if args.command == "make-net":
         return _make_net(args)
+    if args.command == "pulse":
+        return _pulse_verify(args)
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
 
 
@@ -291,3 +301,40 @@ def _make_net(args) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+
+
+def _pulse_verify(args) -> int:
+    """Verify every analytic pulse / disk construction at each size; also report the Lemma 1
+    instance outside its claimed radii (r = 0), where it genuinely fails."""
+    from .pulse import all_constructions, lemma1_instance, verify
+
+    sizes = []
+    for part in args.sizes.split(","):
+        try:
+            sizes.append(int(part))
+        except ValueError:
+            raise SystemExit(f"exactnet: --sizes takes integers like 3,5,8, got {part!r}") from None
+    a_min, a_max = (_coords(v, name)[0] for v, name in ((args.a_min, "--a-min"), (args.a_max, "--a-max")))
+    verdicts, verified = [], {}
+    for M in sizes:
+        try:
+            constructions = all_constructions(M, a_min=a_min, a_max=a_max)
+        except ValueError as err:
+            raise SystemExit(f"exactnet: M = {M}: {err}") from None
+        for c in constructions:
+            v = verify(c)
+            verdicts.append(v)
+            key = c.name if not c.name.startswith("lemma1(") else "lemma1_family"
+            verified[key] = verified.get(key, True) and v.exact
+    outside = [verify(lemma1_instance(M), radii=(0, M), name="lemma1_instance, r = 0..M") for M in sizes if M >= 2]
+    if args.json:
+        print(json.dumps({"verified": verified, "constructions": [v.to_json() for v in verdicts],
+                          "known_failures": [v.to_json() for v in outside]}, indent=2))
+    else:
+        for v in verdicts:
+            print(v)
+        print("\noutside its claimed radii (reported, not hidden):")
+        for v in outside:
+            print(f"  {v}")
+        print("\n" + "  ".join(f"{k}: {'verified' if ok else 'NOT verified'}" for k, ok in verified.items()))
+    return 0 if all(verified.values()) else 1

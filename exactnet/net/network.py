@@ -102,6 +102,18 @@ class Layer:
         return self._bias_q
 
     @property
+    def sparse_rows(self) -> list[tuple[tuple[int, ...], tuple[Fraction, ...]]]:
+        """Per output unit, the columns of its nonzero weights and those weights (cached)."""
+        rows = self.__dict__.get("_sparse_rows")
+        if rows is None:
+            rows = []
+            for row in self._weight_q:
+                cols = tuple(k for k, w in enumerate(row) if w)
+                rows.append((cols, tuple(row[k] for k in cols)))
+            self.__dict__["_sparse_rows"] = rows
+        return rows
+
+    @property
     def negative_slope_exact(self) -> np.ndarray:
         return self._slope_q
 
@@ -296,7 +308,14 @@ class Network:
         h = list(xs)
         zs = []
         for layer in self.layers:
-            z = [sum((w * v for w, v in zip(row, h)), b) for row, b in zip(layer.weight_exact, layer.bias_exact)]
+            nonzero = [k for k, v in enumerate(h) if v]  # conv-lowered layers are sparse: skip zeros
+            z = []
+            for (cols, ws), b in zip(layer.sparse_rows, layer.bias_exact):
+                if len(nonzero) < len(cols):
+                    row = dict(zip(cols, ws))
+                    z.append(sum((row[k] * h[k] for k in nonzero if k in row), b))
+                else:
+                    z.append(sum((w * h[k] for k, w in zip(cols, ws) if h[k]), b))
             zs.append(z)
             h = [v if v > 0 else s * v for v, s in zip(z, layer.negative_slope_exact)]
         return zs
