@@ -121,10 +121,11 @@ def verify(model, *, kind: str | None = None, M: int | None = None, radii: tuple
         radii = radii if radii is not None else model.radii
         amplitude = amplitude if amplitude is not None else model.amplitude
         name = name or model.name
+    if kind is None or M is None or radii is None or amplitude is None:
+        raise ValueError("pass kind ('pulse' or 'disk'), M, radii=(r_lo, r_hi) and amplitude (a number or "
+                         "(a_min, a_max)) to verify a network that is not a Construction")
     if kind not in ("pulse", "disk"):
         raise ValueError(f"kind must be 'pulse' or 'disk', got {kind!r}")
-    if M is None or radii is None or amplitude is None:
-        raise ValueError("pass M, radii=(r_lo, r_hi) and amplitude (a number or (a_min, a_max)) to verify a network")
     r_lo, r_hi = (int(v) for v in radii)
     if r_lo > r_hi:
         raise ValueError(f"radii = {radii}: need r_lo <= r_hi")
