@@ -107,6 +107,22 @@ def test_second_layer_line_through_first_layer_vertex():
     assert_same_partition(fl, partition(net, exact=True))
 
 
+def test_linear_units_opening_a_block():
+    """A layer whose first unit is linear: its neurons must read this layer's values, not
+    the previous layer's (a CI failure: the block buffer was refilled only at unit 0)."""
+    first = Layer([[0, 1], [0, 0], [0, 0], [1, 0]], [0, 1, 1, 0], negative_slope=[0, 0, 0, 1])
+    second = Layer(np.zeros((6, 4)), np.zeros(6), negative_slope=[1, 0, 0, 0, 1, 1])
+    net = Network([first, second, Layer(np.zeros((1, 6)), [0], negative_slope=1)])
+    fl = partition(net)
+    assert fl.num_regions == 2  # only relu(y) kinks; the second layer is identically zero
+    assert_same_partition(fl, partition(net, exact=True))
+    wide = Network([Layer(np.eye(2)[[0, 1] * 12], np.linspace(-0.9, 0.9, 24), negative_slope=[1] + [0] * 23),
+                    Layer(np.eye(24)[[0] + list(range(1, 24))], -np.linspace(0, 0.5, 24),
+                          negative_slope=[1] * 17 + [0] * 7),
+                    Layer(np.ones((1, 24)), [0], negative_slope=1)])
+    assert_same_partition(partition(wide), partition(wide, exact=True))
+
+
 @pytest.mark.parametrize("scale", [Fraction(1, 10**6), Fraction(10**6)])
 def test_weight_scales(scale):
     base = benchmark_net("2-8-8-1", 3)

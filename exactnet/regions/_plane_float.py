@@ -62,6 +62,7 @@ def _neurons(
     holds exact signs (NO_SIGN elsewhere) for unit ``forced_j``. Returns (next unit, code):
     GROW when the arrays may be too small for the next unit, DECIDE when a sign needs an
     exact decision (vertex in out[0]), BROKEN on an impossible face."""
+    filled = -1  # the first unit of the block now in ZB, EZB
     for j in range(first, stop):
         g = neuron_bit[j]
         if g < 0:
@@ -70,8 +71,10 @@ def _neurons(
         cap_v, cap_h, cap_f = vx.shape[0], he_org.shape[0], f_he.shape[0]
         nb = ZB.shape[0]
         b0 = (j // nb) * nb
-        if j == first or j % nb == 0:
-            # (re)fill the block buffer with the columns of units b0 .. b0 + nb - 1
+        if b0 != filled:
+            # (re)fill the block buffer with the columns of units b0 .. b0 + nb - 1 (a
+            # block's first units may be linear ones, skipped above)
+            filled = b0
             n_units = Z.shape[1]
             for v in range(nv):
                 for q in range(nb):
