@@ -5,6 +5,8 @@
 * Exact regions along segments: :func:`segment_regions` (exact or certified float) and
   :func:`segment_regions_batch` (many segments at once).
 * Theory: region-count bounds and neuron thresholds in :mod:`exactnet.theory`.
+* Estimators for large models: :func:`affinity_score` and activation capture in
+  :mod:`exactnet.probe`.
 * Hypothesis strategies for property tests: :mod:`exactnet.strategies`.
 """
 
@@ -16,6 +18,7 @@ from .net import (
     load_network,
     save_npz,
 )
+from .probe.affinity import affinity_score
 from .regions import (
     Piece1D,
     Region1D,
@@ -28,6 +31,7 @@ from .regions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "affinity_score",
     "Layer",
     "Network",
     "UnsupportedLayerError",

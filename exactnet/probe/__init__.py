@@ -1,0 +1,3 @@
+"""Estimators for large models: activation capture and per-layer scores."""
+
+from .affinity import AffinityResult, affinity_score, gaussian_ot_map, ledoit_wolf_covariance, wasserstein2_squared
