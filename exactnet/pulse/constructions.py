@@ -17,8 +17,9 @@ weights are floats.
   y = (S - 1) / 2. Two ReLU channels (:func:`lemma2_relu`) or one clamp activation
   (:func:`lemma2_clamp`).
 * Disk: clamp, global sum S = L(r) (lattice points in the disk), then a one-hidden-layer
-  read-out through the points (L(r_k), r_k), built with the minimal number of neurons
-  (:func:`exactnet.theory.thresholds.minimal_network`).
+  read-out equal to the interpolant through the points (L(r_k), r_k), built with the
+  minimal number of neurons for that function (:func:`exactnet.theory.thresholds.minimal_network`).
+  A read-out only required to hit the points can need fewer (proofs/pulse_lemmas.md).
 """
 
 from __future__ import annotations
@@ -266,9 +267,13 @@ def disk_readout(R: int) -> PiecewiseLinear1D:
 
 def disk_network(M: int, R: int | None = None, a_min=1, a_max=4) -> Construction:
     """Clamp (Lemma 2's, per pixel), global sum S = L(r) = #{i^2 + j^2 <= r^2}, then the
-    minimal one-hidden-layer ReLU read-out through (L(r), r), r = 0..R (R = M - 1 by
-    default). Exact on integer radii and every amplitude a >= a_min; ``info`` holds the
-    read-out's minimal neuron count (``minimal_neurons``, proofs/neuron_threshold.md)."""
+    one-hidden-layer ReLU read-out equal to the piecewise-linear interpolant through
+    (L(r), r), r = 0..R (R = M - 1 by default), with the fewest neurons that write that
+    function. Exact on integer radii and every amplitude a >= a_min; ``info`` holds that
+    count (``minimal_neurons``, proofs/neuron_threshold.md). It is minimal among read-outs
+    equal to the interpolant (the spec's reading), not among all functions through the
+    points: those can be smaller (R = 2: one neuron instead of two; R = 3: two instead of
+    three; proofs/pulse_lemmas.md)."""
     import torch
 
     R = M - 1 if R is None else R
