@@ -1,3 +1,4 @@
 """Estimators for large models: activation capture and per-layer scores."""
 
 from .affinity import AffinityResult, affinity_score, gaussian_ot_map, ledoit_wolf_covariance, wasserstein2_squared
+from .capture import ACTIVATION_TYPES, LayerCapture, Projection, activation_modules, capture, sample_priorities
