@@ -91,6 +91,27 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--a-max", default="4", help="largest amplitude checked (default 4)")
     pv.add_argument("--json", action="store_true", help="print JSON: verified (true/false per construction), details")
 
+    sg = sub.add_parser("signature", help="non-linearity signature (affinity score per activation) of torchvision models")
+    sg.add_argument("--model", default="resnet18",
+                    help="torchvision classifier name(s), comma-separated to compare (random init; e.g. resnet18,vgg11)")
+    sg.add_argument("--weights", help="a state_dict for the (single) model: .pt/.pth read with "
+                                      "torch.load(weights_only=True), or .safetensors")
+    sg.add_argument("--data", choices=("random", "digits"), default="random",
+                    help="random images (seeded), or scikit-learn's bundled digits resized to --image-size")
+    sg.add_argument("--samples", type=int, default=2048, help="inputs (and rows kept per layer); default 2048")
+    sg.add_argument("--image-size", type=int, default=224, help="input images are 3 x S x S (default 224)")
+    sg.add_argument("--batch-size", type=int, default=64)
+    sg.add_argument("--reduction", default="channel_mean",
+                    help="channel_mean (default), positions, tokens, flatten, reference, or project:K")
+    sg.add_argument("--shrinkage", choices=("auto", "none", "ledoit-wolf"), default="auto",
+                    help="Ledoit-Wolf covariance shrinkage: auto = only for layers with d >= n")
+    sg.add_argument("--normalization", choices=("sqrt", "squared"), default="sqrt")
+    sg.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    sg.add_argument("--seed", type=int, default=987, help="seeds the weights, the data and the sampling")
+    sg.add_argument("--json", action="store_true", help="print JSON: layers = [{name, type, d, n, score, ...}]")
+    sg.add_argument("--png", help="write the signature plot (PNG or SVG)")
+    sg.add_argument("--quiet", action="store_true", help="no progress bars")
+
     m = sub.add_parser("make-net", help="write a benchmark network d-w1-...-1 (spec README) to an .npz file")
     m.add_argument("spec", help="e.g. 2-32-32-1 or 2-32x8-1")
     m.add_argument("--seed", type=int, default=0)
@@ -115,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         return _make_net(args)
     if args.command == "pulse":
         return _pulse_verify(args)
+    if args.command == "signature":
+        return _signature(args)
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
 
 
@@ -299,10 +322,6 @@ def _make_net(args) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
-
-
 def _pulse_verify(args) -> int:
     """Verify every analytic pulse / disk construction at each size; also report the Lemma 1
     instance outside its claimed radii (r = 0), where it genuinely fails."""
@@ -338,3 +357,60 @@ def _pulse_verify(args) -> int:
             print(f"  {v}")
         print("\n" + "  ".join(f"{k}: {'verified' if ok else 'NOT verified'}" for k, ok in verified.items()))
     return 0 if all(verified.values()) else 1
+
+
+def _signature(args) -> int:
+    """Affinity score of every activation of one or more torchvision models."""
+    import torch
+
+    from .probe.data import digits_images, random_images, torchvision_model
+    from .probe.signature import plot_signatures, signature
+
+    names = [m.strip() for m in args.model.split(",") if m.strip()]
+    if not names:
+        raise SystemExit("exactnet signature: --model is empty; name a torchvision classifier, e.g. resnet18")
+    if args.weights and len(names) != 1:
+        raise SystemExit("exactnet signature: --weights needs exactly one --model")
+    if args.samples < 2:
+        raise SystemExit(f"exactnet signature: --samples {args.samples}; at least 2 are needed")
+    reduction = args.reduction
+    if reduction.startswith("project:"):
+        try:
+            reduction = ("project", int(reduction.split(":", 1)[1]))
+        except ValueError:
+            raise SystemExit(f"exactnet signature: --reduction {args.reduction!r}; write project:K with an integer K") from None
+    shrinkage = {"auto": "auto", "none": False, "ledoit-wolf": "ledoit-wolf"}[args.shrinkage]
+    if args.device is not None and args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"exactnet signature: --device {args.device} but torch sees no CUDA device; use --device cpu")
+    if args.data == "random":
+        images = random_images(args.samples, args.image_size, seed=args.seed)
+    else:
+        images = digits_images(args.samples, args.image_size)
+    sigs = []
+    for name in names:
+        try:
+            model = torchvision_model(name, seed=args.seed, weights=args.weights)
+        except (ValueError, ImportError) as exc:
+            raise SystemExit(f"exactnet signature: {exc}") from None
+        sig = signature(model, images, name=name, reduction=reduction, samples=args.samples,
+                        batch_size=args.batch_size, normalization=args.normalization, shrinkage=shrinkage,
+                        device=args.device, seed=args.seed, progress=not args.quiet and not args.json)
+        sigs.append(sig)
+        if not args.json:
+            print(f"{sig}\ncapture {sig.capture_seconds:.1f} s, scores {sum(l.seconds for l in sig.layers):.1f} s "
+                  f"({args.data} data, {len(images)} inputs of 3 x {args.image_size} x {args.image_size})\n")
+    if args.json:
+        docs = [dict(s.to_json(), data=args.data, image_size=args.image_size) for s in sigs]
+        print(json.dumps(docs[0] if len(docs) == 1 else {"models": docs}, indent=1))
+    if args.png:
+        import matplotlib.pyplot as plt
+
+        fig = plot_signatures(sigs, path=args.png)
+        plt.close(fig)
+        if not args.json:
+            print(f"picture: {args.png}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
