@@ -14,3 +14,34 @@ def test_regions_along_lines(tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "sawtooth [4, 4, 4]: 125 regions" in text
     assert out.stat().st_size > 10_000
+
+
+def test_pulse_training_quick(tmp_path, monkeypatch, capsys):
+    import re
+
+    import torch
+
+    threads = torch.get_num_threads()
+    out = tmp_path / "pulse.png"
+    monkeypatch.setattr(sys, "argv", ["pulse_training.py", "--quick", "--out", str(out), "--seed", "0"])
+    runpy.run_path(str(EXAMPLES / "pulse_training.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    assert out.stat().st_size > 10_000
+    assert torch.get_num_threads() == threads  # the example restores the thread count
+    rows = [line for line in text.splitlines() if re.match(r"(L1|L2|CNN) conv", line)]
+    # every architecture, with and without noise
+    for arch, act in [("L1 conv1x3", "relu"), ("L1 conv1x3", "softplus"), ("L2 conv2x1", "relu"),
+                      ("L2 conv1x1", "hardtanh"), ("L2 conv1x1", "sigmoid"), ("CNN conv4x3", "relu"),
+                      ("CNN conv4x3", "softplus")]:
+        mine = [line for line in rows if re.match(rf"{arch}\s+{act}\s", line)]
+        assert len(mine) == 2, (arch, act, text)
+        if act in ("softplus", "sigmoid"):  # the exact engine does not take smooth activations
+            assert all(line.count("n/a (smooth)") == 2 for line in mine)
+        else:
+            assert all(re.search(r"(yes|no \([0-9.e+-]+\))\s+(yes|no) \(D", line) for line in mine)
+    # Lemma 1 with ReLU: the float model is not exactly exact, but the rounded filter with
+    # the read-out solved by lemma1_readout is, whatever its (nonzero) slope
+    l1 = next(line for line in rows if re.match(r"L1 conv1x3\s+relu\s+0\s", line))
+    assert re.search(r"yes \(D=\d+\)\s*$", l1), l1
+    l1_noisy = next(line for line in rows if re.match(r"L1 conv1x3\s+relu\s+0\.1\s", line))
+    assert re.search(r"yes \(D=\d+\)\s*$", l1_noisy), l1_noisy
