@@ -102,7 +102,10 @@ def test_gaussian_map_equals_pot_and_solves_the_equation():
         Sx = B @ B.T + 1e-3 * np.eye(d)
         C = rng.standard_normal((d, d + 2))
         Sy = C @ C.T
-        A = gaussian_ot_map(Sx, Sy).numpy()
+        A = gaussian_ot_map(Sx, Sy)
+        assert isinstance(A, np.ndarray)
+        At = gaussian_ot_map(torch.from_numpy(Sx), torch.from_numpy(Sy))
+        assert isinstance(At, torch.Tensor) and np.allclose(At.numpy(), A, rtol=1e-12, atol=1e-12)
         assert np.allclose(A, A.T)
         assert np.linalg.eigvalsh(A).min() > 0
         assert np.allclose(A @ Sx @ A, Sy, atol=1e-8 * np.abs(Sy).max())
@@ -115,7 +118,7 @@ def test_gaussian_map_falls_back_when_cholesky_fails():
     Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((4, 4)))
     Sx = Q @ np.diag([1e8, 1.0, 1.0, 1e-9]) @ Q.T
     Sy = np.eye(4)
-    A = gaussian_ot_map(Sx, Sy).numpy()
+    A = gaussian_ot_map(Sx, Sy)
     assert np.allclose(A, A.T)
     assert np.isfinite(A).all()
 

@@ -23,15 +23,18 @@ def _lapjv(c):  # pragma: no cover - compiled
     y = np.full(n, -1, np.int64)  # row of each column
     v = np.empty(n)
     matches = np.zeros(n, np.int64)
-    # 1. column reduction: v_j = min_i c_ij; assign each column to its minimal row if free
+    # 1. column reduction: v_j = min_i c_ij (first minimal row, scanned row by row for
+    # contiguous reads); assign each column to its minimal row if that row is free
+    argmin = np.zeros(n, np.int64)
+    for j in range(n):
+        v[j] = c[0, j]
+    for i in range(1, n):
+        for j in range(n):
+            if c[i, j] < v[j]:
+                v[j] = c[i, j]
+                argmin[j] = i
     for j in range(n - 1, -1, -1):
-        imin = 0
-        mn = c[0, j]
-        for i in range(1, n):
-            if c[i, j] < mn:
-                mn = c[i, j]
-                imin = i
-        v[j] = mn
+        imin = argmin[j]
         matches[imin] += 1
         if matches[imin] == 1:
             x[imin] = j
@@ -167,15 +170,20 @@ def _lapjv(c):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _dual_gap(c, x, v):  # pragma: no cover - compiled
+    """(largest violation of u_i + v_j <= c_ij with u_i = c_{i,x_i} - v_{x_i}, max |c_ij|)"""
     n = c.shape[0]
     worst = 0.0
+    scale = 0.0
     for i in range(n):
         ui = c[i, x[i]] - v[x[i]]
         for j in range(n):
-            g = ui - (c[i, j] - v[j])
+            cij = c[i, j]
+            g = ui - (cij - v[j])
             if g > worst:
                 worst = g
-    return worst
+            if abs(cij) > scale:
+                scale = abs(cij)
+    return worst, scale
 
 
 def solve_assignment(cost) -> tuple[np.ndarray, np.ndarray]:
@@ -192,13 +200,15 @@ def solve_assignment(cost) -> tuple[np.ndarray, np.ndarray]:
     return _lapjv(c)
 
 
-def dual_gap(cost, col, prices) -> float:
+def dual_gap(cost, col, prices) -> tuple[float, float]:
     """Optimality certificate: with row prices ``u_i = c_{i,col(i)} - v_{col(i)}``, the
-    largest violation of dual feasibility ``u_i + v_j <= c_ij``. Zero (up to rounding)
-    proves the assignment optimal, since then sum_i c_{i,col(i)} = sum u + sum v, the
-    value of a feasible dual (linear-programming duality)."""
+    largest violation of dual feasibility ``u_i + v_j <= c_ij``, and ``max |c_ij|`` to
+    judge it by. Zero (up to rounding) proves the assignment optimal, since then
+    sum_i c_{i,col(i)} = sum u + sum v, the value of a feasible dual (linear-programming
+    duality)."""
     c = np.ascontiguousarray(cost, dtype=np.float64)
     col = np.asarray(col, dtype=np.int64)
     if not np.array_equal(np.sort(col), np.arange(c.shape[0])):
         raise ValueError("col is not a permutation of the columns")
-    return float(_dual_gap(c, col, np.asarray(prices, dtype=np.float64)))
+    gap, scale = _dual_gap(c, col, np.asarray(prices, dtype=np.float64))
+    return float(gap), float(scale)

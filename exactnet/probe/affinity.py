@@ -34,7 +34,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import threading
+
 import numpy as np
+import scipy.linalg
 import scipy.optimize
 import torch
 
@@ -70,35 +73,61 @@ class AffinityResult:
 
 
 # --------------------------------------------------------------------------- validation
-def _as_samples(name: str, value, device) -> torch.Tensor:
+def _shape_error(name: str, shape) -> None:
+    if len(shape) == 1:
+        raise ValueError(f"{name} has shape {tuple(shape)}; pass samples as rows, shape (n_samples, n_features) "
+                         f"(a 1-D sample set is {name}.reshape(-1, 1))")
+    if len(shape) != 2:
+        raise ValueError(f"{name} has shape {tuple(shape)}; expected (n_samples, n_features)")
+
+
+def _as_samples(name: str, value, device):
+    """float64 samples: a numpy array when computing on the CPU, else a torch tensor on
+    ``device`` (CUDA). The CPU path runs no torch operation: a torch kernel just before a
+    numpy/scipy LAPACK call was measured to cost tens of milliseconds here (two thread
+    pools spinning against each other on two cores)."""
+    on_cpu = device is None or torch.device(device).type == "cpu"
     if isinstance(value, torch.Tensor):
         t = value.detach()
+        if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)):
+            raise TypeError(f"{name} must hold real numbers; got dtype {t.dtype}")
+        _shape_error(name, t.shape)
+        if on_cpu:
+            if t.dtype in (torch.float16, torch.bfloat16) or t.device.type != "cpu":
+                t = t.to("cpu", torch.float64)
+            a = np.ascontiguousarray(t.numpy(), dtype=np.float64)
+        else:
+            t = t.to(device, torch.float64)
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name} holds NaN or infinite values; remove or impute them first")
+            return t
     else:
         try:
-            t = torch.as_tensor(np.asarray(value, dtype=np.float64))
+            a = np.asarray(value)
+            if a.dtype.kind not in "biuf":
+                raise TypeError
+            a = np.ascontiguousarray(a, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numpy array or a torch tensor of real numbers; got {type(value).__name__}") from exc
-    if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)):
-        raise TypeError(f"{name} must hold real numbers; got dtype {t.dtype}")
-    if t.ndim == 1:
-        raise ValueError(f"{name} has shape {tuple(t.shape)}; pass samples as rows, shape (n_samples, n_features) "
-                         f"(a 1-D sample set is {name}.reshape(-1, 1))")
-    if t.ndim != 2:
-        raise ValueError(f"{name} has shape {tuple(t.shape)}; expected (n_samples, n_features)")
-    if device is not None:
-        t = t.to(device)
-    t = t.to(torch.float64)
-    if not bool(torch.isfinite(t).all()):
+            raise TypeError(f"{name} must be a numpy array or a torch tensor of real numbers; got "
+                            f"{type(value).__name__}" + (f" of dtype {a.dtype}" if isinstance(value, np.ndarray) else "")) from exc
+        _shape_error(name, a.shape)
+        if not on_cpu:
+            return _as_samples(name, torch.from_numpy(a), device)
+    if not np.isfinite(a).all():
         raise ValueError(f"{name} holds NaN or infinite values; remove or impute them first")
-    return t
+    return a
+
+
+def _device_of(X, device):
+    if device is not None:
+        return torch.device(device)
+    return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
 
 def _check_pair(X, Y, device):
-    dev = device
-    if dev is None and isinstance(X, torch.Tensor):
-        dev = X.device
+    dev = _device_of(X, device)
     X = _as_samples("X", X, dev)
-    Y = _as_samples("Y", Y, X.device)
+    Y = _as_samples("Y", Y, dev)
     if X.shape != Y.shape:
         raise ValueError(f"X has shape {tuple(X.shape)} and Y has {tuple(Y.shape)}; the input and output of an "
                          "activation must have the same samples (rows) and features (columns)")
@@ -108,12 +137,64 @@ def _check_pair(X, Y, device):
     return X, Y
 
 
-# --------------------------------------------------------------------------- covariances
-def _covariance(Z: torch.Tensor) -> torch.Tensor:
-    """Unbiased covariance (divide by n - 1) of the rows of Z, symmetrised."""
-    C = Z - Z.mean(dim=0)
-    S = (C.T @ C) / (Z.shape[0] - 1)
+# --------------------------------------------------------------------------- backends
+# The same formulas on numpy arrays (CPU: numpy's and scipy's LAPACK, measured faster and
+# steadier here than torch's CPU linear algebra) and on torch tensors (CUDA).
+def _eye(d: int, like):
+    if isinstance(like, np.ndarray):
+        return np.eye(d)
+    return torch.eye(d, dtype=torch.float64, device=like.device)
+
+
+def _trace(S) -> float:
+    return float(np.trace(S)) if isinstance(S, np.ndarray) else float(torch.trace(S))
+
+
+def _sym(S):
     return (S + S.T) / 2
+
+
+def _eigh(M):
+    """Symmetric eigendecomposition in float64, on M's device."""
+    if isinstance(M, np.ndarray):
+        return np.linalg.eigh(_sym(M))
+    return torch.linalg.eigh(_sym(M))
+
+
+def _sqrt_clamped(w):
+    """sqrt of eigenvalues, negative rounding values -> 0."""
+    return np.sqrt(np.maximum(w, 0)) if isinstance(w, np.ndarray) else w.clamp_min(0).sqrt()
+
+
+def _cholesky_lower(S):
+    """Lower Cholesky factor, or None when S is not numerically positive definite."""
+    if isinstance(S, np.ndarray):
+        try:
+            return scipy.linalg.cholesky(S, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+    L, info = torch.linalg.cholesky_ex(S)
+    return L if int(info) == 0 else None
+
+
+def _solve_upper_transposed(L, V):
+    """L^{-T} V for lower-triangular L."""
+    if isinstance(L, np.ndarray):
+        return scipy.linalg.solve_triangular(L, V, trans="T", lower=True, check_finite=False)
+    return torch.linalg.solve_triangular(L.T, V, upper=True)
+
+
+def _to_backend(a, like):
+    if isinstance(like, np.ndarray):
+        return np.asarray(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
+    return torch.as_tensor(a, dtype=torch.float64, device=like.device)
+
+
+# --------------------------------------------------------------------------- covariances
+def _covariance(Z):
+    """Unbiased covariance (divide by n - 1) of the rows of Z."""
+    C = Z - Z.mean(0)
+    return _sym(C.T @ C) / (Z.shape[0] - 1)
 
 
 def ledoit_wolf_covariance(Z, *, return_shrinkage: bool = False):
@@ -127,32 +208,43 @@ def ledoit_wolf_covariance(Z, *, return_shrinkage: bool = False):
 
     (Ledoit and Wolf, "A well-conditioned estimator for large-dimensional covariance
     matrices", J. Multivariate Anal. 88, 2004, Lemmas 3.2-3.4 and Theorem 3.1; shrinkage
-    0 when delta = 0)."""
-    Z = _as_samples("Z", Z, None) if not isinstance(Z, torch.Tensor) else Z.to(torch.float64)
+    0 when delta = 0). A numpy array or a torch tensor in, the same kind out."""
+    as_torch = isinstance(Z, torch.Tensor)
+    Z = _as_samples("Z", Z, Z.device if as_torch else None)
     n, d = Z.shape
-    C = Z - Z.mean(dim=0)
-    S = (C.T @ C) / n
-    S = (S + S.T) / 2
-    mu = torch.trace(S) / d
-    frob2 = (S * S).sum()
-    delta = (frob2 - 2 * mu * torch.trace(S) + d * mu * mu) / d
-    row4 = ((C * C).sum(dim=1) ** 2).sum()
-    beta = (row4 / n - frob2) / (d * n)
-    beta = torch.minimum(beta, delta)
-    shrink = float(beta / delta) if float(delta) > 0 else 0.0
-    Sigma = (1 - shrink) * S
-    Sigma.diagonal().add_(shrink * mu)
+    C = Z - Z.mean(0)
+    S = _sym(C.T @ C) / n
+    trace = _trace(S)
+    mu = trace / d
+    frob2 = float((S * S).sum())
+    delta = (frob2 - 2 * mu * trace + d * mu * mu) / d
+    row4 = float((((C * C).sum(1)) ** 2).sum())
+    beta = min((row4 / n - frob2) / (d * n), delta)
+    shrink = beta / delta if delta > 0 else 0.0
+    Sigma = (1 - shrink) * S + (shrink * mu) * _eye(d, S)
+    if as_torch and isinstance(Sigma, np.ndarray):
+        Sigma = torch.from_numpy(Sigma)
     return (Sigma, shrink) if return_shrinkage else Sigma
 
 
 # --------------------------------------------------------------------------- the map
-def _psd_sqrt(M: torch.Tensor) -> torch.Tensor:
-    """Symmetric square root by eigendecomposition, negative rounding eigenvalues -> 0."""
-    w, V = torch.linalg.eigh((M + M.T) / 2)
-    return (V * w.clamp_min(0).sqrt()) @ V.T
+def _map_factors(Sx, Sy):
+    """(W, s) with A = W diag(s) W^T the SPD solution of A Sx A = Sy (see gaussian_ot_map)."""
+    L = _cholesky_lower(Sx)
+    if L is not None:
+        # Sx = L L^T, M = L^T Sy L = V diag(w) V^T: A = L^{-T} M^{1/2} L^{-1} = W diag(sqrt w) W^T
+        w, V = _eigh(L.T @ (Sy @ L))
+        return _solve_upper_transposed(L, V), _sqrt_clamped(w)
+    w, V = _eigh(Sx)
+    if float(w.min()) <= 0:
+        raise ValueError("cov_x is not positive definite; add a ridge (the score adds 1e-6 I)")
+    half = (V * w**0.5) @ V.T
+    inv_half = V / w**0.5  # Sx^{-1/2} = inv_half V^T
+    wm, U = _eigh(half @ Sy @ half)
+    return inv_half @ (V.T @ U), _sqrt_clamped(wm)
 
 
-def gaussian_ot_map(cov_x, cov_y) -> torch.Tensor:
+def gaussian_ot_map(cov_x, cov_y):
     """The symmetric positive definite ``A`` with ``A Sigma_X A = Sigma_Y``: the linear part of
     the optimal-transport (Monge) map ``x -> A (x - m_X) + m_Y`` between ``N(m_X, Sigma_X)``
     and ``N(m_Y, Sigma_Y)`` (Knott and Smith 1984; Peyre and Cuturi 2019, Remark 2.31),
@@ -160,33 +252,69 @@ def gaussian_ot_map(cov_x, cov_y) -> torch.Tensor:
         A = Sigma_X^{-1/2} (Sigma_X^{1/2} Sigma_Y Sigma_X^{1/2})^{1/2} Sigma_X^{-1/2}.
 
     Computed with one Cholesky factorisation and one symmetric eigendecomposition: with
-    ``Sigma_X = L L^T`` and ``M = L^T Sigma_Y L``, ``A = L^{-T} M^{1/2} L^{-1}`` (then
-    ``A Sigma_X A = L^{-T} M L^{-1} = Sigma_Y``, and the SPD solution is unique). Falls
-    back to the eigendecomposition form when ``Sigma_X`` is not numerically positive
-    definite. ``Sigma_X`` must be positive definite (add a ridge)."""
-    Sx = torch.as_tensor(cov_x, dtype=torch.float64)
-    Sy = torch.as_tensor(cov_y, dtype=torch.float64, device=Sx.device)
-    if Sx.ndim != 2 or Sx.shape[0] != Sx.shape[1] or Sx.shape != Sy.shape:
+    ``Sigma_X = L L^T`` and ``L^T Sigma_Y L = V diag(w) V^T``, ``A = W diag(sqrt w) W^T``
+    where ``W = L^{-T} V`` (then ``A Sigma_X A = L^{-T} (L^T Sigma_Y L) L^{-1} =
+    Sigma_Y``, and the SPD solution is unique). Falls back to the eigendecomposition form
+    when ``Sigma_X`` is not numerically positive definite. ``Sigma_X`` must be positive
+    definite (add a ridge). numpy in, numpy out (CPU); torch in, torch out (its device)."""
+    as_torch = isinstance(cov_x, torch.Tensor)
+    Sx = torch.as_tensor(cov_x, dtype=torch.float64) if as_torch else np.asarray(cov_x, dtype=np.float64)
+    Sy = _to_backend(cov_y, Sx) if not as_torch else torch.as_tensor(cov_y, dtype=torch.float64, device=Sx.device)
+    if Sx.ndim != 2 or Sx.shape[0] != Sx.shape[1] or tuple(Sx.shape) != tuple(Sy.shape):
         raise ValueError(f"cov_x {tuple(Sx.shape)} and cov_y {tuple(Sy.shape)} must be square matrices of one size")
-    Sx = (Sx + Sx.T) / 2
-    Sy = (Sy + Sy.T) / 2
-    L, info = torch.linalg.cholesky_ex(Sx)
-    if int(info) == 0:
-        eye = torch.eye(Sx.shape[0], dtype=Sx.dtype, device=Sx.device)
-        Linv = torch.linalg.solve_triangular(L, eye, upper=False)
-        root = _psd_sqrt(L.T @ Sy @ L)
-        A = Linv.T @ root @ Linv
-    else:
-        w, V = torch.linalg.eigh(Sx)
-        if float(w.min()) <= 0:
-            raise ValueError("cov_x is not positive definite; add a ridge (the score adds 1e-6 I)")
-        half = (V * w.sqrt()) @ V.T
-        inv_half = (V / w.sqrt()) @ V.T
-        A = inv_half @ _psd_sqrt(half @ Sy @ half) @ inv_half
-    return (A + A.T) / 2
+    if as_torch and Sx.device.type == "cpu":
+        A = gaussian_ot_map(Sx.numpy(), Sy.numpy())
+        return torch.from_numpy(A)
+    W, s = _map_factors(_sym(Sx), _sym(Sy))
+    return _sym((W * s) @ W.T)
 
 
 # --------------------------------------------------------------------------- exact W2
+_BUFFERS = threading.local()
+_BUFFER_MAX = 4096  # cost matrices up to 4096 x 4096 (128 MiB) reuse one buffer per thread
+
+
+def _cost_buffer(n: int) -> np.ndarray:
+    """An n x n float64 scratch matrix, reused between calls (its pages are already mapped,
+    which saves as much time as the product itself at n = 2048)."""
+    if n > _BUFFER_MAX:
+        return np.empty((n, n))
+    buf = getattr(_BUFFERS, "cost", None)
+    if buf is None or buf.shape[0] < n:
+        buf = _BUFFERS.cost = np.empty((n, n))
+    return buf.reshape(-1)[: n * n].reshape(n, n)  # a contiguous view
+
+
+def _inner_cost(P, Q) -> np.ndarray:
+    """-<p_i, q_j> as a C-contiguous float64 CPU matrix."""
+    n = P.shape[0]
+    out = _cost_buffer(n)
+    if isinstance(P, np.ndarray):
+        np.matmul(-P, Q.T, out=out)
+    else:
+        out[...] = (-(P @ Q.T)).cpu().numpy()
+    return out
+
+
+def _w2_samples(P, Q) -> float:
+    n, d = P.shape
+    if d == 1:
+        if isinstance(P, np.ndarray):
+            return float(((np.sort(P[:, 0]) - np.sort(Q[:, 0])) ** 2).mean())
+        return float(((torch.sort(P[:, 0]).values - torch.sort(Q[:, 0]).values) ** 2).mean())
+    cost = _inner_cost(P, Q)  # maximise sum <p_i, q_s(i)>
+    cols, prices = solve_assignment(cost)
+    # certify optimality from the dual prices; fall back to scipy if rounding spoiled it
+    gap, scale = dual_gap(cost, cols, prices)
+    if gap > 1e-9 * (scale + 1.0):
+        rows, cols = scipy.optimize.linear_sum_assignment(cost)
+        cols = cols[np.argsort(rows)]
+    if isinstance(P, np.ndarray):
+        return float(((P - Q[cols]) ** 2).sum() / n)
+    match = torch.as_tensor(cols, device=P.device)
+    return float(((P - Q[match]) ** 2).sum() / n)
+
+
 def wasserstein2_squared(P, Q) -> float:
     """Exact squared 2-Wasserstein distance between the empirical measures of the rows of
     ``P`` and ``Q`` (n x d each, uniform weights 1/n, cost ``|p - q|^2``):
@@ -198,29 +326,18 @@ def wasserstein2_squared(P, Q) -> float:
     ``-<p_i, q_j>`` (the terms ``|p_i|^2`` and ``|q_j|^2`` are constant over
     permutations), solved exactly by the Jonker-Volgenant shortest-augmenting-path method
     (compiled; Computing 38, 1987) and certified optimal by its dual prices (else solved
-    again by ``scipy.optimize.linear_sum_assignment``). In 1-D the monotone
-    (sorted) matching is optimal. The distance is then summed from the matched pairs
-    themselves, not from the cost matrix. Equals POT's ``ot.emd2(a, b, ot.dist(P, Q))``."""
-    P = _as_samples("P", P, None if not isinstance(P, torch.Tensor) else P.device)
-    Q = _as_samples("Q", Q, P.device)
+    again by ``scipy.optimize.linear_sum_assignment``). In 1-D the monotone (sorted)
+    matching is optimal. The distance is then summed from the matched pairs themselves, not
+    from the cost matrix. Equals POT's ``ot.emd2(a, b, ot.dist(P, Q))``."""
+    dev = _device_of(P, None)
+    P = _as_samples("P", P, dev)
+    Q = _as_samples("Q", Q, dev)
     if P.shape != Q.shape:
         raise ValueError(f"P has shape {tuple(P.shape)} and Q has {tuple(Q.shape)}; equal sample counts and "
                          "dimensions are needed (uniform weights, an assignment problem)")
-    n, d = P.shape
-    if n == 0:
+    if P.shape[0] == 0:
         raise ValueError("P and Q are empty")
-    if d == 1:
-        p = torch.sort(P[:, 0]).values
-        q = torch.sort(Q[:, 0]).values
-        return float(((p - q) ** 2).mean())
-    cost = (-(P @ Q.T)).cpu().numpy()  # maximise sum <p_i, q_s(i)>
-    cols, prices = solve_assignment(cost)
-    # certify optimality from the dual prices; fall back to scipy if rounding spoiled it
-    if dual_gap(cost, cols, prices) > 1e-9 * (float(np.abs(cost).max()) + 1.0):
-        rows, cols = scipy.optimize.linear_sum_assignment(cost)
-        cols = cols[np.argsort(rows)]
-    match = torch.as_tensor(cols, device=P.device)
-    return float(((P - Q[match]) ** 2).sum() / n)
+    return _w2_samples(P, Q)
 
 
 # --------------------------------------------------------------------------- the score
@@ -247,6 +364,8 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
         ``d >= n``: without it such inputs are refused.
     ridge : the ``1e-6 I`` added to both covariances.
     device : where to compute (default: the device of ``X`` when it is a tensor, else CPU).
+        On the CPU the linear algebra runs in numpy/scipy (float64), on CUDA in torch
+        (float64); the assignment always runs on the CPU.
     return_details : return an :class:`AffinityResult` instead of the float.
 
     The score is 1 when ``Y`` is a symmetric positive semi-definite affine image of ``X``
@@ -266,7 +385,7 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
         raise ValueError(f"d = {d} features >= n = {n} samples: the sample covariances are singular and the score "
                          "is not meaningful; pass shrinkage='ledoit-wolf', use more samples (n > d), or reduce the "
                          "features (e.g. the channel-mean or a random-projection reduction of the capture)")
-    m_x, m_y = X.mean(dim=0), Y.mean(dim=0)
+    m_x, m_y = X.mean(0), Y.mean(0)
     coefficient = None
     if shrink:
         Sx, cx = ledoit_wolf_covariance(X, return_shrinkage=True)
@@ -274,23 +393,23 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
         coefficient = (cx, cy)
     else:
         Sx, Sy = _covariance(X), _covariance(Y)
-    eye = torch.eye(d, dtype=torch.float64, device=X.device)
+    eye = _eye(d, X)
     Sx = Sx + ridge * eye
     Sy = Sy + ridge * eye
-    trace_y = float(torch.trace(Sy))
+    trace_y = _trace(Sy)
     constant = trace_y <= 2 * ridge * d
     if constant:
-        TX = m_y.expand(n, d)  # A = 0: every sample is mapped to the output's mean
+        score = 1.0  # A = 0: every sample is mapped to the output's mean
+        w2 = _w2_samples(m_y + 0 * X, Y)
     else:
-        A = gaussian_ot_map(Sx, Sy)
-        TX = (X - m_x) @ A + m_y
-    w2 = wasserstein2_squared(TX, Y)
-    if constant:
-        score = 1.0
-    elif normalization == "sqrt":
-        score = 1.0 - float(np.sqrt(w2 / (2 * trace_y)))
-    else:
-        score = 1.0 - w2 / (2 * trace_y)
+        W, s = _map_factors(Sx, Sy)
+        A = (W * s) @ W.T
+        TX = (X - m_x) @ _sym(A) + m_y
+        w2 = _w2_samples(TX, Y)
+        if normalization == "sqrt":
+            score = 1.0 - float(np.sqrt(w2 / (2 * trace_y)))
+        else:
+            score = 1.0 - w2 / (2 * trace_y)
     if not return_details:
         return score
     return AffinityResult(score=score, w2_squared=w2, trace_cov_y=trace_y, n=n, d=d, normalization=normalization,
