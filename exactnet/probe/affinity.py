@@ -278,7 +278,8 @@ def _blas_threads(n: int | None):
     default) for a ``with`` block. The score runs its small matrix operations on one
     thread and only the n x n cost product on all: on these 2-vCPU machines idle BLAS
     threads spinning beside the single-threaded solver were measured to cost more than
-    the small products gain (ResNet-18 layers: 110 ms -> 69 ms at d = 256)."""
+    the small products gain (ResNet-18 layers: 110 ms -> 69 ms at d = 256). From d = 768
+    on, the O(n d^2) and O(d^3) steps are large enough to use every thread."""
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
@@ -416,7 +417,8 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
         raise ValueError(f"d = {d} features >= n = {n} samples: the sample covariances are singular and the score "
                          "is not meaningful; pass shrinkage='ledoit-wolf', use more samples (n > d), or reduce the "
                          "features (e.g. the channel-mean or a random-projection reduction of the capture)")
-    if isinstance(X, np.ndarray):
+    if isinstance(X, np.ndarray) and d < 768:
+        # small matrix operations on one BLAS thread, the cost product on all (measured)
         with _blas_threads(1):
             return _score(X, Y, normalization, shrink, ridge, return_details)
     return _score(X, Y, normalization, shrink, ridge, return_details)
