@@ -294,3 +294,25 @@ def test_errors_name_the_argument(X, Y, kwargs, match):
 def test_non_numeric_input():
     with pytest.raises(TypeError, match="X"):
         affinity_score([["a", "b"], ["c", "d"]], np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("f", [lambda z: max(z, 0), lambda z: z * z, lambda z: -z, lambda z: 1 if z > 0 else 0])
+def test_one_dimensional_score_against_a_50_digit_computation(f):
+    """d = 1 in high precision, independently: the map is x -> sqrt(s_y / s_x)(x - m_x) + m_y
+    and W2 matches sorted samples (mpmath, 50 digits)."""
+    import mpmath
+
+    mpmath.mp.dps = 50
+    xs = [-3, -1, -1, 0, 2, 5, 7, -4, 1, 3]
+    ys = [f(x) for x in xs]
+    n = len(xs)
+    mx, my = mpmath.mpf(sum(xs)) / n, mpmath.mpf(sum(ys)) / n
+    sx = sum((mpmath.mpf(x) - mx) ** 2 for x in xs) / (n - 1) + mpmath.mpf("1e-6")
+    sy = sum((mpmath.mpf(y) - my) ** 2 for y in ys) / (n - 1) + mpmath.mpf("1e-6")
+    a = mpmath.sqrt(sy / sx)
+    tx = sorted(a * (x - mx) + my for x in xs)
+    w2 = sum((t - y) ** 2 for t, y in zip(tx, sorted(mpmath.mpf(y) for y in ys))) / n
+    expected = 1 - mpmath.sqrt(w2 / (2 * sy))
+    X = np.array(xs, float).reshape(-1, 1)
+    Y = np.array(ys, float).reshape(-1, 1)
+    assert affinity_score(X, Y) == pytest.approx(float(expected), abs=1e-12)

@@ -45,3 +45,13 @@ def test_pulse_training_quick(tmp_path, monkeypatch, capsys):
     assert re.search(r"yes \(D=\d+\)\s*$", l1), l1
     l1_noisy = next(line for line in rows if re.match(r"L1 conv1x3\s+relu\s+0\.1\s", line))
     assert re.search(r"yes \(D=\d+\)\s*$", l1_noisy), l1_noisy
+
+
+def test_nonlinearity_signature_quick(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "sig.png"
+    monkeypatch.setattr(sys, "argv", ["nonlinearity_signature.py", "--quick", "--out", str(out)])
+    runpy.run_path(str(EXAMPLES / "nonlinearity_signature.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    assert "alexnet: 7 activations" in text  # 5 conv ReLUs + 2 classifier ReLUs
+    assert "resnet18: 17 activations" in text
+    assert out.stat().st_size > 20_000

@@ -70,6 +70,11 @@ def test_affine_activations_score_one_exactly():
     assert sig.layers[1].score == pytest.approx(1.0, abs=1e-9)
     genuine = signature(nn.Sequential(nn.ReLU()), x, samples=200, progress=False)
     assert genuine.layers[0].score < 0.9  # a ReLU on signed inputs is far from affine
+    assert not any(layer.constant_output for layer in sig.layers + genuine.layers)
+    dead = signature(nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval().apply(
+        lambda m: torch.nn.init.constant_(m.bias, -100.0) if isinstance(m, nn.Linear) else None), x, samples=200,
+        progress=False)
+    assert dead.layers[0].constant_output and dead.layers[0].score == 1.0 and "const" in dead.table()
 
 
 def test_shrinkage_auto_marks_the_layers_with_d_at_least_n():

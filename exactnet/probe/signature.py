@@ -36,6 +36,7 @@ class LayerScore:
     score: float
     seconds: float  # time of the score (capture excluded)
     shrinkage: bool  # Ledoit-Wolf used for this layer
+    constant_output: bool = False  # tr Sigma_Y <= 2 ridge d: scored 1 by definition
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,13 @@ class Signature:
         kinds = max([len("type")] + [len(layer.type) for layer in self.layers])
         lines = [f"{'#':>3}  {'name':<{width}}  {'type':<{kinds}}  {'d':>6}  {'n':>6}  {'score':>8}  {'time s':>7}"]
         for k, layer in enumerate(self.layers):
-            mark = " LW" if layer.shrinkage else ""
+            mark = (" LW" if layer.shrinkage else "") + (" const" if layer.constant_output else "")
             lines.append(f"{k:>3}  {layer.name:<{width}}  {layer.type:<{kinds}}  {layer.d:>6}  {layer.n:>6}  "
                          f"{layer.score:>8.4f}  {layer.seconds:>7.3f}{mark}")
         if any(layer.shrinkage for layer in self.layers):
             lines.append("LW: d >= n, scored with Ledoit-Wolf shrinkage")
+        if any(layer.constant_output for layer in self.layers):
+            lines.append("const: the output is constant (tr Sigma_Y <= 2e-6 d); the score is 1 by definition")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -128,12 +131,13 @@ def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, mod
             shrink = shrinkage in (True, "ledoit-wolf") or (shrinkage == "auto" and d >= n)
             t = time.perf_counter()
             try:
-                score = affinity_score(cap.input, cap.output, normalization=normalization, shrinkage=shrink,
-                                       device=score_device)
+                res = affinity_score(cap.input, cap.output, normalization=normalization, shrinkage=shrink,
+                                     device=score_device, return_details=True)
             except ValueError as exc:
                 raise ValueError(f"layer {layer_name!r} ({cap.type}, n={n}, d={d}): {exc}") from exc
-            layers.append(LayerScore(name=layer_name, type=cap.type, d=d, n=n, score=float(score),
-                                     seconds=time.perf_counter() - t, shrinkage=bool(shrink)))
+            layers.append(LayerScore(name=layer_name, type=cap.type, d=d, n=n, score=float(res.score),
+                                     seconds=time.perf_counter() - t, shrinkage=bool(shrink),
+                                     constant_output=bool(res.constant_output)))
             if bar is not None:
                 bar.update(1)
     finally:
