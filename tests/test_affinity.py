@@ -316,3 +316,34 @@ def test_one_dimensional_score_against_a_50_digit_computation(f):
     X = np.array(xs, float).reshape(-1, 1)
     Y = np.array(ys, float).reshape(-1, 1)
     assert affinity_score(X, Y) == pytest.approx(float(expected), abs=1e-12)
+
+
+def test_torch_code_path_equals_the_numpy_one(monkeypatch):
+    """The torch formulas (what CUDA tensors run) on the CPU give the numpy path's scores."""
+    import exactnet.probe.affinity as aff
+
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((300, 6)) @ rng.standard_normal((6, 6))
+    cases = [(X, np.maximum(X, 0), {}), (X, np.tanh(X), {"normalization": "squared"}),
+             (X[:, :1], np.maximum(X[:, :1], 0), {}), (X, np.full_like(X, 3.0), {}),
+             (X[:20, :], np.maximum(X[:20, :], 0), {"shrinkage": "ledoit-wolf"}),
+             (rng.standard_normal((30, 40)), rng.standard_normal((30, 40)), {"shrinkage": True})]
+    expected = [affinity_score(A, B, return_details=True, **kw) for A, B, kw in cases]
+    w2 = wasserstein2_squared(X, np.maximum(X, 0))
+    monkeypatch.setattr(aff, "_TORCH_BACKEND_ON_CPU", True)
+    for (A, B, kw), exp in zip(cases, expected):
+        got = affinity_score(torch.from_numpy(A), torch.from_numpy(B), return_details=True, **kw)
+        assert got.score == pytest.approx(exp.score, abs=1e-12)
+        assert got.w2_squared == pytest.approx(exp.w2_squared, rel=1e-12, abs=1e-12)
+        assert got.constant_output == exp.constant_output and got.shrinkage == pytest.approx(exp.shrinkage)
+    assert wasserstein2_squared(torch.from_numpy(X), torch.from_numpy(np.maximum(X, 0))) == pytest.approx(w2, rel=1e-12)
+    # the eigendecomposition fallback (taken when Cholesky fails), in both code paths
+    B = rng.standard_normal((5, 5))
+    Sx, Sy = B @ B.T + 0.1 * np.eye(5), np.cov(rng.standard_normal((5, 9)))
+    A_chol = aff.gaussian_ot_map(Sx, Sy)
+    monkeypatch.setattr(aff, "_cholesky_lower", lambda S: None)
+    for A in (aff.gaussian_ot_map(Sx, Sy), aff.gaussian_ot_map(torch.from_numpy(Sx), torch.from_numpy(Sy)).numpy()):
+        assert np.allclose(A, A_chol, rtol=1e-8, atol=1e-10)
+        assert np.allclose(A @ Sx @ A, Sy, atol=1e-9)
+    with pytest.raises(ValueError, match="NaN"):
+        affinity_score(torch.tensor([[float("nan")], [1.0], [2.0]]), torch.zeros(3, 1))

@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 RIDGE = 1e-6
+# Tests set this to run the torch code path (the one CUDA tensors take) on the CPU.
+_TORCH_BACKEND_ON_CPU = False
 NORMALIZATIONS = ("sqrt", "squared")
 
 
@@ -86,7 +88,7 @@ def _as_samples(name: str, value, device):
     ``device`` (CUDA). The CPU path runs no torch operation: a torch kernel just before a
     numpy/scipy LAPACK call was measured to cost tens of milliseconds here (two thread
     pools spinning against each other on two cores)."""
-    on_cpu = device is None or torch.device(device).type == "cpu"
+    on_cpu = (device is None or torch.device(device).type == "cpu") and not _TORCH_BACKEND_ON_CPU
     if isinstance(value, torch.Tensor):
         t = value.detach()
         if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)):
@@ -97,7 +99,7 @@ def _as_samples(name: str, value, device):
                 t = t.to("cpu", torch.float64)
             a = np.ascontiguousarray(t.numpy(), dtype=np.float64)
         else:
-            t = t.to(device, torch.float64)
+            t = t.to(device or "cpu", torch.float64)
             if not bool(torch.isfinite(t).all()):
                 raise ValueError(f"{name} holds NaN or infinite values; remove or impute them first")
             return t
@@ -262,7 +264,7 @@ def gaussian_ot_map(cov_x, cov_y):
     Sy = _to_backend(cov_y, Sx) if not as_torch else torch.as_tensor(cov_y, dtype=torch.float64, device=Sx.device)
     if Sx.ndim != 2 or Sx.shape[0] != Sx.shape[1] or tuple(Sx.shape) != tuple(Sy.shape):
         raise ValueError(f"cov_x {tuple(Sx.shape)} and cov_y {tuple(Sy.shape)} must be square matrices of one size")
-    if as_torch and Sx.device.type == "cpu":
+    if as_torch and Sx.device.type == "cpu" and not _TORCH_BACKEND_ON_CPU:
         A = gaussian_ot_map(Sx.numpy(), Sy.numpy())
         return torch.from_numpy(A)
     W, s = _map_factors(_sym(Sx), _sym(Sy))
