@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from exactnet.probe._assignment import dual_gap, solve_assignment
+from exactnet.probe._assignment import dual_gap, matched_squared_distances, solve_assignment
 
 
 def _optimum(c):
@@ -76,3 +76,10 @@ def test_errors():
     with pytest.raises(ValueError, match="permutation"):
         dual_gap(np.zeros((2, 2)), [0, 0], np.zeros(2))
     assert solve_assignment(np.zeros((0, 0)))[0].shape == (0,)
+
+
+def test_matched_squared_distances():
+    rng = np.random.default_rng(1)
+    P, Q = rng.standard_normal((50, 7)), rng.standard_normal((50, 7))
+    cols = rng.permutation(50)
+    assert np.allclose(matched_squared_distances(P, Q, cols), ((P - Q[cols]) ** 2).sum(1), rtol=1e-14, atol=0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["solve_assignment", "dual_gap"]
+__all__ = ["solve_assignment", "dual_gap", "matched_squared_distances"]
 
 
 @njit(cache=True, nogil=True)
@@ -184,6 +184,26 @@ def _dual_gap(c, x, v):  # pragma: no cover - compiled
             if abs(cij) > scale:
                 scale = abs(cij)
     return worst, scale
+
+
+@njit(cache=True, nogil=True)
+def _matched_rows(P, Q, cols):  # pragma: no cover - compiled
+    n, d = P.shape
+    out = np.empty(n)
+    for i in range(n):
+        j = cols[i]
+        t = 0.0
+        for k in range(d):
+            e = P[i, k] - Q[j, k]
+            t += e * e
+        out[i] = t
+    return out
+
+
+def matched_squared_distances(P, Q, cols) -> np.ndarray:
+    """|p_i - q_{cols[i]}|^2 for every row i (float64 arrays; no n x d temporaries)."""
+    return _matched_rows(np.ascontiguousarray(P, dtype=np.float64), np.ascontiguousarray(Q, dtype=np.float64),
+                         np.ascontiguousarray(cols, dtype=np.int64))
 
 
 def solve_assignment(cost) -> tuple[np.ndarray, np.ndarray]:

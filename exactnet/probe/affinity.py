@@ -41,7 +41,7 @@ import scipy.linalg
 import scipy.optimize
 import torch
 
-from ._assignment import dual_gap, solve_assignment
+from ._assignment import dual_gap, matched_squared_distances, solve_assignment
 
 __all__ = [
     "AffinityResult",
@@ -344,7 +344,7 @@ def _w2_samples(P, Q) -> float:
         rows, cols = scipy.optimize.linear_sum_assignment(cost)
         cols = cols[np.argsort(rows)]
     if isinstance(P, np.ndarray):
-        return float(((P - Q[cols]) ** 2).sum() / n)
+        return float(matched_squared_distances(P, Q, cols).sum() / n)
     match = torch.as_tensor(cols, device=P.device)
     return float(((P - Q[match]) ** 2).sum() / n)
 
