@@ -360,9 +360,10 @@ def wasserstein2_squared(P, Q) -> float:
     ``|p_i|^2 / 2 - <p_i, q_j>`` (half the squared distance less ``|q_j|^2 / 2``, which is
     constant over permutations), solved exactly by the Jonker-Volgenant shortest
     augmenting path method (compiled; Computing 38, 1987) and certified optimal by its
-    dual prices (else solved again by ``scipy.optimize.linear_sum_assignment``). In 1-D the monotone (sorted)
-    matching is optimal. The distance is then summed from the matched pairs themselves, not
-    from the cost matrix. Equals POT's ``ot.emd2(a, b, ot.dist(P, Q))``."""
+    dual prices (else solved again by ``scipy.optimize.linear_sum_assignment``). In 1-D
+    the monotone (sorted) matching is optimal. The distance is then summed from the
+    matched pairs themselves, not from the cost matrix. Equals POT's
+    ``ot.emd2(a, b, ot.dist(P, Q))``."""
     dev = _device_of(P, None)
     P = _as_samples("P", P, dev)
     Q = _as_samples("Q", Q, dev)
