@@ -4,8 +4,9 @@ The shortest-augmenting-path method of Jonker and Volgenant, "A shortest augment
 algorithm for dense and sparse linear assignment problems", Computing 38 (1987) 325-340,
 with its initialisation phases (column reduction, reduction transfer when many rows are
 left free, augmenting row reduction), which settle most rows cheaply, then one Dijkstra
-search per remaining free row on the reduced costs ``c_ij - v_j``. Exact: it returns an optimal permutation (ties
-broken arbitrarily), and :func:`dual_gap` certifies it from the column prices.
+search per remaining free row on the reduced costs ``c_ij - v_j``. Exact: it returns an
+optimal permutation (ties broken arbitrarily), and :func:`dual_gap` certifies it from the
+column prices.
 """
 
 from __future__ import annotations
