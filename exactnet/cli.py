@@ -382,16 +382,23 @@ def _signature(args) -> int:
     shrinkage = {"auto": "auto", "none": False, "ledoit-wolf": "ledoit-wolf"}[args.shrinkage]
     if args.device is not None and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"exactnet signature: --device {args.device} but torch sees no CUDA device; use --device cpu")
-    if args.data == "random":
-        images = random_images(args.samples, args.image_size, seed=args.seed)
-    else:
-        images = digits_images(args.samples, args.image_size)
+    try:
+        if args.data == "random":
+            images = random_images(args.samples, args.image_size, seed=args.seed)
+        else:
+            images = digits_images(args.samples, args.image_size)
+    except ValueError as exc:
+        raise SystemExit(f"exactnet signature: --data {args.data}: {exc} (--samples, --image-size)") from None
     sigs = []
     for name in names:
         try:
             model = torchvision_model(name, seed=args.seed, weights=args.weights)
         except (ValueError, ImportError) as exc:
             raise SystemExit(f"exactnet signature: {exc}") from None
+        fixed = getattr(model, "image_size", None)  # e.g. ViT: a fixed patch grid
+        if isinstance(fixed, int) and fixed != args.image_size:
+            raise SystemExit(f"exactnet signature: {name} takes {fixed} x {fixed} images only; "
+                             f"pass --image-size {fixed}")
         sig = signature(model, images, name=name, reduction=reduction, samples=args.samples,
                         batch_size=args.batch_size, normalization=args.normalization, shrinkage=shrinkage,
                         device=args.device, seed=args.seed, progress=not args.quiet and not args.json)

@@ -161,3 +161,7 @@ def test_cli_errors():
         main(["signature", "--model", "resnet18,vgg11", "--weights", "x.pt"])
     with pytest.raises(SystemExit, match="project:K"):
         main(["signature", "--reduction", "project:many", "--samples", "4", "--image-size", "32"])
+    with pytest.raises(SystemExit, match="--image-size 224"):
+        main(["signature", "--model", "vit_b_16", "--samples", "4", "--image-size", "32", "--quiet"])
+    with pytest.raises(SystemExit, match="1797"):
+        main(["signature", "--data", "digits", "--samples", "2000", "--image-size", "32", "--quiet"])
