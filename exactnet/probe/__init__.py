@@ -2,3 +2,4 @@
 
 from .affinity import AffinityResult, affinity_score, gaussian_ot_map, ledoit_wolf_covariance, wasserstein2_squared
 from .capture import ACTIVATION_TYPES, LayerCapture, Projection, activation_modules, capture, sample_priorities
+from .signature import LayerScore, Signature, plot_signatures, signature
