@@ -45,11 +45,12 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=987)
-    ap.add_argument("--quick", action="store_true", help="two small models, 48 inputs of 64 x 64 (for tests)")
+    ap.add_argument("--quick", action="store_true", help="two small models (SqueezeNet 1.1, ResNet-18), 48 inputs "
+                                                         "of 64 x 64 (for tests)")
     ap.add_argument("--out", default="nonlinearity_signature.png")
     args = ap.parse_args(argv)
     if args.quick:
-        args.models, args.samples, args.image_size = "alexnet,resnet18", 48, 64
+        args.models, args.samples, args.image_size = "squeezenet1_1,resnet18", 48, 64
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     images = random_images(args.samples, args.image_size, seed=args.seed)
     sigs = []

@@ -52,6 +52,6 @@ def test_nonlinearity_signature_quick(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["nonlinearity_signature.py", "--quick", "--out", str(out)])
     runpy.run_path(str(EXAMPLES / "nonlinearity_signature.py"), run_name="__main__")
     text = capsys.readouterr().out
-    assert "alexnet: 7 activations" in text  # 5 conv ReLUs + 2 classifier ReLUs
+    assert "squeezenet1_1: 26 activations" in text  # stem, 8 Fire modules x 3, classifier
     assert "resnet18: 17 activations" in text
     assert out.stat().st_size > 20_000
