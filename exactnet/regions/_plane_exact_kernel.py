@@ -221,6 +221,37 @@ SETTLE_AT = 8192
 
 
 @njit(cache=True, nogil=True)
+def _dot(ACC, n, A, a0, da, B, b0, db, count, period):
+    """Accumulate sum_t A[a0 + t da] B[b0 + t db], t < count, into ACC slot 0 (current size
+    n), settling every ``period`` terms; returns the size, or -1 when a settle overflows."""
+    left = period
+    for t in range(count):
+        n = max(n, acc_add_mul(ACC, 0, A, a0 + t * da, B, b0 + t * db))
+        left -= 1
+        if left == 0:
+            n = acc_settle(ACC, 0, n)
+            left = period
+            if n < 0:
+                return -1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _dot_units(ACC, n, A, a0, da, units, B, b0, db, count, period):
+    """As :func:`_dot` over sum_q A[a0 + units[q] da] B[b0 + q db], q < count."""
+    left = period
+    for q in range(count):
+        n = max(n, acc_add_mul(ACC, 0, A, a0 + units[q] * da, B, b0 + q * db))
+        left -= 1
+        if left == 0:
+            n = acc_settle(ACC, 0, n)
+            left = period
+            if n < 0:
+                return -1
+    return n
+
+
+@njit(cache=True, nogil=True)
 def _preact_full(NP, wo, n_in, n_out, HM, hm, BS, bs, ZM, zm, ACC):
     """(Z, DU, DV) of every unit: Z_j = b_j S + sum_k W_jk A_k, DU_j = sum W_jk B_k, ..."""
     period = max(1, SETTLE_AT // (HM.shape[1] - 2))
@@ -228,16 +259,8 @@ def _preact_full(NP, wo, n_in, n_out, HM, hm, BS, bs, ZM, zm, ACC):
         row0 = wo + j * n_in
         for m in range(3):
             n = acc_add(ACC, 0, BS, bs + j, False) if m == 0 else 0
-            left = period
-            for k in range(n_in):
-                n = max(n, acc_add_mul(ACC, 0, NP, row0 + k, HM, hm + 3 * k + m))
-                left -= 1
-                if left == 0:
-                    n = acc_settle(ACC, 0, n)
-                    left = period
-                    if n < 0:
-                        return False
-            if not acc_store(ACC, 0, n, ZM, zm + 3 * j + m):
+            n = _dot(ACC, n, NP, row0, 1, HM, hm + m, 3, n_in, period)
+            if n < 0 or not acc_store(ACC, 0, n, ZM, zm + 3 * j + m):
                 return False
     return True
 
@@ -256,15 +279,9 @@ def _preact_incremental(NP, wo, n_in, n_out, ZM, zm, ZP, zp, diff_units, diff_f,
         row0 = wo + j * n_in
         for m in range(3):
             n = acc_add(ACC, 0, ZM, zm + 3 * j + m, False)
-            left = period
-            for q in range(n_diff):
-                n = max(n, acc_add_mul(ACC, 0, NP, row0 + diff_units[q], DH, 3 * q + m))
-                left -= 1
-                if left == 0:
-                    n = acc_settle(ACC, 0, n)
-                    left = period
-                    if n < 0:
-                        return False
+            n = _dot_units(ACC, n, NP, row0, 1, diff_units, DH, m, 3, n_diff, period)
+            if n < 0:
+                return False
             ok &= acc_store(ACC, 0, n, ZM, zm + 3 * j + m)
     return ok
 
@@ -407,32 +424,14 @@ def _compose_step(k, nr, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bi
     uo = u_off[k]
     for r in range(nr):
         n = acc_add(ACC, 0, CS, csrc + r, False)
-        left = period
-        for i in range(n_k):
-            n = max(n, acc_add_mul(ACC, 0, BS, bs_off[k + 1] + i, RS, src + r * stride + i))
-            left -= 1
-            if left == 0:
-                n = acc_settle(ACC, 0, n)
-                left = period
-                if n < 0:
-                    return False
-        if not acc_store(ACC, 0, n, CS, cdst + r):
+        n = _dot(ACC, n, BS, bs_off[k + 1], 1, RS, src + r * stride, 1, n_k, period)
+        if n < 0 or not acc_store(ACC, 0, n, CS, cdst + r):
             return False
         for i in range(n_prev):
             if plain[k] and not _unit_on(pat, uo, i, is_neuron, neuron_bit):
                 continue
-            n = 0
-            left = period
-            for t in range(n_k):
-                w = w_off[k + 1] + t * n_prev + i
-                n = max(n, acc_add_mul(ACC, 0, NP, w, RS, src + r * stride + t))
-                left -= 1
-                if left == 0:
-                    n = acc_settle(ACC, 0, n)
-                    left = period
-                    if n < 0:
-                        return False
-            if not acc_store(ACC, 0, n, PS, dst + r * stride + i):
+            n = _dot(ACC, 0, NP, w_off[k + 1] + i, n_prev, RS, src + r * stride, 1, n_k, period)
+            if n < 0 or not acc_store(ACC, 0, n, PS, dst + r * stride + i):
                 return False
     return True
 
@@ -445,16 +444,8 @@ def _compose_apply(e, nr, dims, RS, rb, stride, CS, cb, ZM, zm_off, DST, db, ACC
     for r in range(nr):
         for m in range(3):
             n = acc_add(ACC, 0, CS, cb + r, False) if m == 0 else 0
-            left = period
-            for i in range(dims[e + 1]):
-                n = max(n, acc_add_mul(ACC, 0, RS, rb + r * stride + i, ZM, zm + 3 * i + m))
-                left -= 1
-                if left == 0:
-                    n = acc_settle(ACC, 0, n)
-                    left = period
-                    if n < 0:
-                        return False
-            if not acc_store(ACC, 0, n, DST, db + 3 * r + m):
+            n = _dot(ACC, n, RS, rb + r * stride, 1, ZM, zm + m, 3, dims[e + 1], period)
+            if n < 0 or not acc_store(ACC, 0, n, DST, db + 3 * r + m):
                 return False
     return True
 
@@ -474,18 +465,8 @@ def _compose_column(k, nr, i, dims, w_off, NP, RS, src, PS, dst, stride, ACC):
     n_k = dims[k + 2]
     n_prev = dims[k + 1]
     for r in range(nr):
-        n = 0
-        left = period
-        for t in range(n_k):
-            w = w_off[k + 1] + t * n_prev + i
-            n = max(n, acc_add_mul(ACC, 0, NP, w, RS, src + r * stride + t))
-            left -= 1
-            if left == 0:
-                n = acc_settle(ACC, 0, n)
-                left = period
-                if n < 0:
-                    return False
-        if not acc_store(ACC, 0, n, PS, dst + r * stride + i):
+        n = _dot(ACC, 0, NP, w_off[k + 1] + i, n_prev, RS, src + r * stride, 1, n_k, period)
+        if n < 0 or not acc_store(ACC, 0, n, PS, dst + r * stride + i):
             return False
     return True
 
@@ -602,32 +583,15 @@ def _compose_update(k, nr, n_d, diff_units, dims, u_off, w_off, bs_off, plain, i
     uo = u_off[k]
     for r in range(nr):
         n = acc_add(ACC, 0, CS, cdst + r, False)
-        left = period
-        for q in range(n_d):
-            n = max(n, acc_add_mul(ACC, 0, BS, bs_off[k + 1] + diff_units[q], DR, r * stride + q))
-            left -= 1
-            if left == 0:
-                n = acc_settle(ACC, 0, n)
-                left = period
-                if n < 0:
-                    return False
-        if not acc_store(ACC, 0, n, CS, cdst + r):
+        n = _dot_units(ACC, n, BS, bs_off[k + 1], 1, diff_units, DR, r * stride, 1, n_d, period)
+        if n < 0 or not acc_store(ACC, 0, n, CS, cdst + r):
             return False
         for i in range(n_prev):
             if plain[k] and not _unit_on(valid, uo, i, is_neuron, neuron_bit):
                 continue
             n = acc_add(ACC, 0, PS, dst + r * stride + i, False)
-            left = period
-            for q in range(n_d):
-                w = w_off[k + 1] + diff_units[q] * n_prev + i
-                n = max(n, acc_add_mul(ACC, 0, NP, w, DR, r * stride + q))
-                left -= 1
-                if left == 0:
-                    n = acc_settle(ACC, 0, n)
-                    left = period
-                    if n < 0:
-                        return False
-            if not acc_store(ACC, 0, n, PS, dst + r * stride + i):
+            n = _dot_units(ACC, n, NP, w_off[k + 1] + i, n_prev, diff_units, DR, r * stride, 1, n_d, period)
+            if n < 0 or not acc_store(ACC, 0, n, PS, dst + r * stride + i):
                 return False
     return True
 
