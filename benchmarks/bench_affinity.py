@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -30,6 +29,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from exactnet import affinity_score  # noqa: E402
+from _timing import time_best  # noqa: E402
 
 
 def reference_score(X: np.ndarray, Y: np.ndarray) -> float:
@@ -60,15 +60,6 @@ def layer(kind: str, n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     if kind == "gelu":
         return X, torch.nn.functional.gelu(torch.from_numpy(X)).numpy()
     return X, rng.standard_normal((n, d)) @ mix
-
-
-def time_best(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main(argv=None) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -24,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from exactnet import segment_regions_batch  # noqa: E402
 from exactnet.builtin import benchmark_net  # noqa: E402
 from exactnet.regions._line_exact import exact_line  # noqa: E402
+from _timing import time_best  # noqa: E402
 
 
 def random_chords(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -41,15 +41,6 @@ def random_chords(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     same = (P == Q).all(axis=1)
     Q[same] = -P[same]
     return P, Q
-
-
-def time_best(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def regioncam_breakpoints(net, P, Q):

@@ -26,18 +26,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from exactnet.builtin import benchmark_net  # noqa: E402
 from exactnet.regions.plane import partition  # noqa: E402
+from _timing import time_best  # noqa: E402
 
 NETS = ["2-16-16-1", "2-32-32-1", "2-64-64-1", "2-32-32-32-32-1", "2-128-128-1", "2-64-64-64-64-1",
         "2-256-256-1", "2-32x8-1"]
-
-
-def best_of(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def regioncam_run(net):
@@ -73,7 +65,7 @@ def main():
     print(head)
     for spec in args.nets:
         net = benchmark_net(spec, 0)
-        t_fast, part = best_of(lambda: partition(net), args.repeat)
+        t_fast, part = time_best(lambda: partition(net), args.repeat)
         n = part.num_regions
         t_pieces = t_graph = float("inf")
         for _ in range(args.repeat):  # pieces, then the networkx graph, on fresh partitions
@@ -87,7 +79,7 @@ def main():
         assert G.number_of_nodes() == n and pieces <= n
         rc_cell, ratio, ratio_nx = "-", "-", "-"
         if have_rc:
-            t_rc, n_rc = best_of(lambda: regioncam_run(net), args.repeat)
+            t_rc, n_rc = time_best(lambda: regioncam_run(net), args.repeat)
             same = "" if n_rc == n else f" (regioncam: {n_rc})"
             rc_cell, ratio = f"{1e3 * t_rc:8.1f}ms", f"{t_rc / t_fast:5.2f}x"
             ratio_nx = f"{t_rc / (t_fast + t_pieces + t_graph):5.2f}x"
@@ -95,7 +87,7 @@ def main():
         ex_cell, ex_ratio = "-", "-"
         if part.num_regions <= args.exact_max:
             partition(net, exact=True)  # per-network setup once (the kernel is compiled above)
-            t_ex, ex = best_of(lambda: partition(net, exact=True), max(1, args.repeat // 2))
+            t_ex, ex = time_best(lambda: partition(net, exact=True), max(1, args.repeat // 2))
             assert ex.num_regions == part.num_regions
             ex_cell, ex_ratio = f"{t_ex:8.2f}s", f"{t_ex / t_fast:8.0f}x"
         print(f"{spec:>18} {n!s:>8} {rc_cell:>10} {1e3 * t_fast:8.1f}ms {ratio:>6} {1e3 * t_pieces:6.1f}ms "

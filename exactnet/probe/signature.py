@@ -9,7 +9,6 @@ table (name, type, d, n, score, seconds) and a picture.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -191,7 +190,3 @@ def plot_signatures(signatures, *, ax=None, normalized_depth: bool | None = None
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
-
-
-def signature_json(sig: Signature) -> str:
-    return json.dumps(sig.to_json(), indent=2)
