@@ -95,36 +95,12 @@ def _radii_and_amplitudes(n, r_min, r_max, amplitude, rng):
     return r, a
 
 
-def pulses(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitude=1.0, noise: float = 0.0,
-           seed: int = 0, dtype=None):
-    """A torch batch of pulses: ``(x, r)`` with x of shape (n, 1, N) and r of shape (n,).
-
-    ``n=None`` gives one pulse per radius r_min..r_max; otherwise radii are drawn
-    uniformly. ``amplitude``: a number (fixed) or a pair (a_min, a_max) drawn uniformly
-    per pulse. ``noise``: standard deviation of additive Gaussian noise."""
+def _batch(kind: str, M: int, r_max: int, n, r_min: int, amplitude, noise: float, seed: int, dtype):
+    """Pulses (kind "pulse", grid (N,)) or disks ("disk", grid (N, N)): the samples whose
+    squared distance to the centre is <= r^2 are a, the others 0 (plus noise)."""
     import torch
 
-    check_geometry(M, r_max)
-    if not 0 <= r_min <= r_max:
-        raise ValueError(f"need 0 <= r_min <= r_max, got r_min={r_min}, r_max={r_max}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    rng = np.random.default_rng(seed)
-    r, a = _radii_and_amplitudes(n, r_min, r_max, amplitude, rng)
-    idx = np.abs(np.arange(2 * M + 1) - M)
-    x = (idx[None, :] <= r[:, None]) * a[:, None]
-    if noise:
-        x = x + rng.normal(0.0, noise, size=x.shape)
-    dtype = dtype or torch.get_default_dtype()
-    return torch.as_tensor(x[:, None, :], dtype=dtype), torch.as_tensor(r, dtype=dtype)
-
-
-def disks(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitude=1.0, noise: float = 0.0,
-          seed: int = 0, dtype=None):
-    """A torch batch of disks: ``(x, r)`` with x of shape (n, 1, N, N); arguments as in :func:`pulses`."""
-    import torch
-
-    check_geometry(M, r_max, kind="disk")
+    check_geometry(M, r_max, kind=kind)
     if not 0 <= r_min <= r_max:
         raise ValueError(f"need 0 <= r_min <= r_max, got r_min={r_min}, r_max={r_max}")
     if noise < 0:
@@ -132,9 +108,26 @@ def disks(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitude
     rng = np.random.default_rng(seed)
     r, a = _radii_and_amplitudes(n, r_min, r_max, amplitude, rng)
     g = np.arange(2 * M + 1) - M
-    d2 = g[:, None] ** 2 + g[None, :] ** 2
-    x = (d2[None, :, :] <= (r ** 2)[:, None, None]) * a[:, None, None]
+    d2 = g**2 if kind == "pulse" else g[:, None] ** 2 + g[None, :] ** 2
+    per_sample = (-1,) + (1,) * d2.ndim
+    x = (d2[None] <= (r**2).reshape(per_sample)) * a.reshape(per_sample)
     if noise:
         x = x + rng.normal(0.0, noise, size=x.shape)
     dtype = dtype or torch.get_default_dtype()
-    return torch.as_tensor(x[:, None, :, :], dtype=dtype), torch.as_tensor(r, dtype=dtype)
+    return torch.as_tensor(x[:, None], dtype=dtype), torch.as_tensor(r, dtype=dtype)
+
+
+def pulses(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitude=1.0, noise: float = 0.0,
+           seed: int = 0, dtype=None):
+    """A torch batch of pulses: ``(x, r)`` with x of shape (n, 1, N) and r of shape (n,).
+
+    ``n=None`` gives one pulse per radius r_min..r_max; otherwise radii are drawn
+    uniformly. ``amplitude``: a number (fixed) or a pair (a_min, a_max) drawn uniformly
+    per pulse. ``noise``: standard deviation of additive Gaussian noise."""
+    return _batch("pulse", M, r_max, n, r_min, amplitude, noise, seed, dtype)
+
+
+def disks(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitude=1.0, noise: float = 0.0,
+          seed: int = 0, dtype=None):
+    """A torch batch of disks: ``(x, r)`` with x of shape (n, 1, N, N); arguments as in :func:`pulses`."""
+    return _batch("disk", M, r_max, n, r_min, amplitude, noise, seed, dtype)
