@@ -141,6 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
 
 
+def _save(fig, path, *, announce: bool = False, dpi=None) -> None:
+    """Write a matplotlib figure (PNG or SVG by the suffix), free it, and say where."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    if announce:
+        print(f"picture: {path}")
+
+
 def _report(res, net, out) -> None:
     from .theory.bounds import serra_thm1_upper
 
@@ -207,14 +217,9 @@ def _demo(args) -> int:
         print(f"certified float engine ({t_fast * 1e3:.1f} ms): "
               f"{'same regions, graph and counts' if agree else 'DISAGREES'}")
     if args.png:
-        import matplotlib.pyplot as plt
-
-        fig = part.plot(color_by="class", points=X, labels=y,
-                        title=f"{net.name}: {part.num_regions} exact regions and the decision boundary")
-        fig.savefig(args.png)
-        plt.close(fig)
-        if not args.json:
-            print(f"picture: {args.png}")
+        _save(part.plot(color_by="class", points=X, labels=y,
+                        title=f"{net.name}: {part.num_regions} exact regions and the decision boundary"),
+              args.png, announce=not args.json)
     return 0 if agree else 1
 
 
@@ -236,11 +241,7 @@ def _partition(args) -> int:
         print(f"{net!r} on {args.domain} ({'exact' if args.exact else 'certified float'}): {part.num_regions} regions, "
               f"{part.num_pieces} linear pieces, {part.num_patterns} non-empty patterns, {len(part.edges)} graph edges")
     if args.png:
-        import matplotlib.pyplot as plt
-
-        fig = part.plot(color_by=args.color_by)
-        fig.savefig(args.png)
-        plt.close(fig)
+        _save(part.plot(color_by=args.color_by), args.png)
     if args.graphml:
         part.write_graphml(args.graphml)
     if args.geojson:
@@ -269,13 +270,8 @@ def _demo1d(args) -> int:
         _report(res, net, sys.stdout)
         print(f"certified float engine: {'same regions, pieces and patterns' if agree else 'DISAGREES'}")
     if args.png:
-        import matplotlib.pyplot as plt
-
-        fig = plot_segment(res, title=f"{net.name}: {res.num_regions} regions along the diagonal (exact)")
-        fig.savefig(args.png)
-        plt.close(fig)
-        if not args.json:
-            print(f"picture: {args.png}")
+        _save(plot_segment(res, title=f"{net.name}: {res.num_regions} regions along the diagonal (exact)"),
+              args.png, announce=not args.json)
     return 0 if agree else 1
 
 
@@ -302,13 +298,9 @@ def _regions1d(args) -> int:
         print(f"{net!r} from {args.start} to {args.end} ({'exact' if args.exact else 'certified float'})\n")
         _report(res, net, sys.stdout)
     if args.png:
-        import matplotlib.pyplot as plt
-
         from .plot import plot_segment
 
-        fig = plot_segment(res)
-        fig.savefig(args.png)
-        plt.close(fig)
+        _save(plot_segment(res), args.png)
     return 0
 
 
@@ -410,12 +402,7 @@ def _signature(args) -> int:
         docs = [dict(s.to_json(), data=args.data, image_size=args.image_size) for s in sigs]
         print(json.dumps(docs[0] if len(docs) == 1 else {"models": docs}, indent=1))
     if args.png:
-        import matplotlib.pyplot as plt
-
-        fig = plot_signatures(sigs, path=args.png)
-        plt.close(fig)
-        if not args.json:
-            print(f"picture: {args.png}")
+        _save(plot_signatures(sigs), args.png, announce=not args.json, dpi=120)
     return 0
 
 
