@@ -347,3 +347,49 @@ def test_torch_code_path_equals_the_numpy_one(monkeypatch):
         assert np.allclose(A @ Sx @ A, Sy, atol=1e-9)
     with pytest.raises(ValueError, match="NaN"):
         affinity_score(torch.tensor([[float("nan")], [1.0], [2.0]]), torch.zeros(3, 1))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_map_is_accurate_when_cov_x_is_ill_conditioned(backend, monkeypatch):
+    """Found by test_score_one_for_psd_affine_images: one input direction with variance
+    5e-12 (condition number 1e10) and no ridge. Taking every root from the eigenvalues of
+    M = L^T Sy L (squared condition) spoiled A by 0.8 and the score by 1.3e-5; the small
+    roots now come from the singular values of a factor of M."""
+    import exactnet.probe.affinity as aff
+
+    X = np.zeros((21, 3))
+    X[0, 0], X[7, 1], X[20, 2] = 1e-5, 1.0, 1.0
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((3, 3))
+    P = B @ B.T + 0.5 * np.eye(3)  # symmetric positive definite: T(x) = P x is the map
+    Y = X @ P + rng.standard_normal(3)
+    Sx, Sy = np.cov(X.T), np.cov(Y.T)
+    assert np.linalg.cond(Sx) > 1e9
+    if backend == "torch":
+        monkeypatch.setattr(aff, "_TORCH_BACKEND_ON_CPU", True)
+        Sx, Sy, X, Y = (torch.from_numpy(a) for a in (Sx, Sy, X, Y))
+    A = np.asarray(aff.gaussian_ot_map(Sx, Sy))
+    assert np.abs(A - P).max() < 1e-5
+    assert affinity_score(X, Y, ridge=0.0) == pytest.approx(1.0, abs=1e-9)
+    # the same through the eigendecomposition form of the map and of the factor of Sy
+    monkeypatch.setattr(aff, "_cholesky_lower", lambda S: None)
+    assert np.abs(np.asarray(aff.gaussian_ot_map(Sx, Sy)) - P).max() < 1e-5
+
+
+def test_accurate_roots_only_touch_the_small_eigenvalues():
+    import exactnet.probe.affinity as aff
+
+    rng = np.random.default_rng(4)
+    Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    Sx = (Q * np.array([1.0, 2.0, 3.0, 1e-9, 2e-9, 1.0])) @ Q.T
+    Sy = np.cov(rng.standard_normal((6, 40))) + 1e-3 * np.eye(6)
+    L = np.linalg.cholesky(Sx)
+    w, V = np.linalg.eigh(L.T @ Sy @ L)
+    s, V2 = aff._accurate_roots(w, V, Sy, L)
+    large = w >= aff.SMALL_EIGENVALUE * w.max()
+    assert (~large).sum() == 2
+    assert np.array_equal(s[large], np.sqrt(w[large])) and np.array_equal(V2[:, large], V[:, large])
+    # the recomputed roots solve the equation: A Sx A = Sy
+    W = np.linalg.solve(L.T, V2)
+    A = (W * s) @ W.T
+    assert np.allclose(A @ Sx @ A, Sy, atol=1e-12)

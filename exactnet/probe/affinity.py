@@ -27,21 +27,22 @@ For the input ``X`` of an activation and its output ``Y`` (both n x d):
 What runs where: means, covariances, the Ledoit-Wolf estimate, the matrix functions
 (Cholesky and a symmetric eigendecomposition in float64) and the cost matrix run on the
 tensors' device (CUDA when given CUDA tensors or ``device="cuda"``); the assignment itself
-(exact, compiled Jonker-Volgenant) runs on the CPU.
+(exact, compiled Jonker-Volgenant) runs on the CPU. On the CPU the n x n cost product is
+computed in float32 and the assignment then certified against the float64 costs through
+a rigorous bound on the float32 rounding (``_assignment.optimal_matching``); on CUDA it is
+computed in float64.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-
-import threading
 
 import numpy as np
 import scipy.linalg
-import scipy.optimize
 import torch
 
-from ._assignment import dual_gap, matched_squared_distances, solve_assignment
+from ._assignment import certified_assignment, matched_squared_distances, optimal_matching
 
 __all__ = [
     "AffinityResult",
@@ -186,6 +187,15 @@ def _solve_upper_transposed(L, V):
     return torch.linalg.solve_triangular(L.T, V, upper=True)
 
 
+def _congruence(L, S):
+    """L^T S L for lower-triangular L: two triangular products (BLAS trmm, half the
+    flops of general products) on the CPU."""
+    if isinstance(L, np.ndarray):
+        SL = scipy.linalg.blas.dtrmm(1.0, L, S, side=1, lower=1)
+        return scipy.linalg.blas.dtrmm(1.0, L, SL, side=0, lower=1, trans_a=1)
+    return L.T @ (S @ L)
+
+
 def _to_backend(a, like):
     if isinstance(like, np.ndarray):
         return np.asarray(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
@@ -230,20 +240,68 @@ def ledoit_wolf_covariance(Z, *, return_shrinkage: bool = False):
 
 
 # --------------------------------------------------------------------------- the map
+# Eigenvalues of M below this fraction of the largest are recomputed from a factor of M
+# (eigh fixes them only to about eps * max(w)); the roots of the others are then accurate
+# to eps / (2 SMALL_EIGENVALUE), about 1e-8 relative.
+SMALL_EIGENVALUE = 1e-8
+
+
 def _map_factors(Sx, Sy):
     """(W, s) with A = W diag(s) W^T the SPD solution of A Sx A = Sy (see gaussian_ot_map)."""
     L = _cholesky_lower(Sx)
     if L is not None:
         # Sx = L L^T, M = L^T Sy L = V diag(w) V^T: A = L^{-T} M^{1/2} L^{-1} = W diag(sqrt w) W^T
-        w, V = _eigh(L.T @ (Sy @ L))
-        return _solve_upper_transposed(L, V), _sqrt_clamped(w)
+        w, V = _eigh(_congruence(L, Sy))
+        s, V = _accurate_roots(w, V, Sy, L)
+        return _solve_upper_transposed(L, V), s
     w, V = _eigh(Sx)
     if float(w.min()) <= 0:
         raise ValueError("cov_x is not positive definite; add a ridge (the score adds 1e-6 I)")
     half = (V * w**0.5) @ V.T
     inv_half = V / w**0.5  # Sx^{-1/2} = inv_half V^T
     wm, U = _eigh(half @ Sy @ half)
-    return inv_half @ (V.T @ U), _sqrt_clamped(wm)
+    s, U = _accurate_roots(wm, U, Sy, half)
+    return inv_half @ (V.T @ U), s
+
+
+def _factor(S):
+    """F with F^T F = S for a symmetric positive semi-definite S: the transposed Cholesky
+    factor, or diag(sqrt l) V^T from the eigendecomposition when S is singular."""
+    L = _cholesky_lower(S)
+    if L is not None:
+        return L.T
+    w, V = _eigh(S)
+    return (V * _sqrt_clamped(w)).T
+
+
+def _accurate_roots(w, V, Sy, R):
+    """Square roots of the eigenvalues w of M = R^T Sy R (eigenvectors V), accurate also
+    for the small ones. A symmetric eigensolver is normwise backward stable: each
+    eigenvalue is off by up to about eps * max(w), so an eigenvalue far below max(w) is
+    lost and its square root is off by up to sqrt(eps * max(w)); multiplied by
+    R^{-T} R^{-1} (large when Sx is ill-conditioned) that spoiled A by O(1) on inputs with
+    a 1e-10 condition number (found by a property test). On the subspace of the
+    eigenvalues below SMALL_EIGENVALUE * max(w), M^{1/2} is instead taken from a factor
+    of M that is not squared: with F^T F = Sy and G = F R (so M = G^T G), the singular
+    value decomposition G V_c = U diag(sigma) Z^T gives V_c^T M V_c = Z diag(sigma^2) Z^T,
+    so the basis V_c Z and the roots sigma, with errors of about eps * sqrt(max(w)) (the
+    symmetric polar factor of G, Higham, "Functions of Matrices", 2008, Theorem 8.1).
+    Returns (s, V)."""
+    s = _sqrt_clamped(w)
+    small = w < SMALL_EIGENVALUE * w.max()
+    if not bool(small.any()):
+        return s, V
+    Vc = V[:, small]
+    G_Vc = _factor(Sy) @ (R @ Vc)
+    if isinstance(G_Vc, np.ndarray):
+        _, sigma, Zt = np.linalg.svd(G_Vc, full_matrices=False)
+    else:
+        _, sigma, Zt = torch.linalg.svd(G_Vc, full_matrices=False)
+    V = V.clone() if isinstance(V, torch.Tensor) else V.copy()
+    s = s.clone() if isinstance(s, torch.Tensor) else s.copy()
+    V[:, small] = Vc @ Zt.T
+    s[small] = sigma
+    return s, V
 
 
 def gaussian_ot_map(cov_x, cov_y):
@@ -277,11 +335,14 @@ _CONTROLLER = None
 
 def _blas_threads(n: int | None):
     """Limit the BLAS thread pools of numpy and scipy to ``n`` threads (``None``: their
-    default) for a ``with`` block. The score runs its small matrix operations on one
-    thread and only the n x n cost product on all: on these 2-vCPU machines idle BLAS
-    threads spinning beside the single-threaded solver were measured to cost more than
-    the small products gain (ResNet-18 layers: 110 ms -> 69 ms at d = 256). From d = 768
-    on, the O(n d^2) and O(d^3) steps are large enough to use every thread."""
+    default) for a ``with`` block. The score runs its LAPACK steps (Cholesky, the symmetric
+    eigendecomposition, triangular products and solves) on one thread and its large
+    products (covariances, the map applied to X, the n x n cost) on all. Measured on these
+    2-vCPU machines: a multithreaded eigendecomposition is slower than a single-threaded
+    one, at times five times slower (its many small level-2 steps each synchronise the
+    threads), from d = 64 to d = 1024, while the products gain close to 2x from the
+    second thread (ResNet-18, d = 512: 175 ms -> 140 ms per layer).
+    """
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
@@ -293,41 +354,20 @@ def _blas_threads(n: int | None):
     return controller.limit(limits=default if n is None else n)
 
 
+def _gemm_threads(X):
+    """All BLAS threads for a large matrix product on the CPU (see _blas_threads)."""
+    return _blas_threads(None) if isinstance(X, np.ndarray) else contextlib.nullcontext()
+
+
 # --------------------------------------------------------------------------- exact W2
-_BUFFERS = threading.local()
-_BUFFER_MAX = 4096  # cost matrices up to 4096 x 4096 (128 MiB) reuse one buffer per thread
-
-
-def _cost_buffer(n: int) -> np.ndarray:
-    """An n x n float64 scratch matrix, reused between calls (its pages are already mapped,
-    which saves as much time as the product itself at n = 2048)."""
-    if n > _BUFFER_MAX:
-        return np.empty((n, n))
-    buf = getattr(_BUFFERS, "cost", None)
-    if buf is None or buf.shape[0] < n:
-        buf = _BUFFERS.cost = np.empty((n, n))
-    return buf.reshape(-1)[: n * n].reshape(n, n)  # a contiguous view
-
-
-def _assignment_cost(P, Q) -> np.ndarray:
-    """c_ij = |p_i|^2 / 2 - <p_i, q_j> as a C-contiguous float64 CPU matrix: half the
-    squared distance less the column constant |q_j|^2 / 2, which does not change the
-    optimal assignment. The row term does not either, but the solver's initial column
-    reduction needs it: without it every column's minimum is the row of largest norm and
-    the search degenerates (1.5 s instead of 6 ms on ResNet-18's first ReLU). One product
-    of the augmented matrices [P, |p|^2/2] and [-Q, 1]."""
+def _torch_assignment_cost(P, Q) -> np.ndarray:
+    """c_ij = |p_i|^2 / 2 - <p_i, q_j> (half the squared distance less the column constant
+    |q_j|^2 / 2, which does not change the optimal assignment; the row term steers the
+    solver's column reduction) in float64 on the tensors' device, as a CPU matrix."""
     n = P.shape[0]
-    out = _cost_buffer(n)
-    if isinstance(P, np.ndarray):
-        Pa = np.concatenate([P, 0.5 * (P * P).sum(1, keepdims=True)], axis=1)
-        Qa = np.concatenate([-Q, np.ones((n, 1))], axis=1)
-        with _blas_threads(None):
-            np.matmul(Pa, Qa.T, out=out)
-    else:
-        Pa = torch.cat([P, 0.5 * (P * P).sum(1, keepdim=True)], dim=1)
-        Qa = torch.cat([-Q, torch.ones((n, 1), dtype=Q.dtype, device=Q.device)], dim=1)
-        out[...] = (Pa @ Qa.T).cpu().numpy()
-    return out
+    Pa = torch.cat([P, 0.5 * (P * P).sum(1, keepdim=True)], dim=1)
+    Qa = torch.cat([-Q, torch.ones((n, 1), dtype=Q.dtype, device=Q.device)], dim=1)
+    return np.ascontiguousarray((Pa @ Qa.T).cpu().numpy())
 
 
 def _w2_samples(P, Q) -> float:
@@ -336,15 +376,10 @@ def _w2_samples(P, Q) -> float:
         if isinstance(P, np.ndarray):
             return float(((np.sort(P[:, 0]) - np.sort(Q[:, 0])) ** 2).mean())
         return float(((torch.sort(P[:, 0]).values - torch.sort(Q[:, 0]).values) ** 2).mean())
-    cost = _assignment_cost(P, Q)
-    cols, prices = solve_assignment(cost)
-    # certify optimality from the dual prices; fall back to scipy if rounding spoiled it
-    gap, scale = dual_gap(cost, cols, prices)
-    if gap > 1e-9 * (scale + 1.0):
-        rows, cols = scipy.optimize.linear_sum_assignment(cost)
-        cols = cols[np.argsort(rows)]
     if isinstance(P, np.ndarray):
+        cols = optimal_matching(P, Q, blas_threads=lambda: _blas_threads(None))
         return float(matched_squared_distances(P, Q, cols).sum() / n)
+    cols = certified_assignment(_torch_assignment_cost(P, Q))
     match = torch.as_tensor(cols, device=P.device)
     return float(((P - Q[match]) ** 2).sum() / n)
 
@@ -360,7 +395,9 @@ def wasserstein2_squared(P, Q) -> float:
     ``|p_i|^2 / 2 - <p_i, q_j>`` (half the squared distance less ``|q_j|^2 / 2``, which is
     constant over permutations), solved exactly by the Jonker-Volgenant shortest
     augmenting path method (compiled; Computing 38, 1987) and certified optimal by its
-    dual prices (else solved again by ``scipy.optimize.linear_sum_assignment``). In 1-D
+    dual prices (else solved again by ``scipy.optimize.linear_sum_assignment``). On the
+    CPU the costs are first computed in float32 and the solution certified, and repaired
+    where needed, against the float64 costs (:func:`~exactnet.probe._assignment.optimal_matching`). In 1-D
     the monotone (sorted) matching is optimal. The distance is then summed from the
     matched pairs themselves, not from the cost matrix. Equals POT's
     ``ot.emd2(a, b, ot.dist(P, Q))``."""
@@ -420,8 +457,8 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
         raise ValueError(f"d = {d} features >= n = {n} samples: the sample covariances are singular and the score "
                          "is not meaningful; pass shrinkage='ledoit-wolf', use more samples (n > d), or reduce the "
                          "features (e.g. the channel-mean or a random-projection reduction of the capture)")
-    if isinstance(X, np.ndarray) and d < 768:
-        # small matrix operations on one BLAS thread, the cost product on all (measured)
+    if isinstance(X, np.ndarray):
+        # LAPACK (Cholesky, eigh, triangular solves) on one BLAS thread, the large products on all
         with _blas_threads(1):
             return _score(X, Y, normalization, shrink, ridge, return_details)
     return _score(X, Y, normalization, shrink, ridge, return_details)
@@ -431,12 +468,13 @@ def _score(X, Y, normalization, shrink, ridge, return_details):
     n, d = X.shape
     m_x, m_y = X.mean(0), Y.mean(0)
     coefficient = None
-    if shrink:
-        Sx, cx = ledoit_wolf_covariance(X, return_shrinkage=True)
-        Sy, cy = ledoit_wolf_covariance(Y, return_shrinkage=True)
-        coefficient = (cx, cy)
-    else:
-        Sx, Sy = _covariance(X), _covariance(Y)
+    with _gemm_threads(X):
+        if shrink:
+            Sx, cx = ledoit_wolf_covariance(X, return_shrinkage=True)
+            Sy, cy = ledoit_wolf_covariance(Y, return_shrinkage=True)
+            coefficient = (cx, cy)
+        else:
+            Sx, Sy = _covariance(X), _covariance(Y)
     eye = _eye(d, X)
     Sx = Sx + ridge * eye
     Sy = Sy + ridge * eye
@@ -447,8 +485,9 @@ def _score(X, Y, normalization, shrink, ridge, return_details):
         w2 = _w2_samples(m_y + 0 * X, Y)
     else:
         W, s = _map_factors(Sx, Sy)
-        A = (W * s) @ W.T
-        TX = (X - m_x) @ _sym(A) + m_y
+        with _gemm_threads(X):
+            A = (W * s) @ W.T
+            TX = (X - m_x) @ _sym(A) + m_y
         w2 = _w2_samples(TX, Y)
         if normalization == "sqrt":
             score = 1.0 - float(np.sqrt(w2 / (2 * trace_y)))
