@@ -42,6 +42,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from ._device import checked_device
 from ._assignment import certified_assignment, matched_squared_distances, optimal_matching
 
 __all__ = [
@@ -123,7 +124,7 @@ def _as_samples(name: str, value, device):
 
 def _device_of(X, device):
     if device is not None:
-        return torch.device(device)
+        return checked_device(device)
     return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
 

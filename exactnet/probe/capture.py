@@ -102,6 +102,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._device import checked_device
+
 __all__ = [
     "ACTIVATION_TYPES",
     "LayerCapture",
@@ -837,7 +839,7 @@ def capture(
     )
     params = list(model.parameters()) + list(model.buffers())
     home = params[0].device if params else torch.device("cpu")
-    target = torch.device(device) if device is not None else home
+    target = checked_device(device) if device is not None else home
     fdtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
     modes = {m: m.training for m in model.modules()}
     handles = []

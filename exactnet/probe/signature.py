@@ -18,6 +18,7 @@ import torch
 
 from .affinity import affinity_score
 from .capture import capture
+from ._device import checked_device
 
 __all__ = ["LayerScore", "Signature", "signature", "plot_signatures"]
 
@@ -115,7 +116,7 @@ def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, mod
     caps = capture(model, data, modules=modules, reduction=reduction, channel_axis=channel_axis,
                    max_samples=samples, batch_size=batch_size, seed=seed, device=device, progress=progress)
     capture_seconds = time.perf_counter() - t0
-    score_device = torch.device(device) if device is not None else next(
+    score_device = checked_device(device) if device is not None else next(
         (p.device for p in model.parameters()), torch.device("cpu"))
     layers = []
     items = list(caps.items())
