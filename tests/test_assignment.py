@@ -184,3 +184,16 @@ def test_matching_of_identical_points_and_small_problems():
     P, Q = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))  # below _MIXED_MIN_N: float64
     cols, info = optimal_matching(P, Q, return_info=True)
     assert info["path"] == "float64" and _matched(P, Q, cols) == pytest.approx(_optimal_w2(P, Q)[0], rel=1e-12)
+
+
+def test_a_float32_product_that_breaks_its_bound_is_not_trusted(monkeypatch):
+    """A BLAS that rounds float32 products more coarsely than IEEE float32 (simulated by
+    claiming a far smaller unit roundoff) is caught on the assigned entries: the float64
+    path runs instead, and the matching is still optimal."""
+    rng = np.random.default_rng(9)
+    P, Q = rng.standard_normal((120, 5)), rng.standard_normal((120, 5))
+    assert optimal_matching(P, Q, return_info=True)[1]["path"] == "mixed"
+    monkeypatch.setattr(_assignment, "_U32", 2.0**-60)
+    cols, info = optimal_matching(P, Q, return_info=True)
+    assert info["path"] == "float64 (float32 bound failed)"
+    assert _matched(P, Q, cols) == pytest.approx(_optimal_w2(P, Q)[0], rel=1e-12)

@@ -306,8 +306,11 @@ def _screen(c, P, Q, h, pn, qn, gamma, tau, x, y, v, tol, head, nxt, kcol, kval,
     the row's reduced cost u_i = c_{i,x_i} - v_{x_i} by more than ``tol``, those entries
     are made exact and the row looked at again, and a row still undercut is freed
     (``x[i] = -1``). With ``dense`` (then ``gamma = tau = 0``) ``c`` is the float64
-    matrix of c' and the exact values are written into it too. Returns (freed rows,
-    entries used), entries -1 when the lists are full."""
+    matrix of c' and the exact values are written into it too; without, every assigned
+    entry also checks the bound itself, ``|c_ij - c'_ij| <= gamma (|p_i| |q_j| + h_i) +
+    tau`` (a BLAS computing float32 products in lower precision would break it). Returns
+    (freed rows, entries used), entries -1 when the lists are full and -2 when the
+    bound failed."""
     n = c.shape[0]
     buf = np.empty(n)
     mark = np.full(n, -1, np.int64)
@@ -321,6 +324,8 @@ def _screen(c, P, Q, h, pn, qn, gamma, tau, x, y, v, tol, head, nxt, kcol, kval,
             return nfree, -1
         if dense:
             c[i, j0] = exact0
+        elif abs(c[i, j0] - exact0) > g * qn[j0] + a:
+            return nfree, -2  # the float32 product broke its error bound: do not trust it
         ui = exact0 - v[j0]
         # fast path: every lower bound (L <= c') clears the row's reduced cost (a count,
         # not a running minimum, so that the loop vectorises)
@@ -446,7 +451,9 @@ def optimal_matching(P, Q, *, mixed: bool = True, blas_threads=_no_limit, return
     (any summation order, with or without FMA; the two extra units cover the rounding of
     the inputs to float32; Higham, "Accuracy and Stability of Numerical Algorithms",
     2nd ed., 2002, Lemma 3.1 and eq. (3.5)). So ``L_ij = c32_ij - gamma (|p_i| |q_j| + h_i)``
-    is a lower bound of every cost. A pass over the rows computes the float64 cost of each
+    (less a term for float32 underflow) is a lower bound of every cost; the pass below
+    checks the bound itself on every assigned entry and takes the float64 path if it ever
+    fails. A pass over the rows computes the float64 cost of each
     row's assigned entry and of every entry whose lower bound undercuts that row's reduced
     cost, and checks dual feasibility of the column prices on ``c'`` (float64 where
     computed, ``L`` elsewhere). Rows that fail are re-augmented by Dijkstra searches on
@@ -459,8 +466,8 @@ def optimal_matching(P, Q, *, mixed: bool = True, blas_threads=_no_limit, return
     ``linear_sum_assignment`` if rounding spoiled that.
 
     ``blas_threads()``: a context manager limiting BLAS threads around the product.
-    ``return_info`` adds a dict: path ("mixed" or "float64"), exact entries computed,
-    rows freed, repair passes."""
+    ``return_info`` adds a dict: path ("mixed", "float64", "float64 (fallback)" or
+    "float64 (float32 bound failed)"), float64 entries computed, rows freed, passes."""
     P = np.ascontiguousarray(P, dtype=np.float64)
     Q = np.ascontiguousarray(Q, dtype=np.float64)
     n, d = P.shape
@@ -511,7 +518,10 @@ def optimal_matching(P, Q, *, mixed: bool = True, blas_threads=_no_limit, return
             passes += 1
             total_freed += max(nfree, 0)
     info.update(exact_entries=max(nk, 0), freed_rows=total_freed, passes=passes)
-    if nk < 0 or nfree > 0:  # too many candidates (ties) or no settling: the float64 path
+    if nk == -2:
+        info["path"] = "float64 (float32 bound failed)"
+        x = _float64_matching(P, Q, h, blas_threads)
+    elif nk < 0 or nfree > 0:  # too many candidates (ties) or no settling
         info["path"] = "float64 (fallback)"
         x = _float64_matching(P, Q, h, blas_threads)
     return (x, info) if return_info else x
