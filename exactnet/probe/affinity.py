@@ -128,13 +128,20 @@ def _device_of(X, device):
     return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
 
+def _sample_pair(names, A, B, device, why: str):
+    """Both sample sets as float64 on one device (that of ``A`` unless ``device`` is given),
+    refused when their shapes differ (``why`` says what needs them equal)."""
+    dev = _device_of(A, device)
+    A = _as_samples(names[0], A, dev)
+    B = _as_samples(names[1], B, dev)
+    if A.shape != B.shape:
+        raise ValueError(f"{names[0]} has shape {tuple(A.shape)} and {names[1]} has {tuple(B.shape)}; {why}")
+    return A, B
+
+
 def _check_pair(X, Y, device):
-    dev = _device_of(X, device)
-    X = _as_samples("X", X, dev)
-    Y = _as_samples("Y", Y, dev)
-    if X.shape != Y.shape:
-        raise ValueError(f"X has shape {tuple(X.shape)} and Y has {tuple(Y.shape)}; the input and output of an "
-                         "activation must have the same samples (rows) and features (columns)")
+    X, Y = _sample_pair(("X", "Y"), X, Y, device, "the input and output of an activation must have the same "
+                        "samples (rows) and features (columns)")
     n, d = X.shape
     if n < 2:
         raise ValueError(f"X and Y have {n} sample(s); the score needs at least 2 (covariances)")
@@ -204,10 +211,9 @@ def _to_backend(a, like):
 
 
 # --------------------------------------------------------------------------- covariances
-def _covariance(Z):
-    """Unbiased covariance (divide by n - 1) of the rows of Z."""
-    C = Z - Z.mean(0)
-    return _sym(C.T @ C) / (Z.shape[0] - 1)
+def _covariance(C):
+    """Unbiased covariance (divide by n - 1) of the rows of C, already centred."""
+    return _sym(C.T @ C) / (C.shape[0] - 1)
 
 
 def ledoit_wolf_covariance(Z, *, return_shrinkage: bool = False):
@@ -402,12 +408,8 @@ def wasserstein2_squared(P, Q) -> float:
     the monotone (sorted) matching is optimal. The distance is then summed from the
     matched pairs themselves, not from the cost matrix. Equals POT's
     ``ot.emd2(a, b, ot.dist(P, Q))``."""
-    dev = _device_of(P, None)
-    P = _as_samples("P", P, dev)
-    Q = _as_samples("Q", Q, dev)
-    if P.shape != Q.shape:
-        raise ValueError(f"P has shape {tuple(P.shape)} and Q has {tuple(Q.shape)}; equal sample counts and "
-                         "dimensions are needed (uniform weights, an assignment problem)")
+    P, Q = _sample_pair(("P", "Q"), P, Q, None, "equal sample counts and dimensions are needed (uniform "
+                        "weights, an assignment problem)")
     if P.shape[0] == 0:
         raise ValueError("P and Q are empty")
     return _w2_samples(P, Q)
@@ -468,6 +470,7 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
 def _score(X, Y, normalization, shrink, ridge, return_details):
     n, d = X.shape
     m_x, m_y = X.mean(0), Y.mean(0)
+    Xc = X - m_x  # centred once: the covariance and the map both use it
     coefficient = None
     with _gemm_threads(X):
         if shrink:
@@ -475,7 +478,7 @@ def _score(X, Y, normalization, shrink, ridge, return_details):
             Sy, cy = ledoit_wolf_covariance(Y, return_shrinkage=True)
             coefficient = (cx, cy)
         else:
-            Sx, Sy = _covariance(X), _covariance(Y)
+            Sx, Sy = _covariance(Xc), _covariance(Y - m_y)
     eye = _eye(d, X)
     Sx = Sx + ridge * eye
     Sy = Sy + ridge * eye
@@ -488,7 +491,7 @@ def _score(X, Y, normalization, shrink, ridge, return_details):
         W, s = _map_factors(Sx, Sy)
         with _gemm_threads(X):
             A = (W * s) @ W.T
-            TX = (X - m_x) @ _sym(A) + m_y
+            TX = Xc @ _sym(A) + m_y
         w2 = _w2_samples(TX, Y)
         if normalization == "sqrt":
             score = 1.0 - float(np.sqrt(w2 / (2 * trace_y)))
