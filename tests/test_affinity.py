@@ -27,12 +27,15 @@ def _emd2(P, Q):
     return ot.emd2(w, w, ot.dist(P, Q), numItermax=10**7)
 
 
-def _reference_score(X, Y, normalization="sqrt"):
-    """Independent pipeline with POT: unbiased covariances + 1e-6 I, POT's Gaussian map
+def _reference_score(X, Y, normalization="sqrt", ridge_mode="absolute"):
+    """Independent pipeline with POT: unbiased covariances + lambda I (the reference's
+    lambda = 1e-6, or 1e-6 times the larger mean variance of the pair), POT's Gaussian map
     (row convention x -> x A + b), ot.emd2 on the squared distances."""
     d = X.shape[1]
-    Sx = np.cov(X.T).reshape(d, d) + 1e-6 * np.eye(d)
-    Sy = np.cov(Y.T).reshape(d, d) + 1e-6 * np.eye(d)
+    Cx, Cy = np.cov(X.T).reshape(d, d), np.cov(Y.T).reshape(d, d)
+    lam = 1e-6 if ridge_mode == "absolute" else 1e-6 * max(np.trace(Cx), np.trace(Cy)) / d
+    Sx = Cx + lam * np.eye(d)
+    Sy = Cy + lam * np.eye(d)
     A, b = ot.gaussian.bures_wasserstein_mapping(X.mean(0), Y.mean(0), Sx, Sy)
     w2 = _emd2(X @ A + b, Y)
     ratio = w2 / (2 * np.trace(Sy))
@@ -134,14 +137,15 @@ def test_ledoit_wolf_equals_scikit_learn():
 
 
 # --------------------------------------------------------------------------- the score
+@pytest.mark.parametrize("ridge_mode", ["absolute", "relative"])
 @pytest.mark.parametrize("normalization", ["sqrt", "squared"])
-def test_score_equals_an_independent_pot_pipeline(normalization):
+def test_score_equals_an_independent_pot_pipeline(normalization, ridge_mode):
     rng = np.random.default_rng(5)
     for d in (1, 2, 8):
         X = rng.normal(-0.5, 1.5, (400, d)) @ rng.standard_normal((d, d))
         for f in (lambda z: np.maximum(z, 0), np.tanh, np.abs):
-            ours = affinity_score(X, f(X), normalization=normalization)
-            assert ours == pytest.approx(_reference_score(X, f(X), normalization), abs=1e-9)
+            ours = affinity_score(X, f(X), normalization=normalization, ridge_mode=ridge_mode)
+            assert ours == pytest.approx(_reference_score(X, f(X), normalization, ridge_mode), abs=1e-9)
 
 
 def _samples(data, max_n=40, max_d=4):
@@ -262,14 +266,14 @@ def test_shrinkage_equals_the_reference_with_scikit_learn():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((30, 50)) @ rng.standard_normal((50, 50))
     Y = np.maximum(X, 0)
-    res = affinity_score(X, Y, shrinkage="ledoit-wolf", return_details=True)
+    res = affinity_score(X, Y, shrinkage="ledoit-wolf", ridge_mode="absolute", return_details=True)
     Sx = LedoitWolf().fit(X).covariance_ + 1e-6 * np.eye(50)
     Sy = LedoitWolf().fit(Y).covariance_ + 1e-6 * np.eye(50)
     A, b = ot.gaussian.bures_wasserstein_mapping(X.mean(0), Y.mean(0), Sx, Sy)
     expected = 1 - math.sqrt(_emd2(X @ A + b, Y) / (2 * np.trace(Sy)))
     assert res.score == pytest.approx(expected, abs=1e-7)
     assert res.shrinkage[1] == pytest.approx(LedoitWolf().fit(Y).shrinkage_)
-    assert affinity_score(X, Y, shrinkage=True) == res.score
+    assert affinity_score(X, Y, shrinkage=True, ridge_mode="absolute") == res.score
 
 
 # --------------------------------------------------------------------------- errors
@@ -296,10 +300,12 @@ def test_non_numeric_input():
         affinity_score([["a", "b"], ["c", "d"]], np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("ridge_mode", ["relative", "absolute"])
 @pytest.mark.parametrize("f", [lambda z: max(z, 0), lambda z: z * z, lambda z: -z, lambda z: 1 if z > 0 else 0])
-def test_one_dimensional_score_against_a_50_digit_computation(f):
+def test_one_dimensional_score_against_a_50_digit_computation(f, ridge_mode):
     """d = 1 in high precision, independently: the map is x -> sqrt(s_y / s_x)(x - m_x) + m_y
-    and W2 matches sorted samples (mpmath, 50 digits)."""
+    and W2 matches sorted samples (mpmath, 50 digits); the ridge is 1e-6 (absolute) or 1e-6
+    times the larger variance (relative)."""
     import mpmath
 
     mpmath.mp.dps = 50
@@ -307,15 +313,17 @@ def test_one_dimensional_score_against_a_50_digit_computation(f):
     ys = [f(x) for x in xs]
     n = len(xs)
     mx, my = mpmath.mpf(sum(xs)) / n, mpmath.mpf(sum(ys)) / n
-    sx = sum((mpmath.mpf(x) - mx) ** 2 for x in xs) / (n - 1) + mpmath.mpf("1e-6")
-    sy = sum((mpmath.mpf(y) - my) ** 2 for y in ys) / (n - 1) + mpmath.mpf("1e-6")
+    vx = sum((mpmath.mpf(x) - mx) ** 2 for x in xs) / (n - 1)
+    vy = sum((mpmath.mpf(y) - my) ** 2 for y in ys) / (n - 1)
+    lam = mpmath.mpf("1e-6") * (1 if ridge_mode == "absolute" else max(vx, vy))
+    sx, sy = vx + lam, vy + lam
     a = mpmath.sqrt(sy / sx)
     tx = sorted(a * (x - mx) + my for x in xs)
     w2 = sum((t - y) ** 2 for t, y in zip(tx, sorted(mpmath.mpf(y) for y in ys))) / n
     expected = 1 - mpmath.sqrt(w2 / (2 * sy))
     X = np.array(xs, float).reshape(-1, 1)
     Y = np.array(ys, float).reshape(-1, 1)
-    assert affinity_score(X, Y) == pytest.approx(float(expected), abs=1e-12)
+    assert affinity_score(X, Y, ridge_mode=ridge_mode) == pytest.approx(float(expected), abs=1e-12)
 
 
 def test_torch_code_path_equals_the_numpy_one(monkeypatch):
@@ -410,3 +418,92 @@ def test_score_one_for_affine_images_of_ill_conditioned_inputs(data):
     B = rng.standard_normal((d, d))
     Y = X @ (B @ B.T + 0.5 * np.eye(d)) + rng.standard_normal(d)
     assert affinity_score(X, Y, ridge=0.0) == pytest.approx(1.0, abs=2e-9)
+
+
+# --------------------------------------------------------------------------- units of the data
+def _relu_pair(seed=0, n=400, d=4):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) @ rng.standard_normal((d, d))
+    return X, np.maximum(X, 0)
+
+
+def test_small_scale_activations_are_not_constant():
+    """Activations with a standard deviation of 1e-3 or less used to score exactly 1
+    ("constant output") because the absolute ridge 1e-6 dwarfed their variance."""
+    X, Y = _relu_pair()
+    base = affinity_score(X, Y)
+    assert base < 0.9
+    for s in (1e-3, 1e-6, 1e-12):
+        res = affinity_score(s * X, s * Y, return_details=True)
+        assert not res.constant_output and res.score == pytest.approx(base, rel=1e-9)
+    # the reference's absolute ridge is still there, on request, with its behaviour
+    assert affinity_score(1e-4 * X, 1e-4 * Y, ridge_mode="absolute", return_details=True).constant_output
+    assert affinity_score(X, Y, ridge_mode="absolute") == pytest.approx(base, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(-12, 12), st.floats(1, 10), st.floats(-1e3, 1e3), st.sampled_from(sorted(ACTIVATIONS)),
+       st.integers(0, 2**31))
+def test_invariant_under_scaling_from_1e_minus_12_to_1e12(exponent, mantissa, shift, activation, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 3))
+    Y = ACTIVATIONS[activation](X)
+    s = mantissa * 10.0**exponent
+    base = affinity_score(X, Y, return_details=True)
+    got = affinity_score(s * X + shift * s, s * Y - shift * s, return_details=True)
+    assert got.constant_output == base.constant_output
+    assert got.score == pytest.approx(base.score, rel=1e-8, abs=1e-10)
+
+
+@pytest.mark.parametrize("s", [1e-300, 1e-200, 1e100, 1e154, 1e200, 1e300])
+def test_extreme_magnitudes_give_the_unit_score(s):
+    """Data at 1e100-1e300 overflowed its covariances ("Eigenvalues did not converge"); it is
+    now rescaled by a power of two first, exactly, in both ridge modes and on the torch path."""
+    X, Y = _relu_pair(1)
+    for mode in ("relative", "absolute"):
+        res = affinity_score(s * X, s * Y, ridge_mode=mode, return_details=True)
+        if mode == "relative":
+            assert res.score == pytest.approx(affinity_score(X, Y), rel=1e-9)
+        elif s < 1:  # the reference: a variance below the absolute ridge is a constant output
+            assert res.constant_output and res.score == 1.0
+        else:  # the absolute ridge is negligible at this scale
+            assert res.score == pytest.approx(affinity_score(X, Y, ridge=0.0), rel=1e-9)
+    res = affinity_score(s * X, s * Y, return_details=True)
+    unit = affinity_score(X, Y, return_details=True)
+    if s <= 1e150:  # W2^2 and tr Sigma_Y in the data's units, when float64 holds them
+        assert res.w2_squared == pytest.approx(unit.w2_squared * s * s, rel=1e-9)
+        assert res.trace_cov_y == pytest.approx(unit.trace_cov_y * s * s, rel=1e-9)
+    else:
+        assert res.w2_squared == res.trace_cov_y == math.inf
+    assert wasserstein2_squared(1e150 * X, 1e150 * Y) == pytest.approx(1e300 * wasserstein2_squared(X, Y), rel=1e-12)
+
+
+def test_extreme_magnitudes_on_the_torch_path(monkeypatch):
+    import exactnet.probe.affinity as aff
+
+    X, Y = _relu_pair(2)
+    base = affinity_score(X, Y)
+    monkeypatch.setattr(aff, "_TORCH_BACKEND_ON_CPU", True)
+    for s in (1e-300, 1e-3, 1e200, 1e300):
+        assert affinity_score(torch.from_numpy(s * X), torch.from_numpy(s * Y)) == pytest.approx(base, rel=1e-9)
+
+
+def test_rounding_noise_is_a_constant_output():
+    """Identical rows whose mean is not representable: centring leaves rounding noise,
+    which the relative ridge must not score as a spread."""
+    X = np.full((9, 1), -1.0655227571e-94)
+    res = affinity_score(X, np.abs(X), return_details=True)
+    assert res.constant_output and res.score == 1.0
+    X = np.full((7, 3), 0.1) + np.array([0.0, 1e-17, 2e-17])
+    assert affinity_score(X, 3 * X, return_details=True).constant_output
+
+
+def test_ridge_mode_is_validated_and_reported():
+    X, Y = _relu_pair()
+    with pytest.raises(ValueError, match="ridge_mode"):
+        affinity_score(X, Y, ridge_mode="scaled")
+    res = affinity_score(X, Y, return_details=True)
+    d = X.shape[1]
+    larger = max(np.trace(np.cov(X.T)), np.trace(np.cov(Y.T))) / d
+    assert res.ridge_mode == "relative" and res.ridge == pytest.approx(1e-6 * larger, rel=1e-12)
+    assert affinity_score(X, Y, ridge_mode="absolute", return_details=True).ridge == 1e-6

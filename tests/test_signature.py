@@ -18,10 +18,12 @@ from exactnet.probe.data import digits_images, random_images, torchvision_model
 from exactnet.probe.signature import Signature, plot_signatures, signature
 
 
-def _pot_score(X, Y):
+def _pot_score(X, Y, ridge_mode="absolute"):
     d = X.shape[1]
-    Sx = np.cov(X.T).reshape(d, d) + 1e-6 * np.eye(d)
-    Sy = np.cov(Y.T).reshape(d, d) + 1e-6 * np.eye(d)
+    Cx, Cy = np.cov(X.T).reshape(d, d), np.cov(Y.T).reshape(d, d)
+    lam = 1e-6 if ridge_mode == "absolute" else 1e-6 * max(np.trace(Cx), np.trace(Cy)) / d
+    Sx = Cx + lam * np.eye(d)
+    Sy = Cy + lam * np.eye(d)
     A, b = ot.gaussian.bures_wasserstein_mapping(X.mean(0), Y.mean(0), Sx, Sy)
     n = len(X)
     w = np.full(n, 1 / n)
@@ -34,7 +36,8 @@ def _small_cnn():
                          nn.Linear(8 * 12 * 12, 10), nn.GELU()).eval()
 
 
-def test_scores_equal_an_independent_pipeline_on_hand_captured_means():
+@pytest.mark.parametrize("ridge_mode", ["relative", "absolute"])
+def test_scores_equal_an_independent_pipeline_on_hand_captured_means(ridge_mode):
     model = _small_cnn()
     x = random_images(300, 16, seed=3)
     pairs = []
@@ -50,11 +53,12 @@ def test_scores_equal_an_independent_pipeline_on_hand_captured_means():
         model(x)
     for h in handles:
         h.remove()
-    sig = signature(model, x, samples=300, progress=False, shrinkage=False)
+    sig = signature(model, x, samples=300, progress=False, shrinkage=False, ridge_mode=ridge_mode)
+    assert sig.ridge_mode == ridge_mode == sig.to_json()["ridge_mode"]
     assert [layer.type for layer in sig.layers] == ["ReLU", "Tanh", "GELU"]
     assert [(layer.n, layer.d) for layer in sig.layers] == [(300, 6), (300, 8), (300, 10)]
     for layer, (X, Y) in zip(sig.layers, pairs):
-        assert layer.score == pytest.approx(_pot_score(X, Y), abs=1e-6)
+        assert layer.score == pytest.approx(_pot_score(X, Y, ridge_mode), abs=1e-6)
         assert not layer.shrinkage
 
 

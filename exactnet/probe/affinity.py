@@ -10,8 +10,15 @@ scikit-learn and POT); the spec and the paper write them as columns.
 
 For the input ``X`` of an activation and its output ``Y`` (both n x d):
 
-1. ``m_X, m_Y`` the means, ``Sigma_X = cov(X) + ridge I``, ``Sigma_Y = cov(Y) + ridge I``
-   (unbiased covariance, or Ledoit-Wolf shrinkage before the ridge).
+1. ``m_X, m_Y`` the means, ``Sigma_X = cov(X) + lambda I``, ``Sigma_Y = cov(Y) + lambda I``
+   (unbiased covariance, or Ledoit-Wolf shrinkage before the ridge). The reference adds
+   the absolute ridge ``lambda = 1e-6``, which makes the score depend on the data's units
+   (activations with a standard deviation of 1e-3 or less all score 1, "constant").
+   exactnet's default (our formulation) makes the ridge relative to the data:
+   ``lambda = 1e-6 s^2`` with ``s^2 = max(tr cov(X), tr cov(Y)) / d``, the larger mean
+   variance of the pair, which is the reference's ridge when that variance is 1 and
+   leaves the score invariant under ``(X, Y) -> (a X + b, a Y + c)`` for every ``a > 0``.
+   ``ridge_mode="absolute"`` gives the reference's behaviour.
 2. ``T(x) = A (x - m_X) + m_Y`` with ``A`` the symmetric positive definite solution of
    ``A Sigma_X A = Sigma_Y``, the optimal-transport map between the Gaussians
    ``N(m_X, Sigma_X)`` and ``N(m_Y, Sigma_Y)`` (Knott and Smith 1984; Peyre and Cuturi,
@@ -22,7 +29,14 @@ For the input ``X`` of an activation and its output ``Y`` (both n x d):
    assignment problem, sort-and-match in 1-D.
 4. ``rho_aff = 1 - sqrt(W2^2 / (2 tr Sigma_Y))`` (current definition), or
    ``1 - W2^2 / (2 tr Sigma_Y)`` (``normalization="squared"``, the paper's first version).
-   A constant output (``tr Sigma_Y <= 2 ridge d``) scores 1.
+   A constant output (``tr Sigma_Y <= 2 lambda d``, i.e. ``tr cov(Y) <= lambda d``) scores
+   1; with the relative ridge that is ``tr cov(Y) <= 1e-6 tr cov(X)``, or a spread of
+   ``Y`` within the rounding error of centring it (``tr cov(Y) / d <= ((n + 1) u
+   max|y|)^2``, ``u = 2^-53``).
+
+Every computation runs on ``X`` and ``Y`` multiplied by one power of two that brings their
+largest magnitude into [1/2, 1): exact (no rounding), and no square or product of the
+data can overflow or underflow on the way, whatever its units (1e-300 to 1e300).
 
 What runs where: means, covariances, the Ledoit-Wolf estimate, the matrix functions
 (Cholesky and a symmetric eigendecomposition in float64) and the cost matrix run on the
@@ -57,6 +71,7 @@ RIDGE = 1e-6
 # Tests set this to run the torch code path (the one CUDA tensors take) on the CPU.
 _TORCH_BACKEND_ON_CPU = False
 NORMALIZATIONS = ("sqrt", "squared")
+RIDGE_MODES = ("relative", "absolute")
 
 
 @dataclass(frozen=True)
@@ -64,13 +79,18 @@ class AffinityResult:
     """The score and the quantities it is made of (all float64)."""
 
     score: float
+    # W2^2, tr Sigma_Y and lambda are in the data's units: inf (or 0) where they are beyond
+    # float64's range (data beyond about 1e154, or below 1e-154); the score is computed in
+    # rescaled units and is not affected
     w2_squared: float  # exact W2^2 between the rows of T(X) and of Y
     trace_cov_y: float  # tr Sigma_Y, ridge (and shrinkage) included
     n: int
     d: int
     normalization: str
     shrinkage: tuple[float, float] | None  # Ledoit-Wolf coefficients of (Sigma_X, Sigma_Y); None without
-    constant_output: bool  # tr Sigma_Y <= 2 ridge d: A = 0 and the score is 1
+    constant_output: bool  # tr Sigma_Y <= 2 lambda d: A = 0 and the score is 1
+    ridge: float = 0.0  # lambda, the multiple of I added to both covariances, in the data's units
+    ridge_mode: str = "relative"  # "relative" (lambda = ridge * max mean variance) or "absolute" (the reference)
 
     def __float__(self) -> float:
         return self.score
@@ -202,6 +222,26 @@ def _congruence(L, S):
         SL = scipy.linalg.blas.dtrmm(1.0, L, S, side=1, lower=1)
         return scipy.linalg.blas.dtrmm(1.0, L, SL, side=0, lower=1, trans_a=1)
     return L.T @ (S @ L)
+
+
+def _ldexp(A, k: int):
+    """A * 2^k, exact (barring underflow past the subnormals) for numpy arrays and tensors."""
+    if k == 0:
+        return A
+    if isinstance(A, np.ndarray):
+        return np.ldexp(A, k)
+    half = k // 2  # two factors, each within float64's range (2^k alone may not be)
+    return A * (2.0**half) * (2.0 ** (k - half))
+
+
+def _max_abs(A) -> float:
+    return float(np.abs(A).max()) if isinstance(A, np.ndarray) else float(A.abs().max())
+
+
+def _common_binary_scale(*arrays) -> int:
+    """The exponent e with max |entry| * 2^-e in [1/2, 1) over all arrays (0 when all are zero)."""
+    largest = max(_max_abs(A) for A in arrays)
+    return int(np.frexp(largest)[1]) if largest > 0 else 0
 
 
 def _to_backend(a, like):
@@ -412,22 +452,24 @@ def wasserstein2_squared(P, Q) -> float:
                         "weights, an assignment problem)")
     if P.shape[0] == 0:
         raise ValueError("P and Q are empty")
-    return _w2_samples(P, Q)
+    # computed on P, Q times one power of two (exact), so that no square overflows
+    e = _common_binary_scale(P, Q)
+    return float(np.ldexp(_w2_samples(_ldexp(P, -e), _ldexp(Q, -e)), 2 * e))
 
 
 # --------------------------------------------------------------------------- the score
 def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str = False, ridge: float = RIDGE,
-                   device=None, return_details: bool = False):
+                   ridge_mode: str = "relative", device=None, return_details: bool = False):
     """Affinity score ``rho_aff`` of an activation with input samples ``X`` and output
     samples ``Y`` (rows are samples: shape (n_samples, n_features), numpy or torch):
 
         rho_aff = 1 - sqrt(W2^2(T#X, Y) / (2 tr Sigma_Y)),   T(x) = A (x - m_X) + m_Y,
 
     with ``A`` the Gaussian optimal-transport map between ``N(m_X, Sigma_X)`` and
-    ``N(m_Y, Sigma_Y)`` (:func:`gaussian_ot_map`), ``Sigma = cov + ridge I`` and ``W2^2``
+    ``N(m_Y, Sigma_Y)`` (:func:`gaussian_ot_map`), ``Sigma = cov + lambda I`` and ``W2^2``
     the exact empirical distance (:func:`wasserstein2_squared`). Bouniot, Redko et al.,
     arXiv 2310.11439 (CVPR 2025), Definition of the affinity score; reference code
-    AffScoreDeep ``rho_aff``.
+    AffScoreDeep ``rho_aff``. A constant output (``tr cov(Y) <= lambda d``) scores 1.
 
     Parameters
     ----------
@@ -437,7 +479,15 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
         Ledoit-Wolf shrinkage of both covariances before the ridge (scikit-learn's
         estimator, 1/n normalisation, as the reference's ``correctCov=True``). Needed when
         ``d >= n``: without it such inputs are refused.
-    ridge : the ``1e-6 I`` added to both covariances.
+    ridge : the ridge coefficient (default 1e-6).
+    ridge_mode : "relative" (default; our formulation) or "absolute" (the reference's).
+        Relative: ``lambda = ridge * max(tr cov(X), tr cov(Y)) / d``, the ridge times the
+        larger mean variance of the pair. The score, the ridge's effect and the
+        constant-output test (``tr cov(Y) <= ridge tr cov(X)``) are then the same in any
+        units: invariant under ``(X, Y) -> (a X + b, a Y + c)``, ``a > 0``, and equal to the
+        reference's when the larger mean variance is 1; a spread of ``Y`` within the
+        rounding error of centring it also counts as constant. Absolute: ``lambda = ridge`` as
+        AffScoreDeep adds it, so that data with variances of 1e-6 or less scores 1.
     device : where to compute (default: the device of ``X`` when it is a tensor, else CPU).
         On the CPU the linear algebra runs in numpy/scipy (float64), on CUDA in torch
         (float64); the assignment always runs on the CPU.
@@ -454,6 +504,8 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
     shrink = shrinkage in (True, "ledoit-wolf")
     if not (ridge >= 0 and np.isfinite(ridge)):
         raise ValueError(f"ridge={ridge!r} must be a finite number >= 0")
+    if ridge_mode not in RIDGE_MODES:
+        raise ValueError(f"ridge_mode={ridge_mode!r}; use one of {RIDGE_MODES}")
     X, Y = _check_pair(X, Y, device)
     n, d = X.shape
     if d >= n and not shrink:
@@ -463,12 +515,15 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
     if isinstance(X, np.ndarray):
         # LAPACK (Cholesky, eigh, triangular solves) on one BLAS thread, the large products on all
         with _blas_threads(1):
-            return _score(X, Y, normalization, shrink, ridge, return_details)
-    return _score(X, Y, normalization, shrink, ridge, return_details)
+            return _score(X, Y, normalization, shrink, ridge, ridge_mode, return_details)
+    return _score(X, Y, normalization, shrink, ridge, ridge_mode, return_details)
 
 
-def _score(X, Y, normalization, shrink, ridge, return_details):
+def _score(X, Y, normalization, shrink, ridge, ridge_mode, return_details):
     n, d = X.shape
+    # work on X, Y times 2^-e (exact): entries below 1, so no square or product overflows
+    e = _common_binary_scale(X, Y)
+    X, Y = _ldexp(X, -e), _ldexp(Y, -e)
     m_x, m_y = X.mean(0), Y.mean(0)
     Xc = X - m_x  # centred once: the covariance and the map both use it
     coefficient = None
@@ -479,16 +534,24 @@ def _score(X, Y, normalization, shrink, ridge, return_details):
             coefficient = (cx, cy)
         else:
             Sx, Sy = _covariance(Xc), _covariance(Y - m_y)
-    eye = _eye(d, X)
-    Sx = Sx + ridge * eye
-    Sy = Sy + ridge * eye
-    trace_y = _trace(Sy)
-    constant = trace_y <= 2 * ridge * d
+    trace_cov_y = _trace(Sy)
+    if ridge_mode == "relative":
+        lam = ridge * max(_trace(Sx), trace_cov_y) / d  # in the rescaled units
+        # a spread within the rounding error of centring Y (|fl(y - m) - (y - m)| <= (n + 1) u max|y|)
+        # is no spread: constant, where the relative ridge alone would score rounding noise
+        rounding = ((n + 1) * 2.0**-53 * _max_abs(Y)) ** 2
+        constant = trace_cov_y <= max(lam, rounding) * d
+    else:
+        with np.errstate(over="ignore"):  # inf for tiny data: then constant below, as the reference has it
+            lam = float(np.ldexp(ridge, -2 * e))  # the absolute ridge in the rescaled units
+        constant = trace_cov_y <= lam * d  # tr Sigma_Y <= 2 lambda d
+    trace_y = trace_cov_y + lam * d
     if constant:
         score = 1.0  # A = 0: every sample is mapped to the output's mean
         w2 = _w2_samples(m_y + 0 * X, Y)
     else:
-        W, s = _map_factors(Sx, Sy)
+        eye = _eye(d, X)
+        W, s = _map_factors(Sx + lam * eye, Sy + lam * eye)
         with _gemm_threads(X):
             A = (W * s) @ W.T
             TX = Xc @ _sym(A) + m_y
@@ -499,5 +562,10 @@ def _score(X, Y, normalization, shrink, ridge, return_details):
             score = 1.0 - w2 / (2 * trace_y)
     if not return_details:
         return score
-    return AffinityResult(score=score, w2_squared=w2, trace_cov_y=trace_y, n=n, d=d, normalization=normalization,
-                          shrinkage=coefficient, constant_output=constant)
+    with np.errstate(over="ignore"):  # back in the data's units: inf beyond float64's range
+        w2_data, trace_cov_data = (float(np.ldexp(v, 2 * e)) for v in (w2, trace_cov_y))
+        lam_data = float(np.ldexp(lam, 2 * e)) if ridge_mode == "relative" else float(ridge)
+        trace_data = trace_cov_data + lam_data * d
+    return AffinityResult(score=score, w2_squared=w2_data, trace_cov_y=trace_data, n=n, d=d,
+                          normalization=normalization, shrinkage=coefficient, constant_output=constant,
+                          ridge=lam_data, ridge_mode=ridge_mode)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .affinity import affinity_score
+from .affinity import RIDGE_MODES, affinity_score
 from .capture import capture
 from ._device import checked_device
 
@@ -51,6 +51,7 @@ class Signature:
     seed: int
     capture_seconds: float
     info: dict = field(default_factory=dict)
+    ridge_mode: str = "relative"  # see affinity_score
 
     @property
     def scores(self) -> np.ndarray:
@@ -61,6 +62,7 @@ class Signature:
             "model": self.model,
             "reduction": self.reduction,
             "normalization": self.normalization,
+            "ridge_mode": self.ridge_mode,
             "samples": self.samples,
             "seed": self.seed,
             "capture_seconds": self.capture_seconds,
@@ -80,7 +82,9 @@ class Signature:
         if any(layer.shrinkage for layer in self.layers):
             lines.append("LW: d >= n, scored with Ledoit-Wolf shrinkage")
         if any(layer.constant_output for layer in self.layers):
-            lines.append("const: the output is constant (tr Sigma_Y <= 2e-6 d); the score is 1 by definition")
+            rule = ("tr cov(Y) <= 1e-6 tr cov(X), or within rounding" if self.ridge_mode == "relative"
+                    else "tr cov(Y) <= 1e-6 d")
+            lines.append(f"const: the output is constant ({rule}); the score is 1 by definition")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -94,7 +98,8 @@ class Signature:
 def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, modules: Any = None,
               reduction: Any = "channel_mean", channel_axis: Any = "auto", samples: int = 2048,
               batch_size: int = 256, normalization: str = "sqrt", shrinkage: bool | str = "auto",
-              device: str | torch.device | None = None, seed: int = 987, progress: bool = True) -> Signature:
+              ridge_mode: str = "relative", device: str | torch.device | None = None, seed: int = 987,
+              progress: bool = True) -> Signature:
     """The non-linearity signature of ``model`` on ``data``.
 
     Captures the input and output of every activation call site (:func:`capture`, keeping
@@ -105,11 +110,15 @@ def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, mod
     shrinkage : False (a layer with d >= n raises), True / "ledoit-wolf" (every layer) or
         "auto" (default: Ledoit-Wolf exactly for the layers with d >= n, marked in the
         table and the JSON).
+    ridge_mode : "relative" (default) or "absolute" (AffScoreDeep's 1e-6 I), see
+        :func:`affinity_score`.
     device : where the model runs and the matrix functions are computed (CUDA when given);
         the assignment of the exact W2 runs on the CPU.
     """
     if shrinkage not in SHRINKAGE_CHOICES:
         raise ValueError(f"shrinkage={shrinkage!r}; use one of {SHRINKAGE_CHOICES}")
+    if ridge_mode not in RIDGE_MODES:
+        raise ValueError(f"ridge_mode={ridge_mode!r}; use one of {RIDGE_MODES}")
     if not isinstance(samples, int) or samples < 2:
         raise ValueError(f"samples={samples!r}; at least 2 samples per layer are needed")
     t0 = time.perf_counter()
@@ -132,7 +141,7 @@ def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, mod
             t = time.perf_counter()
             try:
                 res = affinity_score(cap.input, cap.output, normalization=normalization, shrinkage=shrink,
-                                     device=score_device, return_details=True)
+                                     ridge_mode=ridge_mode, device=score_device, return_details=True)
             except ValueError as exc:
                 raise ValueError(f"layer {layer_name!r} ({cap.type}, n={n}, d={d}): {exc}") from exc
             layers.append(LayerScore(name=layer_name, type=cap.type, d=d, n=n, score=float(res.score),
@@ -145,7 +154,8 @@ def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, mod
             bar.close()
     red = reduction if isinstance(reduction, str) else str(reduction)
     return Signature(model=name or type(model).__name__, layers=tuple(layers), reduction=red,
-                     normalization=normalization, samples=samples, seed=seed, capture_seconds=capture_seconds)
+                     normalization=normalization, samples=samples, seed=seed, capture_seconds=capture_seconds,
+                     ridge_mode=ridge_mode)
 
 
 def plot_signatures(signatures, *, ax=None, normalized_depth: bool | None = None, path=None, title=None):
