@@ -162,3 +162,46 @@ def test_safetensors_round_trip(tmp_path):
     same_weights(net, from_torch(model))
     with pytest.raises(ValueError, match="widths"):
         load_network(tmp_path / "m.safetensors")
+
+
+# ----------------------------------------------------------------- truncated and corrupt files
+def _cut(src, dst, keep):
+    data = src.read_bytes()
+    dst.write_bytes(data[:keep] if isinstance(keep, int) else keep(data))
+
+
+@pytest.mark.parametrize("how", ["half", "tail", "header", "empty", "crc"])
+def test_truncated_or_corrupt_npz_named(tmp_path, how):
+    good = tmp_path / "good.npz"
+    save_npz(benchmark_net((2, 4, 1)), good)
+    size = good.stat().st_size
+    bad = tmp_path / "bad.npz"
+
+    def corrupt(data):  # the bytes of the first member's data changed: its CRC no longer matches
+        return data[:60] + bytes(b ^ 0xFF for b in data[60:80]) + data[80:]
+
+    _cut(good, bad, {"half": size // 2, "tail": size - 10, "header": 10, "empty": 0, "crc": corrupt}[how])
+    with pytest.raises(ValueError, match=r"bad\.npz: not a valid weights file"):
+        load_network(bad)
+
+
+def test_npy_renamed_to_npz(tmp_path):
+    path = tmp_path / "one.npz"
+    with open(path, "wb") as fh:
+        np.save(fh, np.zeros(3))
+    with pytest.raises(ValueError, match="not a valid weights file: it holds a single array"):
+        load_network(path)
+
+
+def test_truncated_torch_and_safetensors_named(tmp_path):
+    from safetensors.torch import save_file
+
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    save_file(model.state_dict(), tmp_path / "m.safetensors")
+    for name in ("m.pt", "m.safetensors"):
+        src = tmp_path / name
+        bad = tmp_path / f"bad_{name}"
+        _cut(src, bad, src.stat().st_size // 2)
+        with pytest.raises(ValueError, match=rf"bad_{name}: not a valid weights file"):
+            load_network(bad, widths=(2, 4, 1))

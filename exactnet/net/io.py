@@ -16,6 +16,8 @@ import os
 import pickle
 import re
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +69,27 @@ def save_npz(net: Network, path) -> None:
     np.savez(os.fspath(path), **arrays)
 
 
+def _not_valid(path: Path, kind: str, err: Exception) -> ValueError:
+    return ValueError(f"{path}: not a valid weights file: it cannot be read as {kind} ({type(err).__name__}: {err}); "
+                      f"it may be truncated or corrupt, so save or copy it again")
+
+
 # ---------------------------------------------------------------------------- npz
+# what numpy's zip reading raises on a truncated or corrupt archive
+_BAD_ARCHIVE = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+
+
 def _read_npz(path: Path):
     try:
         archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
     except ValueError as err:
         raise ValueError(f"{path}: could not read it as a .npz archive of numeric arrays ({err})") from err
+    except _BAD_ARCHIVE as err:
+        raise _not_valid(path, "a .npz archive", err) from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a plain .npy file renamed
+        raise ValueError(f"{path}: not a valid weights file: it holds a single array, not a .npz archive of W0, b0, ...")
     with archive:
         keys = list(archive.files)
         bad = [k for k in keys if not re.fullmatch(r"[Wb](0|[1-9]\d*)", k)]
@@ -93,6 +110,8 @@ def _read_npz(path: Path):
                 a = archive[k]
             except ValueError as err:  # object arrays need pickle, which is refused
                 raise ValueError(f"{path}: array {k!r} is not numeric ({err})") from err
+            except _BAD_ARCHIVE as err:
+                raise _not_valid(path, "a .npz archive", err) from err
             if a.dtype.kind not in "fiu":
                 raise ValueError(f"{path}: array {k!r} has dtype {a.dtype}; weights must be real numbers")
             arrays[k] = a.astype(float) if a.dtype.kind == "f" else a
@@ -129,6 +148,10 @@ def _read_torch(path: Path) -> dict:
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except RuntimeError as err:  # torch's zip reader on a truncated or corrupt file
+        raise _not_valid(path, "a torch checkpoint", err) from err
     except pickle.UnpicklingError as err:
         raise ValueError(
             f"{path}: refused to load. The checkpoint contains Python objects other than tensors and "
@@ -151,10 +174,14 @@ def _unpickler_detail(err: Exception) -> str:
 
 def _read_safetensors(path: Path) -> dict:
     try:
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
     except ImportError as err:
         raise ImportError(f"reading {path} needs the safetensors package: pip install safetensors") from err
-    return load_file(os.fspath(path), device="cpu")
+    try:
+        return load_file(os.fspath(path), device="cpu")
+    except SafetensorError as err:
+        raise _not_valid(path, "a safetensors file", err) from err
 
 
 def _from_state_dict(state: dict, path: Path, widths):
