@@ -15,7 +15,8 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["to_fraction", "fraction_array", "fraction_to_float", "format_fraction"]
+__all__ = ["to_fraction", "fraction_array", "fraction_to_float", "format_fraction", "real_tensor_to_numpy",
+           "float_or_inf"]
 
 
 def to_fraction(value, name: str = "value") -> Fraction:
@@ -54,14 +55,28 @@ def to_fraction(value, name: str = "value") -> Fraction:
     raise TypeError(f"{name} has type {type(value).__name__}; expected a real number (float, int, Fraction, sympy Rational)")
 
 
+def real_tensor_to_numpy(values, name: str):
+    """A torch tensor's values as a numpy array (float64 for floating dtypes, which holds
+    float16/bfloat16/float32 exactly); anything else is returned unchanged.
+
+    A complex tensor is refused (``TypeError`` naming ``name``): torch's own conversion to
+    a real dtype would silently keep only the real part."""
+    if not (hasattr(values, "detach") and hasattr(values, "is_complex")):
+        return values
+    t = values.detach().cpu()
+    if t.is_complex():
+        raise TypeError(f"{name} is a complex tensor (dtype {t.dtype}); exactnet works with real numbers: "
+                        f"pass the tensor's real part (tensor.real) explicitly if that is what you mean")
+    return t.double().numpy() if t.is_floating_point() else t.numpy()
+
+
 def fraction_array(values, name: str, ndim: int | None = None) -> np.ndarray:
     """Convert a (nested) sequence or array to a numpy object array of ``Fraction``.
 
     Raises ``ValueError`` naming ``name`` and the index of the first NaN/infinite entry,
     and for the wrong number of dimensions.
     """
-    if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch tensor
-        values = values.detach().cpu().double().numpy()
+    values = real_tensor_to_numpy(values, name)
     arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
@@ -90,6 +105,17 @@ def fraction_to_float(q: Fraction, name: str = "value") -> float:
         return float(q)
     except OverflowError as err:
         raise ValueError(f"{name} = {q} does not fit in float64; use exact mode") from err
+
+
+def float_or_inf(num, den: int = 1) -> float:
+    """The float64 nearest to the rational ``num / den`` (``num`` an int or a Fraction,
+    ``den`` a nonzero int; round to nearest even), and ``inf`` or ``-inf`` where it is
+    beyond float64's range: what IEEE 754 rounding gives, where Python's ``float`` and
+    integer division raise ``OverflowError`` instead."""
+    try:
+        return float(num) if den == 1 else num / den
+    except OverflowError:
+        return math.inf if (num > 0) == (den > 0) else -math.inf
 
 
 def format_fraction(q: Fraction) -> str:

@@ -287,3 +287,24 @@ def test_shape_errors():
 def test_output_is_network():
     assert isinstance(from_torch(nn.Sequential(nn.Linear(2, 1)), name="tiny"), Network)
     assert from_torch(nn.Sequential(nn.Linear(2, 1)), name="tiny").name == "tiny"
+
+
+# ----------------------------------------------------------------- complex numbers are refused
+def test_complex_tensors_refused_like_complex_arrays():
+    """Complex torch tensors used to lose their imaginary part silently (only torch's
+    casting warning); numpy complex arrays were already refused."""
+    W = torch.tensor([[1 + 2j, 0.5], [0.0, -1j]], dtype=torch.complex128)
+    b = torch.zeros(2, dtype=torch.complex64)
+    with pytest.raises(TypeError, match="complex"):
+        Network.from_arrays([np.array([[1 + 2j, 0.5]])], [np.zeros(1)])
+    with pytest.raises(TypeError, match=r"W0/b0\.weight is a complex tensor"):
+        Network.from_arrays([W], [torch.zeros(2)])
+    with pytest.raises(TypeError, match=r"W0/b0\.bias is a complex tensor"):
+        Network.from_arrays([W.real], [b])
+    lin = nn.Linear(2, 2, dtype=torch.complex64)
+    with pytest.raises(TypeError, match=r"module '0' \(Linear\): (weight|bias) is a complex tensor"):
+        from_torch(nn.Sequential(lin))
+    net = Network.from_arrays([W.real], [torch.zeros(2)])  # the real part, taken explicitly
+    assert net.layers[0].weight_exact[0, 1] == Fraction(1, 2)
+    with pytest.raises(TypeError, match="complex"):
+        net.forward(torch.tensor([1 + 1j, 0j]))

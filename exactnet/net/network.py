@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._rational import fraction_array, fraction_to_float, to_fraction
+from .._rational import fraction_array, fraction_to_float, real_tensor_to_numpy, to_fraction
 
 __all__ = ["Layer", "Network", "IntegerLayer"]
 
@@ -267,8 +267,9 @@ class Network:
 
     # ------------------------------------------------------------------ evaluation
     def _check_points(self, x, name="x") -> tuple[np.ndarray, bool]:
-        if hasattr(x, "detach"):
-            x = x.detach().cpu().double().numpy()
+        x = real_tensor_to_numpy(x, name)
+        if np.iscomplexobj(x):
+            raise TypeError(f"{name} holds complex numbers; the network's inputs are real")
         arr = np.asarray(x, dtype=float)
         single = arr.ndim == 1
         arr2 = arr[None, :] if single else arr

@@ -76,7 +76,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .._rational import fraction_array, to_fraction
+from .._rational import fraction_array, real_tensor_to_numpy, to_fraction
 from .network import Layer, Network
 
 __all__ = ["SUPPORTED", "UnsupportedLayerError", "from_torch"]
@@ -1375,7 +1375,7 @@ def _check_module(label: str, m, kind: str) -> None:
 
 def _param(label: str, m, pname: str) -> np.ndarray:
     """A parameter or buffer of ``m`` as float64 (exact for float16/32/64), checked finite."""
-    a = getattr(m, pname).detach().cpu().double().numpy()
+    a = real_tensor_to_numpy(getattr(m, pname), f"{label}: {pname}")
     bad = ~np.isfinite(a)
     if bad.any():
         idx = [int(i) for i in np.argwhere(bad)[0]]
@@ -1385,9 +1385,7 @@ def _param(label: str, m, pname: str) -> np.ndarray:
 
 def _const(label: str, c) -> np.ndarray:
     """A constant operand (number or tensor) as a finite float64 or int array."""
-    if hasattr(c, "detach"):
-        c = c.detach().cpu()
-        c = c.numpy() if not c.is_floating_point() else c.double().numpy()
+    c = real_tensor_to_numpy(c, f"{label}: constant")
     if isinstance(c, (_Batch, _Opaque)) or c is None:
         raise UnsupportedLayerError(f"{label} uses {c!r} as a number")
     a = np.asarray(c)
