@@ -348,3 +348,45 @@ def test_mean_region_count_at_he_init_is_about_one_plus_neurons():
     mean = float(np.mean(counts))
     assert abs(mean - expected) <= 0.10 * expected, (mean, expected)
     assert mean < 0.05 * math.prod(w + 1 for w in widths)
+
+
+# ----------------------------------------------------------------- values beyond float64's range
+def _rounded(q):
+    """The IEEE rounding of an exact rational: +-inf beyond float64's range."""
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
+@pytest.mark.parametrize("scales", [(1e200, 1e200), (1e308, 1.0), (1.0, 1e308), (1e300, 1e10, 1e-20), (1e-200, 1e-200)])
+def test_huge_and_tiny_weights_fast_equals_exact(scales):
+    """Weights of 1e200 in two consecutive layers (or 1e308 in one) used to raise
+    OverflowError inside the float rows of the fast mode; its segments are now decided by
+    the exact engine, with the counts and patterns of the exact mode and its output maps
+    rounded to float64 (+-inf beyond its range, with a warning)."""
+    rng = np.random.default_rng(len(scales))
+    widths = [2] + [3] * (len(scales) - 1) + [1]
+    ws = [rng.choice([-1.0, 1.0], (o, i)) * rng.uniform(0.5, 1.7, (o, i)) * s
+          for i, o, s in zip(widths[:-1], widths[1:], scales)]
+    net = Network.from_arrays(ws, [rng.standard_normal(o) for o in widths[1:]])
+    start, end = [-1.0, -0.5], [1.0, 0.75]
+    ex = segment_regions(net, start, end, exact=True)
+    overflow = any(abs(_rounded(v)) == math.inf for r in ex.regions for v in r.intercept + r.slope)
+    if overflow:
+        with pytest.warns(RuntimeWarning, match="beyond float64's range"):
+            fl = segment_regions(net, start, end)
+    else:
+        fl = segment_regions(net, start, end)
+    assert (fl.num_regions, fl.num_pieces, fl.num_patterns) == (ex.num_regions, ex.num_pieces, ex.num_patterns)
+    for f, e in zip(fl.regions, ex.regions):
+        assert (f.pattern == e.pattern).all()
+        for got, exact in zip(f.intercept + f.slope, e.intercept + e.slope):
+            if fl.decided_exactly or math.isinf(_rounded(exact)):
+                assert got == _rounded(exact)
+            else:
+                assert got == pytest.approx(_rounded(exact), rel=1e-9, abs=1e-300)
+    for t, err, te in zip(fl.breakpoints, fl.breakpoint_errors, ex.breakpoints):
+        assert abs(t - te) <= err
+    assert [_rounded(v) for v in ex.smp] == pytest.approx(list(fl.smp), rel=1e-9)
+    assert overflow or scales[0] != 1e200  # 1e200 x 1e200: outputs near 1e400 at least somewhere

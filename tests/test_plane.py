@@ -219,3 +219,103 @@ def test_json_summary_and_pieces():
     assert (part.num_regions, part.num_pieces) == (4, 2)
     d = json.loads(json.dumps(part.to_dict()))
     assert d["regions"] == 4 and d["pieces"] == 2 and d["area"] == "4" and len(d["edges"]) == 4
+
+
+# ----------------------------------------------------------------- domains that are not convex polygons
+def _regular(n, k=1):
+    """The vertices of a regular n-gon visited with step k: a convex polygon for k = 1,
+    the star polygon {n/k} (winding k times) otherwise."""
+    pts = [(np.cos(2 * np.pi * j / n + 0.3), np.sin(2 * np.pi * j / n + 0.3)) for j in range(n)]
+    return [pts[(j * k) % n] for j in range(n)]
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_pentagram_is_refused_in_both_modes(exact):
+    # every turn of the pentagram 0, 2, 4, 1, 3 is to the left, but its boundary winds twice:
+    # it used to pass the convexity test (fast mode: "inconsistent face"; exact: 3 wrong regions)
+    net = benchmark_net("2-4-1", 0)
+    for star in (_regular(5, 2), _regular(5, 2)[::-1]):
+        with pytest.raises(ValueError, match="winds around 2 times"):
+            partition(net, star, exact=exact)
+
+
+@pytest.mark.parametrize("n,k", [(5, 2), (7, 2), (7, 3), (8, 3), (9, 4)])
+def test_star_polygons_refused(n, k):
+    with pytest.raises(ValueError, match=f"winds around {k} times"):
+        parse_domain(_regular(n, k))
+
+
+def test_degenerate_vertex_lists():
+    # the square traversed twice: every turn left, winding 2
+    with pytest.raises(ValueError, match="winds around 2 times"):
+        parse_domain([(0, 0), (1, 0), (1, 1), (0, 1)] * 2)
+    # a spike: the boundary goes out along a line and back
+    with pytest.raises(ValueError, match="spike"):
+        parse_domain([(0, 0), (1, 0), (2, 0), (1, 0), (1, 1)])
+    with pytest.raises(ValueError, match="spike"):
+        parse_domain([(0, 0), (2, 0), (1, 0), (1, 1)])
+    # consecutive repeats, a closing copy of the first vertex and straight-through vertices are dropped
+    assert parse_domain([(0, 0), (0, 0), (1, 0), (2, 0), (2, 2), (0, 2), (0, 0)]) == [(0, 0), (2, 0), (2, 2), (0, 2)]
+
+
+def test_box_bounds_in_order():
+    with pytest.raises(ValueError, match="u0 < u1 and v0 < v1"):
+        parse_domain((1, -1, -1, 1))
+    with pytest.raises(ValueError, match="u0 < u1 and v0 < v1"):
+        partition(benchmark_net("2-4-1", 0), (-1, 1, 1, -1))
+    assert parse_domain((-1, 1, 0, 2)) == [(-1, 0), (1, 0), (1, 2), (-1, 2)]
+
+
+def test_shapely_polygon_with_a_hole_refused():
+    from shapely.geometry import Polygon
+
+    ring = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+    hole = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)]
+    with pytest.raises(ValueError, match="holes"):
+        parse_domain(Polygon(ring, [hole]))
+    assert len(parse_domain(Polygon(ring))) == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6)), min_size=3, max_size=12, unique=True),
+       st.integers(0, 11), st.booleans(), st.booleans())
+def test_convex_polygons_accepted_in_any_listing(points, shift, reverse, pad):
+    """The convex hull of random lattice points, listed from any vertex in either orientation,
+    with midpoints of edges and repeated vertices inserted, gives back the hull (CCW)."""
+    from shapely.geometry import MultiPoint
+
+    hull = MultiPoint(points).convex_hull
+    if hull.geom_type != "Polygon":
+        return
+    ring = [(Fraction(int(x)), Fraction(int(y))) for x, y in list(hull.exterior.coords)[:-1]]
+    listing = ring[::-1] if reverse else list(ring)
+    s = shift % len(listing)
+    listing = listing[s:] + listing[:s]
+    if pad:
+        padded = []
+        for a, b in zip(listing, listing[1:] + listing[:1]):
+            padded += [a, a, ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)]
+        listing = padded
+    verts = parse_domain(listing)
+    assert set(verts) == set(ring) and len(verts) == len(ring)
+    area2 = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(verts, verts[1:] + verts[:1]))
+    assert area2 > 0
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError),
+                                        ("100", TypeError), (np.float64(10), TypeError)])
+@pytest.mark.parametrize("exact", [False, True])
+def test_max_regions_validated_at_the_boundary(bad, error, exact):
+    """0, -1, 1.5 and True used to be accepted (and fail later, confusingly); a string gave
+    a TypeError deep in the exact kernel."""
+    with pytest.raises(error, match="max_regions must be a positive integer or None"):
+        partition(benchmark_net("2-8-8-1", 0), max_regions=bad, exact=exact)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_max_regions_accepts_integers(exact):
+    net = benchmark_net("2-4-1", 0)
+    full = partition(net, exact=exact).num_regions
+    assert partition(net, max_regions=np.int64(full), exact=exact).num_regions == full
+    with pytest.raises(RuntimeError, match=f"max_regions={full - 1}"):
+        partition(net, max_regions=full - 1, exact=exact)

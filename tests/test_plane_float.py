@@ -4,6 +4,7 @@ same graph, same counts, vertices and areas within rounding."""
 from __future__ import annotations
 
 import math
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -149,3 +150,42 @@ def test_bulk_regions_and_edges_equal_single_ones():
         assert np.array_equal(bulk.pattern, one.pattern)
         assert np.allclose(bulk.interior_point, one.interior_point, rtol=1e-12, atol=1e-15)
     assert len(part.edges) == part.graph.number_of_edges() > part.num_regions
+
+
+# ----------------------------------------------------------------- values beyond float64's range
+def _rounded(q):
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
+@pytest.mark.parametrize("scales", [(1e200, 1e200), (1e308, 1.0), (1e300, 1e10, 1e-20)])
+def test_huge_weights_maps_equal_the_rounded_exact_ones(scales):
+    """With weights of 1e200 in two layers the fast mode's output maps used to come out NaN
+    (overflowing float compositions) where the exact maps are finite; now every map is
+    finite and close to the exact one, or the exact one rounded (+-inf beyond float64's
+    range, with a warning)."""
+    rng = np.random.default_rng(7)
+    widths = [2] + [4] * (len(scales) - 1) + [1]
+    ws = [rng.choice([-1.0, 1.0], (o, i)) * rng.uniform(0.5, 1.7, (o, i)) * s
+          for i, o, s in zip(widths[:-1], widths[1:], scales)]
+    net = Network.from_arrays(ws, [rng.standard_normal(o) for o in widths[1:]])
+    ex = partition(net, exact=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fl = partition(net)
+        fast = {_key(r.pattern): r for r in fl.regions}
+    assert_same_partition(fl, ex)
+    exact_maps = [[_rounded(q) for q in r.intercept + tuple(g for grad in r.gradient for g in grad)] for r in ex.regions]
+    overflow = any(math.isinf(v) for m in exact_maps for v in m)
+    assert overflow == any("beyond float64's range" in str(w.message) for w in caught)
+    for r, exact in zip(ex.regions, exact_maps):
+        got = list(fast[_key(r.pattern)].intercept) + [g for grad in fast[_key(r.pattern)].gradient for g in grad]
+        assert not any(math.isnan(v) for v in got)
+        for g, e in zip(got, exact):
+            if math.isinf(e) or math.isinf(g):
+                assert g == e
+            else:
+                assert g == pytest.approx(e, rel=1e-6, abs=1e-9 * max(1.0, max(abs(v) for v in exact if math.isfinite(v))))
+    assert overflow or scales[0] != 1e200

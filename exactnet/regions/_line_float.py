@@ -58,7 +58,8 @@ class FloatNetData:
             wts.append(np.ascontiguousarray(layer.weight.T).reshape(-1))
             bs.append(layer.bias)
             ss.append(layer.negative_slope)
-            ra.append(np.abs(layer.weight).sum(axis=1))
+            with np.errstate(over="ignore"):  # an inf row sum makes its bounds inf: decided exactly
+                ra.append(np.abs(layer.weight).sum(axis=1))
             isn.append(layer.is_neuron)
             idx = np.full(layer.out_features, -1, dtype=np.int64)
             k = int(layer.is_neuron.sum())
@@ -399,7 +400,23 @@ def run_kernel(data: FloatNetData, P: np.ndarray, Q: np.ndarray, *, threads: int
         with ThreadPoolExecutor(len(chunks)) as ex:
             parts = list(ex.map(work, chunks))
     outs = tuple(np.concatenate([part[k] for part in parts]) for k in range(5))
-    return (status, count) + outs
+    return (status, count) + _demote_overflowed(status, count, outs)
+
+
+def _demote_overflowed(status, count, outs):
+    """Mark UNCERTAIN (and drop the rows of) every certified segment with a value that
+    overflowed float64 (inf or NaN in a breakpoint, a bound or an output map): its exact
+    answer is then computed by the exact engine, whatever the kernel's bounds said."""
+    t_hi, t_err, _, out_a, out_b = outs
+    finite = np.isfinite(t_hi) & np.isfinite(t_err) & np.isfinite(out_a).all(1) & np.isfinite(out_b).all(1)
+    if finite.all():
+        return outs
+    seg_of_row = np.repeat(np.arange(len(count)), count)
+    bad = np.unique(seg_of_row[~finite])
+    keep = ~np.isin(seg_of_row, bad)
+    status[bad] = UNCERTAIN
+    count[bad] = 0
+    return tuple(o[keep] for o in outs)
 
 
 def _chunks(n: int, threads: int):

@@ -230,6 +230,16 @@ class ExactMaps:
         self._cache: dict = {}
 
     def layer_maps(self, target: int, bits: int):
+        return self._scaled_maps(target, bits)[:3]
+
+    def output_map(self, bits: int) -> tuple[tuple[Fraction, ...], tuple[tuple[Fraction, Fraction], ...]]:
+        """The outputs' exact affine map on the region with pattern ``bits``:
+        (intercepts, gradients), output_k(u, v) = intercepts[k] + gradients[k] . (u, v)."""
+        Z, DU, DV, S = self._scaled_maps(len(self.net.layers) - 1, bits)
+        return tuple(Fraction(z, S) for z in Z), tuple((Fraction(a, S), Fraction(b, S)) for a, b in zip(DU, DV))
+
+    def _scaled_maps(self, target: int, bits: int):
+        """(Z, DU, DV, S): layer ``target``'s pre-activations are (Z + DU u + DV v) / S."""
         prefix = bits & ((1 << self.offsets[target]) - 1)
         key = (target, prefix)
         if key in self._cache:
@@ -241,8 +251,8 @@ class ExactMaps:
             DU = [sum(map(mul, row, B)) for row in il.weight_num]
             DV = [sum(map(mul, row, C)) for row in il.weight_num]
             if l == target:
-                self._cache[key] = (Z, DU, DV)
-                return Z, DU, DV
+                self._cache[key] = (Z, DU, DV, scale * il.den)
+                return self._cache[key]
             off = self.offsets[l]
             fac = []
             for j in range(len(Z)):

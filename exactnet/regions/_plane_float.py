@@ -414,17 +414,31 @@ class FloatPlane:
         self.EZ[:nv] = EZ
 
 
+# Hidden values and bounds up to this magnitude keep every difference, interpolation and
+# bound of the kernel finite (a difference of two such values is below 2^1021).
+SAFE_MAGNITUDE = 2.0**1020
+
+
+def _within_safe_range(Z, EZ) -> bool:
+    """Every value and error bound finite and at most SAFE_MAGNITUDE in magnitude."""
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(Z) <= SAFE_MAGNITUDE).all() and (EZ <= SAFE_MAGNITUDE).all())
+
+
 def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndarray, decide, max_faces=None):
     """Certified float partition of the polygon ``verts_uv`` (CCW, float64) of the plane
     x = origin + directions @ (u, v). ``decide(fp, layer, unit, bit, vertex)`` returns
     the exact sign of that unit's pre-activation at that vertex. Returns the FloatPlane,
-    with ``out_values`` (vertices, outputs) and ``out_errors`` set."""
+    with ``out_values`` (vertices, outputs) and ``out_errors`` set, or with ``overflow``
+    set (and no partition) when a hidden layer's values or bounds leave the range where
+    the kernel's arithmetic cannot overflow: the caller then asks the exact engine."""
     layers = net.layers
     nwords = max(1, (net.num_neurons + 63) // 64)
     # regions of random networks grow about like N^2 / 8 on a square (N neurons)
     cap = int(min(1 << 20, max(512, net.num_neurons**2 // 4)))
     fp = FloatPlane(np.asarray(verts_uv, dtype=np.float64), nwords, cap)
     fp.exact_zero = False
+    fp.overflow = False
     n = fp.counts[0]
     uv = fp.vx[:n]
     H = origin[None, :] + uv @ directions.T
@@ -452,8 +466,11 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
             # >= TINY, so that underflow never passes for an exact zero
             EZ += TINY * ((ra > 0) | (b != 0) | (EH[:nv, None] > 0))
         if li == len(layers) - 1:
-            fp.out_values = Zv
+            fp.out_values = Zv  # may overflow to +-inf: the output maps handle it
             fp.out_errors = EZ
+            return fp
+        if not _within_safe_range(Zv, EZ):
+            fp.overflow = True
             return fp
         fp.set_layer_values(Zv, EZ)
         neuron_bit = np.full(W.shape[0], -1, np.int64)

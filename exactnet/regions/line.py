@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -36,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._rational import format_fraction
+from .._rational import format_fraction, float_or_inf, real_tensor_to_numpy, to_fraction
 from ..net.network import Network
 from ._line_exact import ExactLine, _segment_integers, exact_line
 from ._line_exact_kernel import ExactNetData, run_exact
@@ -198,7 +199,7 @@ class SegmentRegions:
             if i != prev + 1:
                 lines.append(f"{'...':>6}  ({i - prev - 1} regions not shown)")
             r = regs[i]
-            slopes = "  ".join(f"{float(b):>13.8g}" for b in r.slope)
+            slopes = "  ".join(f"{float_or_inf(b):>13.8g}" for b in r.slope)
             lines.append(f"{i:>6}  {float(r.t_lo):>12.8g}  {float(r.t_hi):>12.8g}  {int(r.pattern.sum()):>6}  {slopes}")
             prev = i
         return "\n".join(lines)
@@ -234,7 +235,7 @@ class _ExactSource:
     def regions(self, exact):
         ts = self._t(exact)
         S = self.raw.out_scale
-        conv = (lambda v: Fraction(v, S)) if exact else (lambda v: v / S)
+        conv = (lambda v: Fraction(v, S)) if exact else (lambda v: float_or_inf(v, S))
         return tuple(
             Region1D(
                 ts[i],
@@ -254,7 +255,7 @@ class _ExactSource:
         S = self.raw.out_scale
         n_out = len(self.raw.out_beta[0])
         sums = [sum(abs(j) for j in self.raw.slope_jumps(k)) for k in range(n_out)]
-        return tuple(Fraction(v, S) if exact else v / S for v in sums)
+        return tuple(Fraction(v, S) if exact else float_or_inf(v, S) for v in sums)
 
     def piece_starts(self):
         return self.raw.piece_starts()
@@ -425,8 +426,9 @@ def _check_segments(net: Network, starts, ends) -> tuple[np.ndarray, np.ndarray]
 
 
 def _as_float_points(x, name: str, dim: int) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().double().numpy()
+    x = real_tensor_to_numpy(x, name)
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name} holds complex numbers; segment ends are real points")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -496,14 +498,14 @@ def segment_regions(net: Network, start: Sequence, end: Sequence, *, exact: bool
 
     ``exact=True``: integer arithmetic, values are ``fractions.Fraction`` (``start`` and
     ``end`` may be rationals). Default: the certified float64 engine (same regions, values
-    rounded); see the module docstring for the definitions.
+    rounded; output maps and SMP beyond float64's range are +-inf, with a
+    ``RuntimeWarning``); see the module docstring for the definitions.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch")
     if exact:
+        start, end = real_tensor_to_numpy(start, "start"), real_tensor_to_numpy(end, "end")
         raw = exact_line(net, start, end)
-        from .._rational import to_fraction
-
         s = tuple(to_fraction(v, f"start[{i}]") for i, v in enumerate(start))
         e = tuple(to_fraction(v, f"end[{i}]") for i, v in enumerate(end))
         return SegmentRegions(net, s, e, exact=True, source=_ExactSource(raw, net.num_neurons), decided_exactly=True)
@@ -531,12 +533,10 @@ def segment_regions_batch(
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}")
     if exact:
-        S = [list(s) for s in starts]
-        E = [list(e) for e in ends]
+        S = [list(s) for s in real_tensor_to_numpy(starts, "starts")]
+        E = [list(e) for e in real_tensor_to_numpy(ends, "ends")]
         if len(S) != len(E):
             raise ValueError(f"starts has {len(S)} points but ends has {len(E)}; pass one end per start")
-        from .._rational import to_fraction
-
         S = [tuple(to_fraction(v, f"starts[{i}][{k}]") for k, v in enumerate(s)) for i, s in enumerate(S)]
         E = [tuple(to_fraction(v, f"ends[{i}][{k}]") for k, v in enumerate(e)) for i, e in enumerate(E)]
         return ExactSegmentBatch(net, S, E, _exact_lines(net, S, E, progress))
@@ -574,6 +574,9 @@ def segment_regions_batch(
             num_patterns[s] = part["patterns"]
             smp[s] = part["smp"]
         offs = np.concatenate([[0], np.cumsum(count)])
+        if not (np.isfinite(out_a).all() and np.isfinite(out_b).all() and np.isfinite(smp).all()):
+            warnings.warn("some output maps or SMP values are beyond float64's range and are given as +-inf in "
+                          "float mode; exact=True gives them as exact rationals", RuntimeWarning, stacklevel=2)
     return SegmentBatch(net, P, Q, offs, t_hi, t_err, packed, out_a, out_b, kink, piece_start,
                         num_pieces, num_patterns, smp, ~certified)
 
@@ -597,13 +600,14 @@ def _float_rows(raw, nwords: int) -> dict:
         # int true division rounds correctly: within an ulp
         "t_err": np.array([math.ulp(num / den) for num, den in pts[1:]]),
         "packed": words,
-        "a": np.array([[v / S for v in row] for row in raw.out_alpha]),
-        "b": np.array([[v / S for v in row] for row in beta]),
+        # output maps beyond float64's range are +-inf (their IEEE rounding)
+        "a": np.array([[float_or_inf(v, S) for v in row] for row in raw.out_alpha]),
+        "b": np.array([[float_or_inf(v, S) for v in row] for row in beta]),
         "kink": kink,
         "piece_start": np.array(raw.piece_starts(), dtype=bool),
         "pieces": raw.num_pieces,
         "patterns": raw.num_patterns,
-        "smp": np.array([sum(abs(j) for j in raw.slope_jumps(k)) / S for k in range(n_out)]),
+        "smp": np.array([float_or_inf(sum(abs(j) for j in raw.slope_jumps(k)), S) for k in range(n_out)]),
     }
 
 

@@ -20,14 +20,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
 
-from .._rational import format_fraction, to_fraction
+from .._rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
 from ..net.network import Network
+from ._common import check_max_regions
 from ._plane_exact import (
     ExactMaps,
     ExactPlaneRegion,
@@ -87,9 +89,9 @@ class Plane:
     @classmethod
     def through(cls, a, b, c) -> "Plane":
         """The plane through three inputs: a at (u, v) = (0, 0), b at (1, 0), c at (0, 1)."""
-        a = [to_fraction(v, f"a[{i}]") for i, v in enumerate(_flat(a))]
-        b = [to_fraction(v, f"b[{i}]") for i, v in enumerate(_flat(b))]
-        c = [to_fraction(v, f"c[{i}]") for i, v in enumerate(_flat(c))]
+        a = [to_fraction(v, f"a[{i}]") for i, v in enumerate(_flat(a, "a"))]
+        b = [to_fraction(v, f"b[{i}]") for i, v in enumerate(_flat(b, "b"))]
+        c = [to_fraction(v, f"c[{i}]") for i, v in enumerate(_flat(c, "c"))]
         if not len(a) == len(b) == len(c):
             raise ValueError("the three points must have the same number of coordinates")
         return cls(tuple(a), tuple(x - y for x, y in zip(b, a)), tuple(x - y for x, y in zip(c, a)))
@@ -109,9 +111,8 @@ class Plane:
         return ints[:n], ints[n : 2 * n], ints[2 * n :], S
 
 
-def _flat(x):
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().double().numpy()
+def _flat(x, name: str):
+    x = real_tensor_to_numpy(x, name)
     return list(np.asarray(x, dtype=object).reshape(-1))
 
 
@@ -121,31 +122,59 @@ _DEFAULT_DOMAIN: list | None = None
 
 def parse_domain(domain) -> list[tuple[Fraction, Fraction]]:
     """A convex polygon as CCW exact vertices, from ``None`` ([-1, 1]^2), a box
-    ``(u0, u1, v0, v1)``, a sequence of (u, v) vertices, or a shapely Polygon.
+    ``(u0, u1, v0, v1)`` with ``u0 < u1`` and ``v0 < v1`` (a box given as hi, lo is
+    refused, not reordered), a sequence of (u, v) vertices in either orientation, or a
+    shapely Polygon without holes.
 
-    Collinear and repeated vertices are removed; a non-convex or empty polygon raises."""
+    A vertex equal to the one before it (a closing copy of the first included) and a
+    vertex in the middle of a straight edge are dropped. Everything else that is not the
+    boundary of a convex polygon traversed once is refused with a ``ValueError``: a
+    reflex vertex (non-convex), a spike (the boundary doubles back along a line), and a
+    boundary that turns left everywhere but winds around more than once (a pentagram,
+    whose every turn is convex but whose edges cross)."""
     global _DEFAULT_DOMAIN
     if domain is None:
         if _DEFAULT_DOMAIN is None:
             _DEFAULT_DOMAIN = parse_domain([(-1, -1), (1, -1), (1, 1), (-1, 1)])
         return list(_DEFAULT_DOMAIN)
     elif hasattr(domain, "exterior"):  # shapely Polygon
+        if len(getattr(domain, "interiors", ())):
+            raise ValueError("the domain polygon has holes; exactnet partitions convex polygons (split yours into convex parts)")
         pts = list(domain.exterior.coords)[:-1]
     else:
         seq = list(domain)
         if len(seq) == 4 and all(np.ndim(v) == 0 for v in seq):
-            u0, u1, v0, v1 = seq
+            u0, u1, v0, v1 = (to_fraction(v, f"domain box {k}") for v, k in zip(seq, ("u0", "u1", "v0", "v1")))
+            if not (u0 < u1 and v0 < v1):
+                raise ValueError(
+                    f"the domain box (u0, u1, v0, v1) = ({format_fraction(u0)}, {format_fraction(u1)}, "
+                    f"{format_fraction(v0)}, {format_fraction(v1)}) needs u0 < u1 and v0 < v1 (lower bounds "
+                    f"first); boxes given as hi, lo are not reordered"
+                )
             pts = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
         else:
             pts = seq
     try:
-        verts = [(to_fraction(p[0], "domain vertex"), to_fraction(p[1], "domain vertex")) for p in pts]
-    except (TypeError, IndexError) as err:
+        if any(len(p) != 2 for p in pts):
+            raise ValueError("domain vertices must be (u, v) pairs")
+        verts = [(to_fraction(p[0], f"domain vertex {i}"), to_fraction(p[1], f"domain vertex {i}"))
+                 for i, p in enumerate(pts)]
+    except TypeError as err:
         raise ValueError("domain must be None, a box (u0, u1, v0, v1), a list of (u, v) vertices or a shapely Polygon") from err
-    if any(len(p) != 2 for p in pts):
-        raise ValueError("domain vertices must be (u, v) pairs")
-    # drop repeats
-    dedup = []
+    return _convex_ccw(verts)
+
+
+def _convex_ccw(verts: list[tuple[Fraction, Fraction]]) -> list[tuple[Fraction, Fraction]]:
+    """The vertices of a convex polygon, CCW, without repeated or straight-through
+    vertices; refuses any other closed polyline (exact arithmetic throughout).
+
+    A closed polyline is the boundary of a convex polygon traversed once exactly when,
+    after dropping consecutive repeats and straight-through vertices, every turn is to
+    the same side (left after orienting CCW by the signed area) and the edge directions
+    go round exactly once: their total turning is 2 pi. The turning is counted exactly as
+    the number of times the direction angle, in [0, 2 pi), decreases from one edge to the
+    next (each turn is strictly between 0 and pi, so it wraps past angle 0 at most once)."""
+    dedup: list[tuple[Fraction, Fraction]] = []
     for p in verts:
         if not dedup or p != dedup[-1]:
             dedup.append(p)
@@ -156,19 +185,42 @@ def parse_domain(domain) -> list[tuple[Fraction, Fraction]]:
         raise ValueError("the domain polygon is empty (zero area): give at least three non-collinear vertices")
     if area2 < 0:
         dedup.reverse()
-    # drop collinear vertices, then check convexity (all turns left)
-    out = []
     n = len(dedup)
+    out = []
     for i in range(n):
         a, b, c = dedup[i - 1], dedup[i], dedup[(i + 1) % n]
-        cross = (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0])
+        e1, e2 = (b[0] - a[0], b[1] - a[1]), (c[0] - b[0], c[1] - b[1])
+        cross = e1[0] * e2[1] - e1[1] * e2[0]
         if cross < 0:
             raise ValueError("the domain polygon is not convex; exactnet partitions convex polygons (split yours into convex parts)")
         if cross > 0:
             out.append(b)
+        elif e1[0] * e2[0] + e1[1] * e2[1] < 0:
+            raise ValueError(
+                f"the domain polygon doubles back on itself at vertex ({float(b[0]):g}, {float(b[1]):g}) "
+                f"(a spike); give the vertices of a convex polygon in order"
+            )
     if len(out) < 3:
         raise ValueError("the domain polygon is empty (zero area)")
+    m = len(out)
+    edges = [(out[(i + 1) % m][0] - out[i][0], out[(i + 1) % m][1] - out[i][1]) for i in range(m)]
+    windings = sum(_angle_before(edges[(i + 1) % m], edges[i]) for i in range(m))
+    if windings != 1:
+        raise ValueError(
+            f"the domain polygon's boundary winds around {windings} times (its edges cross, like a pentagram's), "
+            f"so it is not a convex polygon; give the vertices of a convex polygon in order around it"
+        )
     return out
+
+
+def _angle_before(e, f) -> bool:
+    """Whether the direction angle of ``e`` in [0, 2 pi) is smaller than that of ``f``
+    (exact, for nonzero non-parallel vectors)."""
+    half_e = e[1] < 0 or (e[1] == 0 and e[0] < 0)  # angle in [pi, 2 pi)
+    half_f = f[1] < 0 or (f[1] == 0 and f[0] < 0)
+    if half_e != half_f:
+        return not half_e
+    return e[0] * f[1] - e[1] * f[0] > 0  # f is counter-clockwise from e by less than pi
 
 
 def _domain_integers(verts):
@@ -474,7 +526,12 @@ class _ExactSource:
             i, tuple(pts), _unpack(r.pattern, self.net.num_neurons), tuple(Fraction(z, S) for z in Z),
             tuple((Fraction(a, S), Fraction(b, S)) for a, b in zip(DU, DV)), _area2(pts) / 2, centroid,
         )
-        return reg if self.exact else _float_region(reg)
+        if self.exact:
+            return reg
+        reg = _float_region(reg)
+        if not all(map(math.isfinite, reg.intercept + sum(reg.gradient, ()))):
+            _warn_maps_overflow()
+        return reg
 
     def edges(self):
         if not hasattr(self, "_edges"):
@@ -557,12 +614,13 @@ class _FloatSource:
 
     exact = False
 
-    def __init__(self, net: Network, fp, plane_float):
+    def __init__(self, net: Network, fp, plane: Plane, exact_maps):
         from ._plane_float import _extract
 
         self.net = net
         self.fp = fp
-        self.plane_float = plane_float  # (origin, directions) in float64
+        self.plane_float = plane.float_arrays  # (origin, directions) in float64
+        self._exact_maps = exact_maps  # () -> ExactMaps of the plane, built on first use
         c = fp.counts
         self.offsets, self.verts, self.areas, E = _extract(c, fp.vx, fp.he_org, fp.he_next, fp.he_twin, fp.he_face, fp.f_he)
         self.edge_pairs = E
@@ -582,8 +640,21 @@ class _FloatSource:
         from ._plane_float import _face_maps
 
         icp, grad, bad = _face_maps(self.offsets, self.verts, self.fp.vx, self.fp.out_values)
-        for f in np.flatnonzero(bad):  # faces too thin for three float vertices
-            icp[f], grad[f] = _chain_map(self.net, self.plane_float, self.pat_words[f])
+        with np.errstate(over="ignore", invalid="ignore"):  # overflows are caught below
+            for f in np.flatnonzero(bad):  # faces too thin for three float vertices
+                icp[f], grad[f] = _chain_map(self.net, self.plane_float, self.pat_words[f])
+        n = self.num_regions
+        overflowed = ~(np.isfinite(icp[:n]).all(axis=1) & np.isfinite(grad[:n]).all(axis=(1, 2)))
+        if overflowed.any():
+            # a value beyond float64's range on the way: the exact map, rounded (+-inf where
+            # the map itself is beyond float64's range)
+            maps = self._exact_maps()
+            for f in np.flatnonzero(overflowed):
+                c, g = maps.output_map(_bits(self.pat_words[f]))
+                icp[f] = [float_or_inf(q) for q in c]
+                grad[f] = [[float_or_inf(a), float_or_inf(b)] for a, b in g]
+            if not (np.isfinite(icp[:n]).all() and np.isfinite(grad[:n]).all()):
+                _warn_maps_overflow()
         return icp, grad
 
     def region(self, i: int) -> Region2D:
@@ -725,8 +796,13 @@ def _clip_polygon(poly, half):
     return out if len(out) >= 3 else []
 
 
+def _warn_maps_overflow() -> None:
+    warnings.warn("some output maps are beyond float64's range and are given as +-inf in float mode; "
+                  "exact=True gives them as exact rationals", RuntimeWarning, stacklevel=4)
+
+
 def _float_region(r: Region2D) -> Region2D:
-    f = float
+    f = float_or_inf  # output maps beyond float64's range become +-inf
     return Region2D(r.index, tuple((f(u), f(v)) for u, v in r.vertices), r.pattern, tuple(map(f, r.intercept)),
                     tuple((f(a), f(b)) for a, b in r.gradient), f(r.area), tuple(map(f, r.interior_point)))
 
@@ -779,11 +855,13 @@ def partition(
     ``Plane.through(a, b, c)``). ``exact=True``: integer arithmetic, Fractions out.
     Default: the certified float kernel, the same regions, graph and counts, floats out;
     a degenerate arrangement (a neuron exactly through a vertex, along an edge, or
-    several through one point) is decided exactly. ``max_regions`` caps the work with a
-    clear error.
+    several through one point) is decided exactly. ``max_regions`` (a positive integer,
+    or None for no cap) caps the work: a partition with more regions raises
+    ``RuntimeError``.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch")
+    max_regions = check_max_regions(max_regions)
     if plane is None:
         if net.input_dim != 2:
             raise ValueError(
@@ -819,7 +897,8 @@ def _bits(words) -> int:
 
 def _float_source(net, plane, verts, max_regions):
     """The certified float partition, or None when an exact zero (a degenerate
-    arrangement) calls for the exact engine."""
+    arrangement) or a hidden value beyond the kernel's safe range (overflow) calls for
+    the exact engine."""
     from ._plane_float import run_plane
 
     n_dom = len(verts)
@@ -855,10 +934,11 @@ def _float_source(net, plane, verts, max_regions):
 
     uv = np.array([[float(u), float(v)] for u, v in verts])
     origin, directions = plane.float_arrays
-    fp = run_plane(net, uv, origin, directions, decide, max_faces=max_regions)
-    if state["zero"] or fp.exact_zero:
+    with np.errstate(over="ignore", invalid="ignore"):  # overflows end the float kernel: checked below
+        fp = run_plane(net, uv, origin, directions, decide, max_faces=max_regions)
+    if state["zero"] or fp.exact_zero or fp.overflow:
         return None
-    return _FloatSource(net, fp, (origin, directions))
+    return _FloatSource(net, fp, plane, lambda: exact()[2])
 
 
 def _chain_map(net: Network, plane_float, words):

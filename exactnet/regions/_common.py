@@ -1,0 +1,20 @@
+"""Validation shared by the region engines (1-D, 2-D, tiling)."""
+
+from __future__ import annotations
+
+import numbers
+
+__all__ = ["check_max_regions"]
+
+
+def check_max_regions(max_regions) -> int | None:
+    """``max_regions`` as a positive ``int``, or ``None`` (no cap); anything else (0,
+    negative numbers, fractions such as 1.5, booleans, strings) raises naming the argument."""
+    if max_regions is None:
+        return None
+    if isinstance(max_regions, bool) or not isinstance(max_regions, numbers.Integral):
+        raise TypeError(f"max_regions must be a positive integer or None (no cap); got {max_regions!r} "
+                        f"of type {type(max_regions).__name__}")
+    if max_regions < 1:
+        raise ValueError(f"max_regions must be a positive integer or None (no cap); got {max_regions}")
+    return int(max_regions)
