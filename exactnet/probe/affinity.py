@@ -34,9 +34,10 @@ For the input ``X`` of an activation and its output ``Y`` (both n x d):
    ``Y`` within the rounding error of centring it (``tr cov(Y) / d <= ((n + 1) u
    max|y|)^2``, ``u = 2^-53``).
 
-Every computation runs on ``X`` and ``Y`` multiplied by one power of two that brings their
-largest magnitude into [1/2, 1): exact (no rounding), and no square or product of the
-data can overflow or underflow on the way, whatever its units (1e-300 to 1e300).
+Data whose largest magnitude is beyond 2^64 (or below 2^-64) is first multiplied by one
+power of two that brings it into [1/2, 1): exact (no rounding), and no square or product
+of the data can then overflow or underflow on the way, whatever its units (1e-300 to
+1e300).
 
 What runs where: means, covariances, the Ledoit-Wolf estimate, the matrix functions
 (Cholesky and a symmetric eigendecomposition in float64) and the cost matrix run on the
@@ -235,13 +236,22 @@ def _ldexp(A, k: int):
 
 
 def _max_abs(A) -> float:
-    return float(np.abs(A).max()) if isinstance(A, np.ndarray) else float(A.abs().max())
+    return max(float(A.max()), -float(A.min()))  # no |A| temporary
+
+
+# Data whose largest entry lies within 2^+-SAFE_EXPONENT is not rescaled: no product of up
+# to four factors of its size (L^T Sigma_Y L) leaves float64's range, and a rescaling by a
+# power of two would not change one bit of the result (IEEE operations commute with it).
+SAFE_EXPONENT = 64
 
 
 def _common_binary_scale(*arrays) -> int:
-    """The exponent e with max |entry| * 2^-e in [1/2, 1) over all arrays (0 when all are zero)."""
+    """An exponent e such that no computation of the score on the arrays times 2^-e
+    overflows or underflows: 0 when their largest entry is within 2^+-SAFE_EXPONENT (or all
+    are zero), else the e with largest * 2^-e in [1/2, 1)."""
     largest = max(_max_abs(A) for A in arrays)
-    return int(np.frexp(largest)[1]) if largest > 0 else 0
+    e = int(np.frexp(largest)[1]) if largest > 0 else 0
+    return e if abs(e) > SAFE_EXPONENT else 0
 
 
 def _to_backend(a, like):
@@ -452,7 +462,7 @@ def wasserstein2_squared(P, Q) -> float:
                         "weights, an assignment problem)")
     if P.shape[0] == 0:
         raise ValueError("P and Q are empty")
-    # computed on P, Q times one power of two (exact), so that no square overflows
+    # computed on P, Q times a power of two (exact) where needed, so that no square overflows
     e = _common_binary_scale(P, Q)
     return float(np.ldexp(_w2_samples(_ldexp(P, -e), _ldexp(Q, -e)), 2 * e))
 
@@ -521,7 +531,7 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
 
 def _score(X, Y, normalization, shrink, ridge, ridge_mode, return_details):
     n, d = X.shape
-    # work on X, Y times 2^-e (exact): entries below 1, so no square or product overflows
+    # work on X, Y times 2^-e (exact), so that no square or product overflows or underflows
     e = _common_binary_scale(X, Y)
     X, Y = _ldexp(X, -e), _ldexp(Y, -e)
     m_x, m_y = X.mean(0), Y.mean(0)
