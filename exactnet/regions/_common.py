@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["check_max_regions"]
+import warnings
+
+__all__ = ["check_max_regions", "warn_beyond_float64"]
+
+
+def warn_beyond_float64(what: str, stacklevel: int = 3) -> None:
+    """The warning of the float modes when some of their values (``what``) are beyond
+    float64's range and are therefore given as +-inf."""
+    warnings.warn(f"some {what} are beyond float64's range and are given as +-inf in float mode; "
+                  f"exact=True gives them as exact rationals", RuntimeWarning, stacklevel=stacklevel)
 
 
 def check_max_regions(max_regions) -> int | None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -39,6 +38,7 @@ import numpy as np
 
 from .._rational import format_fraction, float_or_inf, real_tensor_to_numpy, to_fraction
 from ..net.network import Network
+from ._common import warn_beyond_float64
 from ._line_exact import ExactLine, _segment_integers, exact_line
 from ._line_exact_kernel import ExactNetData, run_exact
 from ._line_float import OK, FloatNetData, run_kernel
@@ -575,8 +575,7 @@ def segment_regions_batch(
             smp[s] = part["smp"]
         offs = np.concatenate([[0], np.cumsum(count)])
         if not (np.isfinite(out_a).all() and np.isfinite(out_b).all() and np.isfinite(smp).all()):
-            warnings.warn("some output maps or SMP values are beyond float64's range and are given as +-inf in "
-                          "float mode; exact=True gives them as exact rationals", RuntimeWarning, stacklevel=2)
+            warn_beyond_float64("output maps or SMP values")
     return SegmentBatch(net, P, Q, offs, t_hi, t_err, packed, out_a, out_b, kink, piece_start,
                         num_pieces, num_patterns, smp, ~certified)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -29,7 +28,7 @@ import numpy as np
 
 from .._rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
 from ..net.network import Network
-from ._common import check_max_regions
+from ._common import check_max_regions, warn_beyond_float64
 from ._plane_exact import (
     ExactMaps,
     ExactPlaneRegion,
@@ -530,7 +529,7 @@ class _ExactSource:
             return reg
         reg = _float_region(reg)
         if not all(map(math.isfinite, reg.intercept + sum(reg.gradient, ()))):
-            _warn_maps_overflow()
+            warn_beyond_float64("output maps", stacklevel=5)
         return reg
 
     def edges(self):
@@ -654,7 +653,7 @@ class _FloatSource:
                 icp[f] = [float_or_inf(q) for q in c]
                 grad[f] = [[float_or_inf(a), float_or_inf(b)] for a, b in g]
             if not (np.isfinite(icp[:n]).all() and np.isfinite(grad[:n]).all()):
-                _warn_maps_overflow()
+                warn_beyond_float64("output maps", stacklevel=5)
         return icp, grad
 
     def region(self, i: int) -> Region2D:
@@ -794,11 +793,6 @@ def _clip_polygon(poly, half):
             t = vp / (vp - vq)
             out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
     return out if len(out) >= 3 else []
-
-
-def _warn_maps_overflow() -> None:
-    warnings.warn("some output maps are beyond float64's range and are given as +-inf in float mode; "
-                  "exact=True gives them as exact rationals", RuntimeWarning, stacklevel=4)
 
 
 def _float_region(r: Region2D) -> Region2D:
