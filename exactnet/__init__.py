@@ -8,40 +8,49 @@
 * Estimators for large models: :func:`affinity_score` and activation capture in
   :mod:`exactnet.probe`.
 * Hypothesis strategies for property tests: :mod:`exactnet.strategies`.
+
+``import exactnet`` is light (numpy only): each name below is imported from its
+submodule on first use, and torch, matplotlib, sympy, scikit-learn and hypothesis only by
+the functions that need them (see :mod:`exactnet.extras`).
 """
 
-from .net import (
-    Layer,
-    Network,
-    UnsupportedLayerError,
-    from_torch,
-    load_network,
-    save_npz,
-)
-from .probe.affinity import affinity_score
-from .regions import (
-    Piece1D,
-    Region1D,
-    SegmentBatch,
-    SegmentRegions,
-    segment_regions,
-    segment_regions_batch,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .extras import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "affinity_score",
-    "Layer",
-    "Network",
-    "UnsupportedLayerError",
-    "from_torch",
-    "load_network",
-    "save_npz",
-    "Piece1D",
-    "Region1D",
-    "SegmentBatch",
-    "SegmentRegions",
-    "segment_regions",
-    "segment_regions_batch",
-]
+_EXPORTS = {
+    "affinity_score": ".probe.affinity",
+    "Layer": ".net.network",
+    "Network": ".net.network",
+    "UnsupportedLayerError": ".net.torch_lowering",
+    "from_torch": ".net.torch_lowering",
+    "load_network": ".net.io",
+    "save_npz": ".net.io",
+    "Piece1D": ".regions.line",
+    "Region1D": ".regions.line",
+    "SegmentBatch": ".regions.line",
+    "SegmentRegions": ".regions.line",
+    "segment_regions": ".regions.line",
+    "segment_regions_batch": ".regions.line",
+}
+
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from .net.io import load_network, save_npz
+    from .net.network import Layer, Network
+    from .net.torch_lowering import UnsupportedLayerError, from_torch
+    from .probe.affinity import affinity_score
+    from .regions.line import (
+        Piece1D,
+        Region1D,
+        SegmentBatch,
+        SegmentRegions,
+        segment_regions,
+        segment_regions_batch,
+    )

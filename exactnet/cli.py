@@ -14,6 +14,8 @@ import re
 import sys
 from fractions import Fraction
 
+from .extras import require
+
 __all__ = ["main"]
 
 _COORDS = re.compile(r"^-?[0-9.eE+/,\s-]+$")
@@ -143,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _save(fig, path, *, announce: bool = False, dpi=None) -> None:
     """Write a matplotlib figure (PNG or SVG by the suffix), free it, and say where."""
+    require("matplotlib", "writing pictures")
     import matplotlib.pyplot as plt
 
     fig.savefig(path, dpi=dpi)
@@ -353,10 +356,11 @@ def _pulse_verify(args) -> int:
 
 def _signature(args) -> int:
     """Affinity score of every activation of one or more torchvision models."""
+    require("torch", "exactnet signature")
     import torch
 
     from .probe.data import digits_images, random_images, torchvision_model
-    from .probe.signature import plot_signatures, signature
+    from .probe.nonlinearity import plot_signatures, signature
 
     names = [m.strip() for m in args.model.split(",") if m.strip()]
     if not names:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from .extras import require
 
 __all__ = ["plot_segment", "plot_partition"]
 
@@ -18,6 +19,7 @@ def plot_segment(result, *, output: int | None = None, ax=None, path=None, title
     ``output=None`` draws every output. Saves to ``path`` (PNG or SVG by suffix) when
     given; returns the matplotlib Figure.
     """
+    require("matplotlib", "drawing pictures")
     import matplotlib
 
     if ax is None:
@@ -88,6 +90,7 @@ def plot_partition(
     (u, v) coordinates are scattered, coloured by ``labels`` if given. Saves to ``path``
     (PNG or SVG by suffix); returns the Figure.
     """
+    require("matplotlib", "drawing pictures")
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection, PolyCollection
 

@@ -22,9 +22,14 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import strategies as st
 
-from .net.network import Layer, Network
+from .extras import require
+
+require("hypothesis", "exactnet.strategies")
+
+from hypothesis import strategies as st  # noqa: E402
+
+from .net.network import Layer, Network  # noqa: E402
 
 __all__ = [
     "weights_kind",

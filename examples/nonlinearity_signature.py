@@ -32,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from exactnet.probe.data import random_images, torchvision_model  # noqa: E402
-from exactnet.probe.signature import plot_signatures, signature  # noqa: E402
+from exactnet.probe.nonlinearity import plot_signatures, signature  # noqa: E402
 
 DEFAULT_MODELS = "alexnet,vgg11,resnet18,resnet50,convnext_tiny,swin_t,vit_b_16"
 

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from exactnet.probe import LayerCapture, Projection, capture
-from exactnet.probe.capture import ACTIVATION_TYPES, sample_priorities
+from exactnet.probe.recording import ACTIVATION_TYPES
+from exactnet.probe.sampling import sample_priorities
 
 torchvision = pytest.importorskip("torchvision")
 
@@ -243,8 +244,7 @@ def test_projection_same_matrix_deterministic_and_chunked(monkeypatch):
     other = capture(model, x, reduction=Projection(k), seed=6, progress=False)
     assert not torch.allclose(other["1"].input, proj["1"].input)
     # without the cache the chunks are regenerated, identically
-    monkeypatch.setattr(sys.modules["exactnet.probe.capture"], "_PROJ_CACHE_BYTES", 0)
-    nocache = capture(model, x, reduction=Projection(k), seed=5, progress=False)
+    nocache = capture(model, x, reduction=Projection(k, cache_bytes=0), seed=5, progress=False)
     assert all(torch.equal(nocache[n].input, proj[n].input) for n in proj)
     # a budget smaller than the data: batches that bring no candidate rows project nothing
     small = capture(model, x, reduction=Projection(k), max_samples=2, batch_size=1, progress=False)

@@ -15,7 +15,7 @@ from torch import nn
 
 from exactnet.cli import main
 from exactnet.probe.data import digits_images, random_images, torchvision_model
-from exactnet.probe.signature import Signature, plot_signatures, signature
+from exactnet.probe.nonlinearity import Signature, plot_signatures, signature
 
 
 def _pot_score(X, Y, ridge_mode="absolute"):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .network import Network
+from ..extras import require
 
 __all__ = ["load_network", "save_npz"]
 
@@ -144,6 +145,7 @@ def _check_widths(weights, widths, path) -> None:
 
 # ---------------------------------------------------------------------------- torch / safetensors
 def _read_torch(path: Path) -> dict:
+    require("torch", "reading torch checkpoints")
     import torch
 
     try:
@@ -174,6 +176,7 @@ def _unpickler_detail(err: Exception) -> str:
 
 def _read_safetensors(path: Path) -> dict:
     try:
+        require("safetensors", "reading .safetensors files")
         from safetensors import SafetensorError
         from safetensors.torch import load_file
     except ImportError as err:

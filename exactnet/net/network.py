@@ -31,6 +31,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .._rational import fraction_array, fraction_to_float, real_tensor_to_numpy, to_fraction
+from ..extras import require
 
 __all__ = ["Layer", "Network", "IntegerLayer"]
 
@@ -340,6 +341,7 @@ class Network:
         Layers whose units all share one activation become ``Linear`` + ``ReLU`` /
         ``LeakyReLU``; mixed layers raise, since torch has no per-unit activation module.
         """
+        require("torch", "Network.to_torch")
         import torch
         from torch import nn
 

@@ -78,6 +78,7 @@ import numpy as np
 
 from .._rational import fraction_array, real_tensor_to_numpy, to_fraction
 from .network import Layer, Network
+from ..extras import require
 
 __all__ = ["SUPPORTED", "UnsupportedLayerError", "from_torch"]
 
@@ -132,6 +133,7 @@ def from_torch(module, input_shape=None, *, name: str | None = None) -> Network:
     ValueError
         For batch norm or dropout in training mode, NaN/inf parameters and shape mismatches.
     """
+    require("torch", "from_torch")
     from torch import nn
 
     if not isinstance(module, nn.Module):

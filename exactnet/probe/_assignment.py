@@ -479,9 +479,9 @@ def optimal_matching(P, Q, *, mixed: bool = True, blas_threads=_no_limit, return
     if top == 0.0:  # every point the same: every matching is optimal
         cols = np.arange(n)
         return (cols, info) if return_info else cols
-    scale = np.ldexp(1.0, -np.frexp(top)[1])  # a power of two: exact, entries now < 1
-    P *= scale
-    Q *= scale
+    e = int(np.frexp(top)[1])  # times 2^-e: exact, entries now < 1 (2^-e itself may overflow)
+    P = np.ldexp(P, -e)
+    Q = np.ldexp(Q, -e)
     h = 0.5 * np.einsum("ij,ij->i", P, P)
     m = d + 1
     if not mixed or n < _MIXED_MIN_N or (m + 2) * _U32 > 1e-3:

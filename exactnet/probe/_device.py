@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import torch
+from ..extras import require
+
+require("torch", "choosing a torch device")
+
+import torch  # noqa: E402
 
 
 def checked_device(device, argument: str = "device") -> torch.device:

@@ -12,7 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
+from ..extras import require
+
+require("torch", "the probe's datasets")
+
+import torch  # noqa: E402
 
 __all__ = ["random_images", "digits_images", "torchvision_model"]
 
@@ -45,6 +49,7 @@ def digits_images(n: int | None = None, size: int = 224) -> torch.Tensor:
     """The first ``n`` of scikit-learn's 1,797 bundled digits (8 x 8, 16 grey levels),
     scaled to [0, 1], resized bilinearly to (size, size), replicated to three channels and
     ImageNet-normalised (float32). ``n`` larger than 1,797 raises."""
+    require("sklearn", "the digits data")
     from sklearn.datasets import load_digits
 
     images = load_digits().images

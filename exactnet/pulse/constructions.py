@@ -30,6 +30,7 @@ from math import ceil
 
 import numpy as np
 
+from ..extras import require
 from .._rational import to_fraction
 from ..net.network import Layer, Network
 from ..theory.thresholds import PiecewiseLinear1D, minimal_network, minimal_neurons
@@ -80,6 +81,7 @@ class Construction:
 
 def GlobalSumPool(dims):  # noqa: N802 -- a module factory, named like the modules it builds
     """A torch module summing over the given per-sample dimensions (global sum pooling)."""
+    require("torch", "the pulse constructions (torch modules)")
     import torch
 
     class _GlobalSumPool(torch.nn.Module):
@@ -151,6 +153,7 @@ def _conv1d_matrix(w, N):
 
 
 def _lemma1(name, w, b, alpha, beta, M, radii, info):
+    require("torch", "the pulse constructions (torch modules)")
     import torch
 
     N, k = 2 * M + 1, len(w)
@@ -220,6 +223,7 @@ def lemma2_relu(M: int, a_min=1, a_max=4) -> Construction:
     S_1 - S_2 = sum_i c(x_i) with c(x) = relu(x/a_min) - relu(x/a_min - 1), which is 0 at
     x = 0 and 1 at every x >= a_min: S_1 - S_2 = 2r + 1 for every amplitude a >= a_min.
     The claim is checked exactly for a in [a_min, a_max]."""
+    require("torch", "the pulse constructions (torch modules)")
     import torch
 
     check_geometry(M)
@@ -240,6 +244,7 @@ def lemma2_clamp(M: int, a_min=1, a_max=4) -> Construction:
     """Lemma 2 with one channel and a clamp activation: conv(1 -> 1, kernel 1) with weight
     1/a_min, hardtanh clamped to [0, 1], global sum S = 2r + 1, y = (S - 1)/2. (The
     canonical network writes the clamp as relu(z) - relu(z - 1).)"""
+    require("torch", "the pulse constructions (torch modules)")
     import torch
 
     check_geometry(M)
@@ -274,6 +279,7 @@ def disk_network(M: int, R: int | None = None, a_min=1, a_max=4) -> Construction
     equal to the interpolant (the spec's reading), not among all functions through the
     points: those can be smaller (R = 2: one neuron instead of two; R = 3: two instead of
     three; proofs/pulse_lemmas.md)."""
+    require("torch", "the pulse constructions (torch modules)")
     import torch
 
     R = M - 1 if R is None else R
@@ -311,6 +317,7 @@ def disk_network(M: int, R: int | None = None, a_min=1, a_max=4) -> Construction
 
 
 def _Unsqueeze():  # noqa: N802
+    require("torch", "the pulse constructions (torch modules)")
     import torch
 
     class Unsqueeze(torch.nn.Module):
@@ -321,6 +328,7 @@ def _Unsqueeze():  # noqa: N802
 
 
 def _readout_module(ro: Network):
+    require("torch", "the pulse constructions (torch modules)")
     import torch
 
     mods = []

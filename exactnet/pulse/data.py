@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..extras import require
 from .._rational import to_fraction
 
 __all__ = ["pulse_signal", "disk_image", "lattice_count", "pulses", "disks", "check_geometry"]
@@ -98,6 +99,7 @@ def _radii_and_amplitudes(n, r_min, r_max, amplitude, rng):
 def _batch(kind: str, M: int, r_max: int, n, r_min: int, amplitude, noise: float, seed: int, dtype):
     """Pulses (kind "pulse", grid (N,)) or disks ("disk", grid (N, N)): the samples whose
     squared distance to the centre is <= r^2 are a, the others 0 (plus noise)."""
+    require("torch", "the pulse data generators")
     import torch
 
     check_geometry(M, r_max, kind=kind)

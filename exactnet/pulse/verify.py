@@ -18,11 +18,13 @@ exact :class:`~exactnet.net.network.Network` or any torch module that lowers exa
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
+from ..extras import require
 from .._rational import format_fraction, to_fraction
 from ..net.network import Network
 from .constructions import Construction
@@ -94,10 +96,7 @@ def _as_network(model, kind: str, M: int) -> Network:
         return model.network
     if isinstance(model, Network):
         return model
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        torch = None
+    torch = sys.modules.get("torch")  # a torch model means torch is imported
     if torch is not None and isinstance(model, torch.nn.Module):
         from ..net.torch_lowering import from_torch
 
@@ -188,6 +187,7 @@ def float_errors(module, *, kind: str, M: int, radii: tuple[int, int], amplitude
     radius and on ``amplitudes`` evenly spaced amplitudes of the range: ``max_error``,
     its input ``(r, a)`` and the error per radius. An evaluation on a grid, not a proof:
     use :func:`verify` for networks that lower exactly."""
+    require("torch", "pulse float errors")
     import torch
 
     from .data import disks, pulses

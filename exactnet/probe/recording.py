@@ -1,4 +1,4 @@
-"""Activation capture: the inputs ``X`` and outputs ``Y`` of a network's activations.
+"""Activation capture by hooks: the inputs ``X`` and outputs ``Y`` of a network's activations.
 
 The non-linearity signature (Bouniot, Redko et al., arXiv 2310.11439; reference code
 AffScoreDeep, ``src/aff_scores_torch.py``) scores every activation module of a network on
@@ -33,24 +33,9 @@ Input and output
     only the retained rows are copied to the CPU as float64.  The batch axis is axis 0
     (an activation whose leading size differs from the batch size raises ``ValueError``).
 
-Reductions (``reduction=``), for an activation tensor of shape (N, ...):
-    ``"channel_mean"``  mean over every axis but the batch and channel axes: (N, C).
-    ``"positions"``     every spatial position (or token) is a sample: (N * prod(spatial), C),
-                        rows ordered by (input, position), position in C order.
-    ``"tokens"``        ``"positions"`` restricted to 3-D [N, T, D] activations.
-    ``"flatten"``       (N, prod of the non-batch sizes), in the tensor's own layout.
-    ``"reference"``     exactly AffScoreDeep: 4-D mean over axes (-2, -1), 3-D mean over
-                        axis -1, 2-D as is.  For channels-last tensors (ConvNeXt, Swin) this
-                        averages over the channels, and for ViT tokens over the features (d =
-                        number of tokens): it is what the published signatures computed, not
-                        a recommendation.  (Tensors of 5 or more axes, which the reference
-                        cannot handle, are flattened.)
-    ``("project", k)`` or ``Projection(k)``: flatten per sample, then multiply by a fixed
-                        Gaussian matrix ``G / sqrt(k)`` of shape (D, k) (see
-                        :class:`Projection`); the same matrix for a layer's input and output.
-    The means do not commute with the activation (``relu(mean(x)) != mean(relu(x))``);
-    gathering does: with ``"positions"`` and ``"flatten"`` an elementwise activation's
-    output rows are the activation of its input rows.
+Reductions (``reduction=``)
+    See :mod:`exactnet.probe.reductions`: channel mean, positions or tokens as samples,
+    flatten, AffScoreDeep's ``"reference"``, or a random projection.
 
 Channel axis (``channel_axis=``), used by ``"channel_mean"``, ``"positions"``, ``"tokens"``
     ``"auto"``: 2-D [N, D] as is; 3-D [N, T, D] axis -1 (features last) unless the tensor
@@ -64,18 +49,16 @@ Channel axis (``channel_axis=``), used by ``"channel_mean"``, ``"positions"``, `
     heuristic: functional reshapes between the producer and the activation are not seen.
     An int applies to every layer; a dict ``{name or regex: int}`` per layer (exact module
     or call-site name first, then ``re.fullmatch`` in order; unmatched layers use
-    ``"auto"``).  The axis used is recorded in :attr:`LayerCapture.channel_axis`.
+    ``"auto"``).  The axis used is recorded in :attr:`LayerCapture.channel_axis`
+    (:func:`exactnet.probe.reductions.producer_axis` says how ``"auto"`` decides).
 
 Sample budget (``max_samples=``), bottom-k sampling
-    Each sample gets a priority, a splitmix64 hash of ``(seed, global input index)`` (and
-    of the position for ``"positions"``); every layer keeps the ``max_samples`` samples of
-    smallest priority seen so far (ties broken by index), merging each batch into the kept
-    rows.  The result is therefore independent of the batch size, of the order in which
-    batches are merged and of sharding, and it is a uniform random sample without
-    replacement.  The layer name is not hashed: every layer with one row per input keeps
-    the same inputs.  Rows are returned sorted by (global index, position); when fewer
-    samples than the budget were offered, all are kept, in input order.
-    ``max_inputs`` stops after that many inputs (the last batch is cut).
+    Every layer keeps the ``max_samples`` samples of smallest priority, a seeded hash of
+    the global input index (:mod:`exactnet.probe.sampling`): a uniform sample without
+    replacement, independent of the batch size, of the merge order and of sharding.
+    Rows are returned sorted by (global index, position); when fewer samples than the
+    budget were offered, all are kept, in input order. ``max_inputs`` stops after that
+    many inputs (the last batch is cut).
 
 Distributed (``torch.distributed`` initialised, ``distributed=None`` or ``True``)
     Pass the same full, identically ordered data iterable on every rank (not a
@@ -90,27 +73,30 @@ Distributed (``torch.distributed`` initialised, ``distributed=None`` or ``True``
 from __future__ import annotations
 
 import difflib
-import hashlib
-import math
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
+from ..extras import require
+
+require("torch", "activation capture")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 from ._device import checked_device
+from .reductions import POSITIONAL, USES_AXIS, ProjectionCache, parse_reduction, producer_axis, reduce_rows
+from .batches import batches, count_batches, inputs_of, rank_and_world
+from .sampling import Rows, bottom_k, merge, merge_into, sample_priorities, sort_by_index
 
 __all__ = [
     "ACTIVATION_TYPES",
     "LayerCapture",
-    "Projection",
     "activation_modules",
     "capture",
-    "sample_priorities",
 ]
 
 ACTIVATION_TYPES: tuple[type[nn.Module], ...] = tuple(
@@ -123,15 +109,6 @@ ACTIVATION_TYPES: tuple[type[nn.Module], ...] = tuple(
 )
 """Activation classes captured by default (those of ``torch.nn.modules.activation``,
 ``MultiheadAttention`` excluded)."""
-
-REDUCTIONS = ("channel_mean", "positions", "tokens", "flatten", "reference")
-_USES_AXIS = ("channel_mean", "positions", "tokens")
-_POSITIONAL = ("positions", "tokens")
-
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-_PROJ_CHUNK = 1 << 20  # elements of G generated per chunk (defines the matrix; do not change)
-_PROJ_CACHE_BYTES = 256 << 20  # projection chunks kept between batches, all layers together
-
 
 # ----------------------------------------------------------------------------- results
 
@@ -177,49 +154,6 @@ class LayerCapture:
             f"LayerCapture({self.name!r}, {self.type}, n={self.n}, d={self.d}, seen={self.seen}, "
             f"reduction={self.reduction!r}, channel_axis={self.channel_axis}, shape={self.shape})"
         )
-
-
-@dataclass(frozen=True)
-class Projection:
-    """Random projection of flattened activations to ``k`` dimensions.
-
-    The matrix of a call site is ``G / sqrt(k)``, G of shape (D, k) with independent
-    standard normal entries, generated on the CPU in float64 in row chunks of
-    ``max(1, 2**20 // k)`` rows, chunk ``c`` drawn from ``torch.Generator`` seeded with a
-    BLAKE2 hash of ``(seed, module name, call index, c)``: deterministic across runs,
-    processes and devices, identical for the input and the output of a call site, and
-    never held whole in memory when D is large (chunks are regenerated per batch once a
-    256 MiB cache is full).  Columns are computed in the promoted dtype of the activation
-    and float32.
-    """
-
-    k: int
-
-    def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"Projection(k): k must be a positive int, got {self.k!r}")
-
-    def chunk_rows(self) -> int:
-        return max(1, _PROJ_CHUNK // self.k)
-
-    def chunk(self, dim: int, c: int, *, seed: int, module: str, call: int = 0) -> torch.Tensor:
-        """Rows ``[c * chunk_rows(), ...)`` of the (unscaled) Gaussian matrix, float64 CPU."""
-        rows = self.chunk_rows()
-        lo, hi = c * rows, min(dim, (c + 1) * rows)
-        digest = hashlib.blake2b(f"{seed}\x00{module}\x00{call}\x00{c}".encode(), digest_size=8).digest()
-        gen = torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
-        # always draw a full chunk so that a chunk's values do not depend on D
-        full = torch.randn(rows, self.k, generator=gen, dtype=torch.float64)
-        return full[: hi - lo]
-
-    def matrix(self, dim: int, *, seed: int = 0, module: str, call: int = 0) -> torch.Tensor:
-        """The whole scaled matrix ``G / sqrt(k)`` (dim, k), float64 CPU (for checks)."""
-        n_chunks = -(-dim // self.chunk_rows())
-        g = torch.cat([self.chunk(dim, c, seed=seed, module=module, call=call) for c in range(n_chunks)])
-        return g / math.sqrt(self.k)
-
-    def __str__(self) -> str:
-        return f"project({self.k})"
 
 
 # ----------------------------------------------------------------------------- selection
@@ -290,25 +224,6 @@ def _select_modules(model: nn.Module, modules: Any) -> tuple[list[tuple[str, nn.
     )
 
 
-def _parse_reduction(reduction: Any) -> tuple[str, Projection | None]:
-    if isinstance(reduction, Projection):
-        return str(reduction), reduction
-    if isinstance(reduction, str):
-        if reduction in REDUCTIONS:
-            return reduction, None
-        raise ValueError(
-            f"capture: unknown reduction={reduction!r}; use one of {list(REDUCTIONS)}, "
-            "('project', k) or Projection(k)"
-        )
-    if isinstance(reduction, (tuple, list)) and len(reduction) == 2 and reduction[0] == "project":
-        p = Projection(reduction[1])
-        return str(p), p
-    raise ValueError(
-        f"capture: reduction={reduction!r} is not understood; use one of {list(REDUCTIONS)}, "
-        "('project', k) or Projection(k)"
-    )
-
-
 def _check_axis_value(v: Any, what: str) -> None:
     if v == "auto" or (isinstance(v, int) and not isinstance(v, bool)):
         return
@@ -332,125 +247,6 @@ def _parse_channel_axis(channel_axis: Any):
     return channel_axis
 
 
-# ----------------------------------------------------------------------------- sampling
-
-
-def _splitmix(z: np.ndarray) -> np.ndarray:
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def sample_priorities(seed: int, index: np.ndarray, position: np.ndarray | None = None) -> np.ndarray:
-    """Bottom-k priorities (uint64) of samples ``(index, position)`` for ``seed``.
-
-    ``h(i) = splitmix64(i xor splitmix64(seed))`` (a bijection of i), and for positions
-    ``splitmix64(h(i) xor splitmix64(p))``.
-    """
-    with np.errstate(over="ignore"):
-        s = _splitmix(np.array([int(seed) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
-        h = _splitmix(np.asarray(index, dtype=np.int64).astype(np.uint64) ^ s)
-        if position is not None:
-            h = _splitmix(h ^ _splitmix(np.asarray(position, dtype=np.int64).astype(np.uint64)))
-    return h
-
-
-def _bottom_k(prio: np.ndarray, index: np.ndarray, position: np.ndarray | None, k: int | None) -> np.ndarray:
-    """Indices of the k smallest (priority, index, position), in increasing row order."""
-    m = len(prio)
-    if k is None or m <= k:
-        return np.arange(m)
-    kth = np.partition(prio, k - 1)[k - 1]
-    cand = np.flatnonzero(prio <= kth)
-    if len(cand) > k:  # ties with the k-th priority: break them by (index, position)
-        pos = position[cand] if position is not None else np.zeros(len(cand), np.int64)
-        cand = cand[np.lexsort((pos, index[cand], prio[cand]))[:k]]
-    return np.sort(cand)
-
-
-@dataclass
-class _Part:
-    """Kept rows of one call site (or a batch's contribution to it)."""
-
-    inp: torch.Tensor | None
-    out: torch.Tensor | None
-    index: np.ndarray
-    position: np.ndarray | None
-    prio: np.ndarray
-
-    def take(self, sel: np.ndarray) -> _Part:
-        t = torch.from_numpy(sel)
-        return _Part(
-            None if self.inp is None else self.inp.index_select(0, t),
-            None if self.out is None else self.out.index_select(0, t),
-            self.index[sel],
-            None if self.position is None else self.position[sel],
-            self.prio[sel],
-        )
-
-
-def _merge(parts: list[_Part], k: int | None) -> _Part:
-    parts = [p for p in parts if p is not None]
-    if len(parts) == 1:
-        merged = parts[0]
-    else:
-        cat = lambda xs: None if xs[0] is None else torch.cat(xs)
-        merged = _Part(
-            cat([p.inp for p in parts]),
-            cat([p.out for p in parts]),
-            np.concatenate([p.index for p in parts]),
-            None if parts[0].position is None else np.concatenate([p.position for p in parts]),
-            np.concatenate([p.prio for p in parts]),
-        )
-    sel = _bottom_k(merged.prio, merged.index, merged.position, k)
-    if len(sel) < len(merged.prio):
-        merged = merged.take(sel)
-    return merged
-
-
-def _merge_into(kept: _Part | None, part: _Part, k: int | None) -> _Part:
-    """Bottom-k merge of a batch's rows into the kept rows of a call site.
-
-    Once ``k`` rows are kept, the rows a batch evicts are overwritten in place (no copy of
-    the kept rows per batch); the kept rows are then no longer in index order, which
-    :func:`_sort_by_index` restores at the end.
-    """
-    if kept is None:
-        return part
-    m = len(part.prio)
-    if m == 0:
-        return kept
-    if k is None or len(kept.prio) < k:
-        return _merge([kept, part], k)
-    pos = None
-    if kept.position is not None:
-        pos = np.concatenate([kept.position, part.position])
-    sel = _bottom_k(np.concatenate([kept.prio, part.prio]), np.concatenate([kept.index, part.index]), pos, k)
-    incoming = sel[sel >= k] - k
-    if len(incoming) == 0:
-        return kept
-    evicted = np.setdiff1d(np.arange(k), sel[sel < k], assume_unique=True)
-    ev_t, in_t = torch.from_numpy(evicted), torch.from_numpy(incoming)
-    if kept.inp is not None:
-        kept.inp[ev_t] = part.inp[in_t]
-    if kept.out is not None:
-        kept.out[ev_t] = part.out[in_t]
-    kept.index[evicted] = part.index[incoming]
-    if kept.position is not None:
-        kept.position[evicted] = part.position[incoming]
-    kept.prio[evicted] = part.prio[incoming]
-    return kept
-
-
-def _sort_by_index(p: _Part) -> _Part:
-    pos = p.position if p.position is not None else np.zeros(len(p.index), np.int64)
-    order = np.lexsort((pos, p.index))
-    if np.array_equal(order, np.arange(len(order))):
-        return p
-    return p.take(order)
-
-
 @dataclass
 class _Site:
     module: str
@@ -460,35 +256,7 @@ class _Site:
     shape: tuple[int, ...]
     axis: int | None
     seen: int = 0
-    kept: _Part | None = None
-
-
-# ----------------------------------------------------------------------------- reductions
-
-
-def _flat(t: torch.Tensor) -> torch.Tensor:
-    """(N, prod of the other sizes); works for N = 0 and for 1-D tensors."""
-    return t.reshape(-1, 1) if t.dim() == 1 else t.flatten(1)
-
-
-def _producer_axis(shape: tuple[int, ...], producer: nn.Module | None) -> int:
-    nd = len(shape)
-    if nd <= 2:
-        return 1
-    if isinstance(producer, nn.Linear) and producer.out_features == shape[-1]:
-        return -1
-    if type(producer) is nn.LayerNorm and tuple(producer.normalized_shape) == (shape[-1],):
-        return -1
-    if nd == 3:
-        ch = None
-        if isinstance(producer, nn.modules.conv._ConvNd):
-            ch = producer.out_channels
-        elif isinstance(producer, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)):
-            ch = producer.num_features
-        elif isinstance(producer, nn.GroupNorm):
-            ch = producer.num_channels
-        return 1 if ch is not None and ch == shape[1] else -1
-    return 1
+    kept: Rows | None = None
 
 
 class _Capturer:
@@ -501,8 +269,7 @@ class _Capturer:
         self.sides = sides
         self.sites: dict[tuple[str, int], _Site] = {}
         self.producer: nn.Module | None = None
-        self.proj_cache: dict[tuple, list[torch.Tensor]] = {}
-        self.proj_cache_bytes = 0
+        self.projector = ProjectionCache(projection, seed) if projection is not None else None
         # per batch
         self.batch_index = 0
         self.offset = 0
@@ -518,7 +285,7 @@ class _Capturer:
     # -- axis
 
     def _axis(self, name: str, call: int, shape: tuple[int, ...]) -> int | None:
-        if self.reduction not in _USES_AXIS or len(shape) < 2:
+        if self.reduction not in USES_AXIS or len(shape) < 2:
             return None
         spec = self.channel_axis
         if isinstance(spec, tuple):  # (exact, patterns)
@@ -531,7 +298,7 @@ class _Capturer:
             else:
                 spec = next((v for rx, v in patterns if rx.fullmatch(name) or rx.fullmatch(site)), "auto")
         if spec == "auto":
-            return _producer_axis(shape, self.producer)
+            return producer_axis(shape, self.producer)
         nd = len(shape)
         if not -nd <= spec < nd or spec % nd == 0:
             raise ValueError(
@@ -545,11 +312,11 @@ class _Capturer:
     def _keys(self, shape: tuple[int, ...], axis: int | None):
         n = shape[0]
         index = self.offset + np.arange(n, dtype=np.int64)
-        if self.reduction in _POSITIONAL and len(shape) >= 3:
+        if self.reduction in POSITIONAL and len(shape) >= 3:
             spatial = [s for j, s in enumerate(shape[1:], 1) if j != axis % len(shape)]
             npos = int(np.prod(spatial))
             return np.repeat(index, npos), np.tile(np.arange(npos, dtype=np.int64), n), spatial
-        if self.reduction in _POSITIONAL:
+        if self.reduction in POSITIONAL:
             return index, np.zeros(n, np.int64), []
         return index, None, None
 
@@ -560,81 +327,15 @@ class _Capturer:
         if k is not None and site.kept is not None and len(site.kept.prio) >= k:
             cand = np.flatnonzero(prio <= site.kept.prio.max())
         if k is not None and len(cand) > k:
-            sub = _bottom_k(prio[cand], index[cand], None if position is None else position[cand], k)
+            sub = bottom_k(prio[cand], index[cand], None if position is None else position[cand], k)
             cand = cand[sub]
         return cand, prio
 
-    # -- reductions on the device
-
-    def _reduce(self, x: torch.Tensor, sel: np.ndarray, pos: np.ndarray | None, spatial, axis, site_key):
-        """Rows of the reduction of x for the selected samples, float64 CPU (always a copy)."""
-        dev = x.device
-        red = self.reduction
-        nd = x.dim()
-        if red in _POSITIONAL:
-            if nd <= 2:
-                rows = _flat(x).index_select(0, torch.from_numpy(sel).to(dev))
-            else:
-                xm = x.movedim(axis, -1)
-                n_idx = torch.from_numpy(sel // max(1, int(np.prod(spatial)))).to(dev)
-                coords = np.unravel_index(pos, spatial)
-                rows = xm[(n_idx, *(torch.from_numpy(np.ascontiguousarray(c)).to(dev) for c in coords))]
-            return rows.to(device="cpu", dtype=torch.float64)
-        xs = x.index_select(0, torch.from_numpy(sel).to(dev))
-        if red == "channel_mean":
-            if nd == 1:
-                rows = xs[:, None]
-            elif nd == 2:
-                rows = xs
-            else:
-                rows = xs.movedim(axis, 1).mean(dim=tuple(range(2, nd)))
-        elif red == "reference":
-            if nd == 4:
-                rows = torch.mean(xs, dim=(-2, -1))
-            elif nd == 3:
-                rows = torch.mean(xs, dim=-1)
-            else:
-                rows = _flat(xs)
-        elif red == "flatten":
-            rows = _flat(xs)
-        else:
-            rows = self._project(_flat(xs), site_key)
-        return rows.to(device="cpu", dtype=torch.float64)
-
-    def _project(self, flat: torch.Tensor, site_key: tuple[str, int]) -> torch.Tensor:
-        proj = self.projection
-        dt = torch.promote_types(flat.dtype, torch.float32) if flat.is_floating_point() else torch.float32
-        flat = flat.to(dt)
-        dim = flat.shape[1]
-        if flat.shape[0] == 0:
-            return flat.new_zeros(0, proj.k)
-        key = (site_key, dim, dt, flat.device)
-        chunks = self.proj_cache.get(key)
-        rows = proj.chunk_rows()
-        n_chunks = -(-dim // rows)
-        gen = (
-            chunks
-            if chunks is not None
-            else (
-                proj.chunk(dim, c, seed=self.seed, module=site_key[0], call=site_key[1])
-                .to(device=flat.device, dtype=dt)
-                for c in range(n_chunks)
-            )
-        )
-        nbytes = dim * proj.k * flat.element_size()
-        store = chunks is None and self.proj_cache_bytes + nbytes <= _PROJ_CACHE_BYTES
-        kept = []
-        acc = torch.zeros(flat.shape[0], proj.k, dtype=dt, device=flat.device)
-        for c, g in enumerate(gen):
-            acc += flat[:, c * rows : c * rows + g.shape[0]] @ g
-            if store:
-                kept.append(g)
-        if store:
-            self.proj_cache[key] = kept
-            self.proj_cache_bytes += nbytes
-        return acc / math.sqrt(proj.k)
-
     # -- hooks
+
+    def _reduce(self, x: torch.Tensor, sel, pos, spatial, axis, site_key) -> torch.Tensor:
+        return reduce_rows(x, self.reduction, sample=sel, position=pos, spatial=spatial, axis=axis,
+                           projector=self.projector, site_key=site_key)
 
     def pre_hook(self, name: str, type_name: str):
         def hook(module, args):
@@ -672,7 +373,7 @@ class _Capturer:
             sel, prio = self._select(site, index, position)
             pos_sel = None if position is None else position[sel]
             inp = self._reduce(x, sel, pos_sel, spatial, axis, key) if "input" in self.sides else None
-            part = _Part(inp, None, index[sel], pos_sel, prio[sel])
+            part = Rows(inp, None, index[sel], pos_sel, prio[sel])
             self.pending.setdefault(name, []).append((site, shape, axis, sel, spatial, part, len(prio)))
 
         return hook
@@ -692,14 +393,14 @@ class _Capturer:
                         f"capture: the output of {name!r} has shape {tuple(y.shape)}, its input {shape}: "
                         "capture needs the batch on axis 0 of both"
                     )
-                if self.reduction in _POSITIONAL and tuple(y.shape) != shape:
+                if self.reduction in POSITIONAL and tuple(y.shape) != shape:
                     raise ValueError(
                         f"capture: reduction={self.reduction!r} needs the output of {name!r} to have its "
                         f"input's shape {shape} (got {tuple(y.shape)}) to pair input and output positions"
                     )
                 part.out = self._reduce(y, sel, part.position, spatial, axis, (name, site.call))
             site.seen += offered
-            site.kept = _merge_into(site.kept, part, self.max_samples)
+            site.kept = merge_into(site.kept, part, self.max_samples)
 
         return hook
 
@@ -708,56 +409,6 @@ class _Capturer:
 
 
 # ----------------------------------------------------------------------------- driver
-
-
-def _batches(data: Any, batch_size: int) -> Iterator[Any]:
-    if isinstance(data, torch.Tensor):
-        if data.dim() == 0:
-            raise ValueError("capture: data is a 0-d tensor; pass a tensor of inputs with the batch on axis 0")
-        for s in range(0, data.shape[0], batch_size):
-            yield data[s : s + batch_size]
-    else:
-        try:
-            it = iter(data)
-        except TypeError:
-            raise TypeError(
-                f"capture: data must be a tensor, a DataLoader or an iterable of batches, got {type(data).__name__}"
-            ) from None
-        yield from it
-
-
-def _inputs_of(batch: Any, b: int) -> torch.Tensor:
-    x = batch
-    if isinstance(batch, (tuple, list)):
-        if not batch:
-            raise TypeError(f"capture: batch {b} of data is an empty {type(batch).__name__}")
-        x = batch[0]
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"capture: data must yield tensors or (inputs, labels, ...) tuples of tensors; batch {b} gave "
-            f"{type(x).__name__}; wrap your data in a DataLoader or a generator of tensors"
-        )
-    if x.dim() == 0:
-        raise ValueError(f"capture: batch {b} of data is a 0-d tensor; the batch must be on axis 0")
-    return x
-
-
-def _n_batches(data: Any, batch_size: int) -> int | None:
-    if isinstance(data, torch.Tensor):
-        return -(-data.shape[0] // batch_size) if data.dim() else None
-    try:
-        return len(data)
-    except TypeError:
-        return None
-
-
-def _dist_rank_world(distributed: bool | None) -> tuple[int, int]:
-    ok = torch.distributed.is_available() and torch.distributed.is_initialized()
-    if distributed is True and not ok:
-        raise ValueError("capture: distributed=True but torch.distributed is not initialised (init_process_group)")
-    if distributed is False or not ok:
-        return 0, 1
-    return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
 def capture(
@@ -789,7 +440,7 @@ def capture(
     modules : ``None`` (every activation module, attention blocks skipped), a list of
         module types, a regex searched in qualified names, or a list of names.
     reduction : ``"channel_mean"``, ``"positions"``, ``"tokens"``, ``"flatten"``,
-        ``"reference"``, ``("project", k)`` or ``Projection(k)`` (see the module docs).
+        ``"reference"``, ``("project", k)`` or ``Projection(k)`` (see :mod:`exactnet.probe.reductions`).
     channel_axis : ``"auto"``, an int, or ``{name or regex: int}``.
     max_samples : rows kept per layer (bottom-k sample, see the module docs); ``None``
         keeps everything (unbounded memory).
@@ -811,7 +462,7 @@ def capture(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"capture: model must be a torch.nn.Module, got {type(model).__name__}")
-    red_name, projection = _parse_reduction(reduction)
+    red_name, projection = parse_reduction(reduction)
     base_red = "project" if projection is not None else red_name
     axis_spec = _parse_channel_axis(channel_axis)
     for arg, value, optional in (("max_samples", max_samples, True), ("max_inputs", max_inputs, True),
@@ -827,7 +478,7 @@ def capture(
     if not sides or any(s not in ("input", "output") for s in sides):
         raise ValueError(f"capture: sides must be a non-empty subset of ('input', 'output'), got {sides!r}")
     selected, explicit = _select_modules(model, modules)
-    rank, world = _dist_rank_world(distributed)
+    rank, world = rank_and_world(distributed)
 
     cap = _Capturer(
         reduction=base_red,
@@ -853,20 +504,20 @@ def capture(
         for name, mod in selected:
             handles.append(mod.register_forward_pre_hook(cap.pre_hook(name, type(mod).__name__)))
             handles.append(mod.register_forward_hook(cap.post_hook(name)))
-        if base_red in _USES_AXIS:
+        if base_red in USES_AXIS:
             for mod in model.modules():
                 if id(mod) in selected_ids or next(mod.children(), None) is not None:
                     continue
                 if next(mod.parameters(recurse=False), None) is not None:
                     handles.append(mod.register_forward_hook(cap.producer_hook))
-        total = _n_batches(data, batch_size)
+        total = count_batches(data, batch_size)
         offset = 0
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc="capture", unit="batch", disable=not progress or rank != 0)
         with torch.no_grad(), bar:
-            for b, batch in enumerate(_batches(data, batch_size)):
-                x = _inputs_of(batch, b)
+            for b, batch in enumerate(batches(data, batch_size)):
+                x = inputs_of(batch, b)
                 if max_inputs is not None and offset + x.shape[0] > max_inputs:
                     x = x[: max_inputs - offset]
                 n = x.shape[0]
@@ -907,7 +558,7 @@ def capture(
     out: dict[str, LayerCapture] = {}
     for site in sorted(sites.values(), key=lambda s: s.first):
         name = f"{site.module}#{site.call}" if site.module in multi else site.module
-        kept = _sort_by_index(site.kept)
+        kept = sort_by_index(site.kept)
         out[name] = LayerCapture(
             name=name,
             module=site.module,
@@ -943,7 +594,7 @@ def _gather_sites(sites: dict, max_samples: int | None) -> dict:
                 prev_seen = 0 if site is None else site.seen
                 site = merged[key] = _Site(key[0], key[1], typ, first, shape, axis, prev_seen)
             site.seen += seen
-            parts.setdefault(key, []).append(_Part(inp, outp, index, position, prio))
+            parts.setdefault(key, []).append(Rows(inp, outp, index, position, prio))
     for key, site in merged.items():
-        site.kept = _merge(parts[key], max_samples)
+        site.kept = merge(parts[key], max_samples)
     return merged

@@ -14,10 +14,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
+from ..extras import require
+
+require("torch", "the non-linearity signature")
+
+import torch  # noqa: E402
 
 from .affinity import RIDGE_MODES, affinity_score
-from .capture import capture
+from .recording import capture
 from ._device import checked_device
 
 __all__ = ["LayerScore", "Signature", "signature", "plot_signatures"]
@@ -165,6 +169,7 @@ def plot_signatures(signatures, *, ax=None, normalized_depth: bool | None = None
     the relative depth k / (L - 1), so networks with different numbers of activations can
     be compared; a single signature is drawn against the layer index with the layer names
     as ticks. Saves to ``path`` (PNG or SVG) when given; returns the figure."""
+    require("matplotlib", "plot_signatures")
     import matplotlib
 
     if ax is None and path is not None:
