@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     sg.add_argument("--png", help="write the signature plot (PNG or SVG)")
     sg.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    sub.add_parser("warmup", help="compile every numba kernel now (kept in numba's cache for later runs)")
+
     m = sub.add_parser("make-net", help="write a benchmark network d-w1-...-1 (spec README) to an .npz file")
     m.add_argument("spec", help="e.g. 2-32-32-1 or 2-32x8-1")
     m.add_argument("--seed", type=int, default=0)
@@ -140,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return _pulse_verify(args)
     if args.command == "signature":
         return _signature(args)
+    if args.command == "warmup":
+        return _warmup()
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
 
 
@@ -304,6 +308,19 @@ def _regions1d(args) -> int:
         from .plot import plot_segment
 
         _save(plot_segment(res), args.png)
+    return 0
+
+
+def _warmup() -> int:
+    import time
+
+    from .compiled import compiled_signatures, warmup
+
+    t0 = time.perf_counter()
+    print("compiling exactnet's kernels (or loading them from numba's cache):")
+    warmup(report=lambda line: print(f"  {line}", flush=True))
+    ready = sum(1 for n in compiled_signatures().values() if n)
+    print(f"{ready} kernels ready in {time.perf_counter() - t0:.1f} s")
     return 0
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exactnet import _bigint as B
+from exactnet.regions import _bigint as B
 
 ints = st.one_of(
     st.integers(-(2**300), 2**300),

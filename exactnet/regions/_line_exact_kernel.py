@@ -1,7 +1,7 @@
 """Compiled exact 1-D engine: the algorithm of :mod:`._line_exact` on numba big integers.
 
 Same layer-by-layer interval refinement, same integer numerators over a common positive
-scale, same decisions, all exact (:mod:`exactnet._bigint`: no rounding anywhere). The
+scale, same decisions, all exact (:mod:`exactnet.regions._bigint`: no rounding anywhere). The
 Python engine in ``_line_exact.py`` stays the readable definition; this kernel is tested
 against it and is what ``exact=True`` runs. A segment whose integers outgrow the chosen
 capacity is reported as OVERFLOW and recomputed with a larger one (and finally by the
@@ -17,8 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .. import _bigint as B
-from .._bigint import (
+from . import _bigint as B
+from ._bigint import (
     acc_add,
     acc_add_mul,
     acc_settle,
@@ -192,10 +192,10 @@ def _run(
         st = OK
         ACC[:, :] = 0  # a failed segment may leave digits behind
         # points: id 0 is t = 0/1, id 1 is t = 1/1
-        bi_set_small(PTS, 0, 0)
-        bi_set_small(PTS, 1, 1)
-        bi_set_small(PTS, 2, 1)
-        bi_set_small(PTS, 3, 1)
+        bi_set_small(PTS, np.int64(0), np.int64(0))
+        bi_set_small(PTS, np.int64(1), np.int64(1))
+        bi_set_small(PTS, np.int64(2), np.int64(1))
+        bi_set_small(PTS, np.int64(3), np.int64(1))
         n_pts = 2
         for w in range(nwords):
             zm[0, w] = 0
@@ -278,7 +278,7 @@ def _run(
                     elif zs == 0 and ds == 0:
                         b = 0
                     elif p_hi == 1:
-                        ok &= bi_add(Z, j, DZ, j, T, 3, False, ACC, 0)
+                        ok &= bi_add(Z, j, DZ, j, T, np.int64(3), False, ACC, np.int64(0))
                         b = T[3, 0]
                     else:
                         b, o1 = _eval_sign(Z, j, DZ, j, PTS, 2 * p_hi, PTS, 2 * p_hi + 1, T, 3, ACC)
@@ -451,11 +451,11 @@ def _summaries(count, n_out, nwords, out_b, out_pat, out_zm, piece_start, smp, T
         for r in range(r0 + 1, r0 + m):
             same = True
             for k in range(n_out):
-                ok &= bi_add(out_b, r * n_out + k, out_b, (r - 1) * n_out + k, T, 0, True, ACC, 0)
+                ok &= bi_add(out_b, r * n_out + k, out_b, (r - 1) * n_out + k, T, np.int64(0), True, ACC, np.int64(0))
                 if T[0, 0] != 0:
                     same = False
                     T[0, 0] = 1  # |jump|
-                    ok &= bi_add(smp, s * n_out + k, T, 0, smp, s * n_out + k, False, ACC, 0)
+                    ok &= bi_add(smp, s * n_out + k, T, np.int64(0), smp, s * n_out + k, False, ACC, np.int64(0))
             piece_start[r] = not same
             if not same:
                 pc += 1

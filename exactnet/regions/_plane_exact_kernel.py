@@ -1,7 +1,7 @@
 """Compiled exact 2-D engine: the algorithm of :mod:`._plane_exact` on numba big integers.
 
 The same refinement of convex polygons by integer lines, with homogeneous integer vertices
-(cross products of two lines) and the same decisions, all exact (:mod:`exactnet._bigint`).
+(cross products of two lines) and the same decisions, all exact (:mod:`exactnet.regions._bigint`).
 Four differences in organisation make it fast:
 
 * regions are processed depth first: a region is cut by layer d's neurons, and each piece
@@ -40,8 +40,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .. import _bigint as B
-from .._bigint import (
+from . import _bigint as B
+from ._bigint import (
     acc_add,
     acc_add_mul,
     acc_settle,
@@ -259,7 +259,7 @@ def _preact_full(NP, wo, n_in, n_out, HM, hm, BS, bs, ZM, zm, ACC):
         row0 = wo + j * n_in
         for m in range(3):
             n = acc_add(ACC, 0, BS, bs + j, False) if m == 0 else 0
-            n = _dot(ACC, n, NP, row0, 1, HM, hm + m, 3, n_in, period)
+            n = _dot(ACC, n, NP, row0, np.int64(1), HM, hm + m, np.int64(3), n_in, period)
             if n < 0 or not acc_store(ACC, 0, n, ZM, zm + 3 * j + m):
                 return False
     return True
@@ -279,7 +279,7 @@ def _preact_incremental(NP, wo, n_in, n_out, ZM, zm, ZP, zp, diff_units, diff_f,
         row0 = wo + j * n_in
         for m in range(3):
             n = acc_add(ACC, 0, ZM, zm + 3 * j + m, False)
-            n = _dot_units(ACC, n, NP, row0, 1, diff_units, DH, m, 3, n_diff, period)
+            n = _dot_units(ACC, n, NP, row0, np.int64(1), diff_units, DH, m, np.int64(3), n_diff, period)
             if n < 0:
                 return False
             ok &= acc_store(ACC, 0, n, ZM, zm + 3 * j + m)
@@ -310,7 +310,7 @@ def _sibling_diff(k, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_b
             if plain[k - 1]:
                 B.bi_set_small(diff_f, n_diff, 1 if now else -1)
             else:
-                if not B.bi_add(NP, sden_row[k - 1], NP, snum_off[k - 1] + i, diff_f, n_diff, True, ACC, 0):
+                if not B.bi_add(NP, sden_row[k - 1], NP, snum_off[k - 1] + i, diff_f, n_diff, True, ACC, np.int64(0)):
                     return -2
                 if not now:
                     diff_f[n_diff, 0] = -diff_f[n_diff, 0]
@@ -424,13 +424,13 @@ def _compose_step(k, nr, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bi
     uo = u_off[k]
     for r in range(nr):
         n = acc_add(ACC, 0, CS, csrc + r, False)
-        n = _dot(ACC, n, BS, bs_off[k + 1], 1, RS, src + r * stride, 1, n_k, period)
+        n = _dot(ACC, n, BS, bs_off[k + 1], np.int64(1), RS, src + r * stride, np.int64(1), n_k, period)
         if n < 0 or not acc_store(ACC, 0, n, CS, cdst + r):
             return False
         for i in range(n_prev):
             if plain[k] and not _unit_on(pat, uo, i, is_neuron, neuron_bit):
                 continue
-            n = _dot(ACC, 0, NP, w_off[k + 1] + i, n_prev, RS, src + r * stride, 1, n_k, period)
+            n = _dot(ACC, np.int64(0), NP, w_off[k + 1] + i, n_prev, RS, src + r * stride, np.int64(1), n_k, period)
             if n < 0 or not acc_store(ACC, 0, n, PS, dst + r * stride + i):
                 return False
     return True
@@ -444,7 +444,7 @@ def _compose_apply(e, nr, dims, RS, rb, stride, CS, cb, ZM, zm_off, DST, db, ACC
     for r in range(nr):
         for m in range(3):
             n = acc_add(ACC, 0, CS, cb + r, False) if m == 0 else 0
-            n = _dot(ACC, n, RS, rb + r * stride, 1, ZM, zm + m, 3, dims[e + 1], period)
+            n = _dot(ACC, n, RS, rb + r * stride, np.int64(1), ZM, zm + m, np.int64(3), dims[e + 1], period)
             if n < 0 or not acc_store(ACC, 0, n, DST, db + 3 * r + m):
                 return False
     return True
@@ -465,7 +465,7 @@ def _compose_column(k, nr, i, dims, w_off, NP, RS, src, PS, dst, stride, ACC):
     n_k = dims[k + 2]
     n_prev = dims[k + 1]
     for r in range(nr):
-        n = _dot(ACC, 0, NP, w_off[k + 1] + i, n_prev, RS, src + r * stride, 1, n_k, period)
+        n = _dot(ACC, np.int64(0), NP, w_off[k + 1] + i, n_prev, RS, src + r * stride, np.int64(1), n_k, period)
         if n < 0 or not acc_store(ACC, 0, n, PS, dst + r * stride + i):
             return False
     return True
@@ -508,7 +508,7 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
         # pattern turns on, and the change of R_kk on the units D that differ
         base = kk * n_out * stride
         uo = u_off[kk]
-        n_d = 0
+        n_d = np.int64(0)
         for i in range(dims[kk + 1]):
             now = _unit_on(pat, uo, i, is_neuron, neuron_bit)
             before = _unit_on(bw_pat, uo, i, is_neuron, neuron_bit)
@@ -524,7 +524,7 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
                     if not now:
                         DR[r * stride + n_d, 0] = -DR[r * stride + n_d, 0]
                 else:
-                    if not B.bi_add(NP, sden_row[kk], NP, snum_off[kk] + i, DR, r * stride + n_d, True, ACC, 0):
+                    if not B.bi_add(NP, sden_row[kk], NP, snum_off[kk] + i, DR, r * stride + n_d, True, ACC, np.int64(0)):
                         return False  # (sden - snum) times P, signed by the direction
                     if not now:
                         DR[r * stride + n_d, 0] = -DR[r * stride + n_d, 0]
@@ -560,7 +560,7 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
         stats[7] += 1
         base = k2 * n_out * stride
         if k2 == d - 1:
-            _compose_init(d, 0, n_out, dims, w_off, bs_off, NP, BS, PS, base, stride, CS, k2 * n_out)
+            _compose_init(d, np.int64(0), n_out, dims, w_off, bs_off, NP, BS, PS, base, stride, CS, k2 * n_out)
         elif not _compose_step(k2, n_out, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
                                RS, (k2 + 1) * n_out * stride, PS, base, stride, CS, (k2 + 1) * n_out, k2 * n_out, ACC):
             return False
@@ -583,14 +583,14 @@ def _compose_update(k, nr, n_d, diff_units, dims, u_off, w_off, bs_off, plain, i
     uo = u_off[k]
     for r in range(nr):
         n = acc_add(ACC, 0, CS, cdst + r, False)
-        n = _dot_units(ACC, n, BS, bs_off[k + 1], 1, diff_units, DR, r * stride, 1, n_d, period)
+        n = _dot_units(ACC, n, BS, bs_off[k + 1], np.int64(1), diff_units, DR, r * stride, np.int64(1), n_d, period)
         if n < 0 or not acc_store(ACC, 0, n, CS, cdst + r):
             return False
         for i in range(n_prev):
             if plain[k] and not _unit_on(valid, uo, i, is_neuron, neuron_bit):
                 continue
             n = acc_add(ACC, 0, PS, dst + r * stride + i, False)
-            n = _dot_units(ACC, n, NP, w_off[k + 1] + i, n_prev, diff_units, DR, r * stride, 1, n_d, period)
+            n = _dot_units(ACC, n, NP, w_off[k + 1] + i, n_prev, diff_units, DR, r * stride, np.int64(1), n_d, period)
             if n < 0 or not acc_store(ACC, 0, n, PS, dst + r * stride + i):
                 return False
     return True
@@ -604,15 +604,15 @@ def _backward_rows(e, d, rows, n_rows, dims, u_off, w_off, snum_off, sden_row, p
     single rows, n_{d-1} + sum_{k<d} n_k n_{k-1} products of small integers per unit."""
     for q in range(n_rows):
         j = rows[q]
-        _compose_init(d, j, 1, dims, w_off, bs_off, NP, BS, PT, 0, 0, CT, 0)
+        _compose_init(d, j, np.int64(1), dims, w_off, bs_off, NP, BS, PT, np.int64(0), np.int64(0), CT, np.int64(0))
         for k in range(d - 1, e - 1, -1):
-            if k < d - 1 and not _compose_step(k, 1, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS,
-                                               pat, RT, 0, PT, 0, 0, CT, 0, 0, ACC):
+            if k < d - 1 and not _compose_step(k, np.int64(1), dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS,
+                                               pat, RT, np.int64(0), PT, np.int64(0), np.int64(0), CT, np.int64(0), np.int64(0), ACC):
                 return False
-            if not _compose_gain(k, 1, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
-                                 PT, RT, 0, 0, ACC):
+            if not _compose_gain(k, np.int64(1), dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
+                                 PT, RT, np.int64(0), np.int64(0), ACC):
                 return False
-        if not _compose_apply(e, 1, dims, RT, 0, 0, CT, 0, ZM, zm_off, ZR, zr + 3 * j, ACC):
+        if not _compose_apply(e, np.int64(1), dims, RT, np.int64(0), np.int64(0), CT, np.int64(0), ZM, zm_off, ZR, zr + 3 * j, ACC):
             return False
     return True
 
@@ -653,7 +653,7 @@ def _run(
     whole path exact."""
     n_layers = dims.shape[0] - 1
     maxv = reg_v.shape[1]
-    d = 0
+    d = np.int64(0)  # int64, not a literal: one specialisation of the functions it is passed to
     fresh = True
     while d >= 0:
         if fresh:
