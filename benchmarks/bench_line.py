@@ -20,10 +20,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from exactnet import segment_regions_batch  # noqa: E402
-from exactnet.builtin import benchmark_net  # noqa: E402
-from exactnet.regions._line_exact import exact_line  # noqa: E402
-from _timing import time_best  # noqa: E402
+from _timing import time_best
+
+from exactnet import segment_regions_batch
+from exactnet.builtin import benchmark_net
+from exactnet.regions._line_exact import exact_line
 
 
 def random_chords(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -71,9 +72,12 @@ def main():
     segment_regions_batch(net, P[:10], Q[:10])  # compile the kernel
     t1, batch = time_best(lambda: segment_regions_batch(net, P, Q, threads=1), args.repeat)
     t2, _ = time_best(lambda: segment_regions_batch(net, P, Q, threads=2), args.repeat)
-    print(f"benchmark net 2-32-32-1, {args.chords} chords of [-1,1]^2, {batch.num_regions.mean():.2f} regions per chord")
-    print(f"exactnet float (certified), 1 thread : {args.chords / t1:12,.0f} lines/s ({1e6 * t1 / args.chords:.2f} us/line)")
-    print(f"exactnet float (certified), 2 threads: {args.chords / t2:12,.0f} lines/s ({1e6 * t2 / args.chords:.2f} us/line)")
+    print(
+        f"benchmark net 2-32-32-1, {args.chords} chords of [-1,1]^2, {batch.num_regions.mean():.2f} regions per chord"
+    )
+    for label, t in (("1 thread ", t1), ("2 threads", t2)):
+        rate, per_line = args.chords / t, 1e6 * t / args.chords
+        print(f"exactnet float (certified), {label}: {rate:12,.0f} lines/s ({per_line:.2f} us/line)")
     print(f"  segments decided by the exact engine: {int(batch.decided_exactly.sum())}")
     try:
         import regioncam  # noqa: F401
@@ -82,7 +86,8 @@ def main():
         rc_time = None
     else:
         rc_time, rc_inputs = time_best(lambda: regioncam_breakpoints(net, P, Q), args.repeat)
-        print(f"regioncam 1-D (float32, 1 thread)    : {args.chords / rc_time:12,.0f} lines/s ({1e6 * rc_time / args.chords:.2f} us/line)")
+        per_line = 1e6 * rc_time / args.chords
+        print(f"regioncam 1-D (float32, 1 thread)    : {args.chords / rc_time:12,.0f} lines/s ({per_line:.2f} us/line)")
         print(f"ratio exactnet / regioncam: {rc_time / t1:.2f}x (1 thread), {rc_time / t2:.2f}x (2 threads)")
         # compare breakpoints: regioncam's inputs are positions u along the line with the
         # ends at -|q - p|/2 and +|q - p|/2
@@ -112,9 +117,12 @@ def main():
     Pl, Ql = P[:200].tolist(), Q[:200].tolist()
     tp, raws = time_best(lambda: [exact_line(net16, p, q) for p, q in zip(Pl, Ql)], 1)
     agree = bool((eb.num_regions == fb.num_regions).all() and (eb.num_patterns == fb.num_patterns).all())
-    print(f"\n2-16-16-1, {n} chords: float {1e6 * tf / n:.2f} us/line; exact (compiled big integers) "
-          f"{1e6 * te / n:.1f} us/line = {te / tf:.1f}x the float mode; exact in pure Python "
-          f"{1e6 * tp / 200:.0f} us/line = {tp / 200 / (tf / n):.0f}x; same counts: {agree}")
+    print(
+        f"\n2-16-16-1, {n} chords: float {1e6 * tf / n:.2f} us/line; exact (compiled big integers) "
+        f"{1e6 * te / n:.1f} us/line = {te / tf:.1f}x the float mode; exact in pure Python "
+        f"{1e6 * tp / 200:.0f} us/line = {tp / 200 / (tf / n):.0f}x; same counts: {agree}"
+    )
+
 
 if __name__ == "__main__":
     main()

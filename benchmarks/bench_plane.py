@@ -24,12 +24,22 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from exactnet.builtin import benchmark_net  # noqa: E402
-from exactnet.regions.plane import partition  # noqa: E402
-from _timing import time_best  # noqa: E402
+from _timing import time_best
 
-NETS = ["2-16-16-1", "2-32-32-1", "2-64-64-1", "2-32-32-32-32-1", "2-128-128-1", "2-64-64-64-64-1",
-        "2-256-256-1", "2-32x8-1"]
+from exactnet.builtin import benchmark_net
+from exactnet.compiled import warmup
+from exactnet.regions.plane import partition
+
+NETS = [
+    "2-16-16-1",
+    "2-32-32-1",
+    "2-64-64-1",
+    "2-32-32-32-32-1",
+    "2-128-128-1",
+    "2-64-64-64-64-1",
+    "2-256-256-1",
+    "2-32x8-1",
+]
 
 
 def regioncam_run(net):
@@ -53,19 +63,21 @@ def main():
     args = ap.parse_args()
     try:
         import regioncam  # noqa: F401
+
         have_rc = True
     except ImportError:
         have_rc = False
         print("regioncam is not installed (pip install regioncam): exactnet figures only")
-    warm = partition(benchmark_net("2-8-8-1", 0))  # compile the kernels, import networkx
-    warm.graph, warm.num_pieces
-    partition(benchmark_net("2-8-8-1", 0), exact=True)
-    head = (f"{'net':>18} {'regions':>8} {'regioncam':>10} {'exactnet':>10} {'ratio':>6} {'+pieces':>8} "
-            f"{'+networkx':>10} {'ratio+nx':>8} {'exact':>9} {'exact/fast':>10}")
+    warmup(report=None)  # compile (or load) every kernel
+    _ = partition(benchmark_net("2-8-8-1", 0)).graph  # import networkx
+    head = (
+        f"{'net':>18} {'regions':>8} {'regioncam':>10} {'exactnet':>10} {'ratio':>6} {'+pieces':>8} "
+        f"{'+networkx':>10} {'ratio+nx':>8} {'exact':>9} {'exact/fast':>10}"
+    )
     print(head)
     for spec in args.nets:
         net = benchmark_net(spec, 0)
-        t_fast, part = time_best(lambda: partition(net), args.repeat)
+        t_fast, part = time_best(lambda net=net: partition(net), args.repeat)
         n = part.num_regions
         t_pieces = t_graph = float("inf")
         for _ in range(args.repeat):  # pieces, then the networkx graph, on fresh partitions
@@ -79,7 +91,7 @@ def main():
         assert G.number_of_nodes() == n and pieces <= n
         rc_cell, ratio, ratio_nx = "-", "-", "-"
         if have_rc:
-            t_rc, n_rc = time_best(lambda: regioncam_run(net), args.repeat)
+            t_rc, n_rc = time_best(lambda net=net: regioncam_run(net), args.repeat)
             same = "" if n_rc == n else f" (regioncam: {n_rc})"
             rc_cell, ratio = f"{1e3 * t_rc:8.1f}ms", f"{t_rc / t_fast:5.2f}x"
             ratio_nx = f"{t_rc / (t_fast + t_pieces + t_graph):5.2f}x"
@@ -87,11 +99,13 @@ def main():
         ex_cell, ex_ratio = "-", "-"
         if part.num_regions <= args.exact_max:
             partition(net, exact=True)  # per-network setup once (the kernel is compiled above)
-            t_ex, ex = time_best(lambda: partition(net, exact=True), max(1, args.repeat // 2))
+            t_ex, ex = time_best(lambda net=net: partition(net, exact=True), max(1, args.repeat // 2))
             assert ex.num_regions == part.num_regions
             ex_cell, ex_ratio = f"{t_ex:8.2f}s", f"{t_ex / t_fast:8.0f}x"
-        print(f"{spec:>18} {n!s:>8} {rc_cell:>10} {1e3 * t_fast:8.1f}ms {ratio:>6} {1e3 * t_pieces:6.1f}ms "
-              f"{1e3 * t_graph:8.1f}ms {ratio_nx:>8} {ex_cell:>9} {ex_ratio:>10}")
+        print(
+            f"{spec:>18} {n!s:>8} {rc_cell:>10} {1e3 * t_fast:8.1f}ms {ratio:>6} {1e3 * t_pieces:6.1f}ms "
+            f"{1e3 * t_graph:8.1f}ms {ratio_nx:>8} {ex_cell:>9} {ex_ratio:>10}"
+        )
 
 
 if __name__ == "__main__":

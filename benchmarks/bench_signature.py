@@ -26,11 +26,11 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from bench_affinity import reference_score  # noqa: E402
+from bench_affinity import reference_score
 
-from exactnet import affinity_score  # noqa: E402
-from exactnet.probe import capture  # noqa: E402
-from exactnet.probe.data import random_images, torchvision_model  # noqa: E402
+from exactnet import affinity_score
+from exactnet.probe import capture
+from exactnet.probe.data import random_images, torchvision_model
 
 
 def peak_rss_gib() -> float:
@@ -51,14 +51,25 @@ def main(argv=None) -> None:
     model = torchvision_model(args.model, seed=987)
     images = random_images(args.samples, args.image_size, seed=987)
     t0 = time.perf_counter()
-    caps = capture(model, images, max_samples=args.samples, batch_size=args.batch_size, seed=987,
-                   device=args.device, progress=False)
+    caps = capture(
+        model,
+        images,
+        max_samples=args.samples,
+        batch_size=args.batch_size,
+        seed=987,
+        device=args.device,
+        progress=False,
+    )
     t_capture = time.perf_counter() - t0
-    print(f"{args.model}, {args.samples} random inputs of 3 x {args.image_size} x {args.image_size}, "
-          f"device {args.device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"{args.model}, {args.samples} random inputs of 3 x {args.image_size} x {args.image_size}, "
+        f"device {args.device}, torch threads {torch.get_num_threads()}"
+    )
     print(f"capture: {len(caps)} activation call sites in {t_capture:.1f} s")
-    print(f"{'#':>3} {'layer':<18} {'d':>5} {'n':>5} {'exactnet s':>10} {'reference s':>11} {'ratio':>6} "
-          f"{'score':>9} {'|diff|':>8}")
+    print(
+        f"{'#':>3} {'layer':<18} {'d':>5} {'n':>5} {'exactnet s':>10} {'reference s':>11} {'ratio':>6} "
+        f"{'score':>9} {'|diff|':>8}"
+    )
     # warm-up: load the compiled kernels and POT once, outside the timings
     rng = np.random.default_rng(0)
     Xw = rng.standard_normal((64, 4))
@@ -86,11 +97,15 @@ def main(argv=None) -> None:
         worst = max(worst, abs(ref - score))
         print(line + f"{t_ref:>11.3f} {t_ref / t_ours:>5.1f}x {score:>9.6f} {abs(ref - score):>8.1e}")
     wall = time.perf_counter() - t_start
-    print(f"signature wall time (model, data, capture, scores): {wall - t_ref_total:.1f} s "
-          f"(capture {t_capture:.1f} s, scores {t_ours_total:.1f} s)")
+    print(
+        f"signature wall time (model, data, capture, scores): {wall - t_ref_total:.1f} s "
+        f"(capture {t_capture:.1f} s, scores {t_ours_total:.1f} s)"
+    )
     if t_ref_total:
-        print(f"scores: exactnet {t_ours_total:.2f} s, reference pipeline {t_ref_total:.2f} s, "
-              f"ratio {t_ref_total / t_ours_total:.1f}x, largest score difference {worst:.1e}")
+        print(
+            f"scores: exactnet {t_ours_total:.2f} s, reference pipeline {t_ref_total:.2f} s, "
+            f"ratio {t_ref_total / t_ours_total:.1f}x, largest score difference {worst:.1e}"
+        )
     print(f"peak resident memory of this process: {peak_rss_gib():.2f} GiB")
 
 

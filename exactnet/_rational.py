@@ -15,8 +15,14 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["to_fraction", "fraction_array", "fraction_to_float", "format_fraction", "real_tensor_to_numpy",
-           "float_or_inf"]
+__all__ = [
+    "to_fraction",
+    "fraction_array",
+    "fraction_to_float",
+    "format_fraction",
+    "real_tensor_to_numpy",
+    "float_or_inf",
+]
 
 
 def to_fraction(value, name: str = "value") -> Fraction:
@@ -52,7 +58,9 @@ def to_fraction(value, name: str = "value") -> Fraction:
         if not math.isfinite(x):
             raise ValueError(f"{name} is {x!r}; weights and points must be finite numbers")
         return Fraction(x)
-    raise TypeError(f"{name} has type {type(value).__name__}; expected a real number (float, int, Fraction, sympy Rational)")
+    raise TypeError(
+        f"{name} has type {type(value).__name__}; expected a real number (float, int, Fraction, sympy Rational)"
+    )
 
 
 def real_tensor_to_numpy(values, name: str):
@@ -65,8 +73,10 @@ def real_tensor_to_numpy(values, name: str):
         return values
     t = values.detach().cpu()
     if t.is_complex():
-        raise TypeError(f"{name} is a complex tensor (dtype {t.dtype}); exactnet works with real numbers: "
-                        f"pass the tensor's real part (tensor.real) explicitly if that is what you mean")
+        raise TypeError(
+            f"{name} is a complex tensor (dtype {t.dtype}); exactnet works with real numbers: "
+            f"pass the tensor's real part (tensor.real) explicitly if that is what you mean"
+        )
     return t.double().numpy() if t.is_floating_point() else t.numpy()
 
 
@@ -94,8 +104,8 @@ def fraction_array(values, name: str, ndim: int | None = None) -> np.ndarray:
         try:
             flat_out[i] = to_fraction(v, name)
         except (TypeError, ValueError):
-            idx = [int(j) for j in np.unravel_index(i, arr.shape)] if arr.ndim else []
-            flat_out[i] = to_fraction(v, f"{name}{idx}" if idx else name)
+            where = [int(j) for j in np.unravel_index(i, arr.shape)] if arr.ndim else []
+            flat_out[i] = to_fraction(v, f"{name}{where}" if where else name)
     return out
 
 

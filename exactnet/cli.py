@@ -83,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print JSON: regions, pieces, patterns, breakpoints, smp")
     r.add_argument("--png", help="draw the outputs along the segment to this PNG/SVG file")
     r.add_argument("--widths", help="layer widths n0,n1,...,nL for torch/safetensors state_dicts")
-    r.add_argument("--negative-slope", type=float, default=0.0, help="leaky ReLU slope for .npz networks (default 0: ReLU)")
+    r.add_argument(
+        "--negative-slope", type=float, default=0.0, help="leaky ReLU slope for .npz networks (default 0: ReLU)"
+    )
 
     pu = sub.add_parser("pulse", help="the analytic pulse / disk radius networks (our formulation of arXiv 2303.06638)")
     pu_sub = pu.add_subparsers(dest="pulse_command", required=True)
@@ -93,20 +95,38 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--a-max", default="4", help="largest amplitude checked (default 4)")
     pv.add_argument("--json", action="store_true", help="print JSON: verified (true/false per construction), details")
 
-    sg = sub.add_parser("signature", help="non-linearity signature (affinity score per activation) of torchvision models")
-    sg.add_argument("--model", default="resnet18",
-                    help="torchvision classifier name(s), comma-separated to compare (random init; e.g. resnet18,vgg11)")
-    sg.add_argument("--weights", help="a state_dict for the (single) model: .pt/.pth read with "
-                                      "torch.load(weights_only=True), or .safetensors")
-    sg.add_argument("--data", choices=("random", "digits"), default="random",
-                    help="random images (seeded), or scikit-learn's bundled digits resized to --image-size")
+    sg = sub.add_parser(
+        "signature", help="non-linearity signature (affinity score per activation) of torchvision models"
+    )
+    sg.add_argument(
+        "--model",
+        default="resnet18",
+        help="torchvision classifier name(s), comma-separated to compare (random init; e.g. resnet18,vgg11)",
+    )
+    sg.add_argument(
+        "--weights",
+        help="a state_dict for the (single) model: .pt/.pth read with torch.load(weights_only=True), or .safetensors",
+    )
+    sg.add_argument(
+        "--data",
+        choices=("random", "digits"),
+        default="random",
+        help="random images (seeded), or scikit-learn's bundled digits resized to --image-size",
+    )
     sg.add_argument("--samples", type=int, default=2048, help="inputs (and rows kept per layer); default 2048")
     sg.add_argument("--image-size", type=int, default=224, help="input images are 3 x S x S (default 224)")
     sg.add_argument("--batch-size", type=int, default=64)
-    sg.add_argument("--reduction", default="channel_mean",
-                    help="channel_mean (default), positions, tokens, flatten, reference, or project:K")
-    sg.add_argument("--shrinkage", choices=("auto", "none", "ledoit-wolf"), default="auto",
-                    help="Ledoit-Wolf covariance shrinkage: auto = only for layers with d >= n")
+    sg.add_argument(
+        "--reduction",
+        default="channel_mean",
+        help="channel_mean (default), positions, tokens, flatten, reference, or project:K",
+    )
+    sg.add_argument(
+        "--shrinkage",
+        choices=("auto", "none", "ledoit-wolf"),
+        default="auto",
+        help="Ledoit-Wolf covariance shrinkage: auto = only for layers with d >= n",
+    )
     sg.add_argument("--normalization", choices=("sqrt", "squared"), default="sqrt")
     sg.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
     sg.add_argument("--seed", type=int, default=987, help="seeds the weights, the data and the sampling")
@@ -198,35 +218,59 @@ def _demo(args) -> int:
     agree = fast_counts == counts and len(fast.edges) == len(part.edges)
     est = sample_patterns(net, MOONS_DOMAIN, n=10**6)
     cov = est.compare(part)
-    bounds = {"serra_thm1_upper": serra_thm1_upper(2, net.hidden_widths),
-              "montufar2017_upper": montufar2017_upper(2, net.hidden_widths)}
+    bounds = {
+        "serra_thm1_upper": serra_thm1_upper(2, net.hidden_widths),
+        "montufar2017_upper": montufar2017_upper(2, net.hidden_widths),
+    }
     boundary = part.decision_boundary
     length = sum(float(((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2) ** 0.5) for p, q, _ in boundary)
     if args.json:
         d = part.to_dict()
-        d.update(network=net.name, bounds=bounds, decision_boundary_segments=len(boundary),
-                 decision_boundary_length=length, sampling={k: v for k, v in cov.items() if k != "missed"},
-                 float_engine_agrees=agree)
+        d.update(
+            network=net.name,
+            bounds=bounds,
+            decision_boundary_segments=len(boundary),
+            decision_boundary_length=length,
+            sampling={k: v for k, v in cov.items() if k != "missed"},
+            float_engine_agrees=agree,
+        )
         print(json.dumps(d, indent=1))
     else:
         x0, x1, y0, y1 = MOONS_DOMAIN
         print(f"exactnet demo: {net.name}, trained on two moons, on [{x0}, {x1}] x [{y0}, {y1}]\n")
-        print(f"exact partition ({t_exact * 1e3:.0f} ms): {counts[0]} regions, {counts[1]} linear pieces, "
-              f"{counts[2]} non-empty patterns; region graph: {part.num_regions} nodes, {len(part.edges)} edges")
-        print(f"bounds for 2 inputs and widths {list(net.hidden_widths)}: Serra et al. 2018 Thm 1 <= "
-              f"{bounds['serra_thm1_upper']:,}, Montufar 2017 <= {bounds['montufar2017_upper']:,}")
-        print(f"decision boundary: {len(boundary)} exact segments, length {length:.3f}; "
-              f"training accuracy {float((net.forward(X).argmax(1) == y).mean()):.3f}")
-        print(f"sampled estimate (1000 x 1000 grid, {est.points_per_second / 1e6:.1f} M points/s): "
-              f"{cov['found']} of {cov['regions']} regions (coverage {100 * cov['coverage']:.1f}%), "
-              f"missed area {100 * cov['missed_area_fraction']:.4f}% of the window, smallest missed region "
-              f"{cov['smallest_missed_area']:.2e}")
-        print(f"certified float engine ({t_fast * 1e3:.1f} ms): "
-              f"{'same regions, graph and counts' if agree else 'DISAGREES'}")
+        print(
+            f"exact partition ({t_exact * 1e3:.0f} ms): {counts[0]} regions, {counts[1]} linear pieces, "
+            f"{counts[2]} non-empty patterns; region graph: {part.num_regions} nodes, {len(part.edges)} edges"
+        )
+        print(
+            f"bounds for 2 inputs and widths {list(net.hidden_widths)}: Serra et al. 2018 Thm 1 <= "
+            f"{bounds['serra_thm1_upper']:,}, Montufar 2017 <= {bounds['montufar2017_upper']:,}"
+        )
+        print(
+            f"decision boundary: {len(boundary)} exact segments, length {length:.3f}; "
+            f"training accuracy {float((net.forward(X).argmax(1) == y).mean()):.3f}"
+        )
+        print(
+            f"sampled estimate (1000 x 1000 grid, {est.points_per_second / 1e6:.1f} M points/s): "
+            f"{cov['found']} of {cov['regions']} regions (coverage {100 * cov['coverage']:.1f}%), "
+            f"missed area {100 * cov['missed_area_fraction']:.4f}% of the window, smallest missed region "
+            f"{cov['smallest_missed_area']:.2e}"
+        )
+        print(
+            f"certified float engine ({t_fast * 1e3:.1f} ms): "
+            f"{'same regions, graph and counts' if agree else 'DISAGREES'}"
+        )
     if args.png:
-        _save(part.plot(color_by="class", points=X, labels=y,
-                        title=f"{net.name}: {part.num_regions} exact regions and the decision boundary"),
-              args.png, announce=not args.json)
+        _save(
+            part.plot(
+                color_by="class",
+                points=X,
+                labels=y,
+                title=f"{net.name}: {part.num_regions} exact regions and the decision boundary",
+            ),
+            args.png,
+            announce=not args.json,
+        )
     return 0 if agree else 1
 
 
@@ -245,8 +289,10 @@ def _partition(args) -> int:
     if args.json:
         print(json.dumps(part.to_dict(), indent=1))
     else:
-        print(f"{net!r} on {args.domain} ({'exact' if args.exact else 'certified float'}): {part.num_regions} regions, "
-              f"{part.num_pieces} linear pieces, {part.num_patterns} non-empty patterns, {len(part.edges)} graph edges")
+        print(
+            f"{net!r} on {args.domain} ({'exact' if args.exact else 'certified float'}): {part.num_regions} regions, "
+            f"{part.num_pieces} linear pieces, {part.num_patterns} non-empty patterns, {len(part.edges)} graph edges"
+        )
     if args.png:
         _save(part.plot(color_by=args.color_by), args.png)
     if args.graphml:
@@ -266,7 +312,11 @@ def _demo1d(args) -> int:
     start, end = [-1] * n0, [1] * n0
     res = segment_regions(net, start, end, exact=True)
     fast = segment_regions(net, start, end)
-    agree = (fast.num_regions, fast.num_pieces, fast.num_patterns) == (res.num_regions, res.num_pieces, res.num_patterns)
+    agree = (fast.num_regions, fast.num_pieces, fast.num_patterns) == (
+        res.num_regions,
+        res.num_pieces,
+        res.num_patterns,
+    )
     if args.json:
         d = res.to_dict()
         d["network"] = net.name
@@ -277,8 +327,11 @@ def _demo1d(args) -> int:
         _report(res, net, sys.stdout)
         print(f"certified float engine: {'same regions, pieces and patterns' if agree else 'DISAGREES'}")
     if args.png:
-        _save(plot_segment(res, title=f"{net.name}: {res.num_regions} regions along the diagonal (exact)"),
-              args.png, announce=not args.json)
+        _save(
+            plot_segment(res, title=f"{net.name}: {res.num_regions} regions along the diagonal (exact)"),
+            args.png,
+            announce=not args.json,
+        )
     return 0 if agree else 1
 
 
@@ -346,7 +399,8 @@ def _pulse_verify(args) -> int:
         except ValueError:
             raise SystemExit(f"exactnet: --sizes takes integers like 3,5,8, got {part!r}") from None
     a_min, a_max = (_coords(v, name)[0] for v, name in ((args.a_min, "--a-min"), (args.a_max, "--a-max")))
-    verdicts, verified = [], {}
+    verdicts = []
+    verified: dict[str, bool] = {}
     for M in sizes:
         try:
             constructions = all_constructions(M, a_min=a_min, a_max=a_max)
@@ -359,8 +413,16 @@ def _pulse_verify(args) -> int:
             verified[key] = verified.get(key, True) and v.exact
     outside = [verify(lemma1_instance(M), radii=(0, M), name="lemma1_instance, r = 0..M") for M in sizes if M >= 2]
     if args.json:
-        print(json.dumps({"verified": verified, "constructions": [v.to_json() for v in verdicts],
-                          "known_failures": [v.to_json() for v in outside]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "verified": verified,
+                    "constructions": [v.to_json() for v in verdicts],
+                    "known_failures": [v.to_json() for v in outside],
+                },
+                indent=2,
+            )
+        )
     else:
         for v in verdicts:
             print(v)
@@ -391,8 +453,11 @@ def _signature(args) -> int:
         try:
             reduction = ("project", int(reduction.split(":", 1)[1]))
         except ValueError:
-            raise SystemExit(f"exactnet signature: --reduction {args.reduction!r}; write project:K with an integer K") from None
-    shrinkage = {"auto": "auto", "none": False, "ledoit-wolf": "ledoit-wolf"}[args.shrinkage]
+            raise SystemExit(
+                f"exactnet signature: --reduction {args.reduction!r}; write project:K with an integer K"
+            ) from None
+    choices: dict[str, bool | str] = {"auto": "auto", "none": False, "ledoit-wolf": "ledoit-wolf"}
+    shrinkage = choices[args.shrinkage]
     if args.device is not None and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"exactnet signature: --device {args.device} but torch sees no CUDA device; use --device cpu")
     try:
@@ -410,15 +475,28 @@ def _signature(args) -> int:
             raise SystemExit(f"exactnet signature: {exc}") from None
         fixed = getattr(model, "image_size", None)  # e.g. ViT: a fixed patch grid
         if isinstance(fixed, int) and fixed != args.image_size:
-            raise SystemExit(f"exactnet signature: {name} takes {fixed} x {fixed} images only; "
-                             f"pass --image-size {fixed}")
-        sig = signature(model, images, name=name, reduction=reduction, samples=args.samples,
-                        batch_size=args.batch_size, normalization=args.normalization, shrinkage=shrinkage,
-                        device=args.device, seed=args.seed, progress=not args.quiet and not args.json)
+            raise SystemExit(
+                f"exactnet signature: {name} takes {fixed} x {fixed} images only; pass --image-size {fixed}"
+            )
+        sig = signature(
+            model,
+            images,
+            name=name,
+            reduction=reduction,
+            samples=args.samples,
+            batch_size=args.batch_size,
+            normalization=args.normalization,
+            shrinkage=shrinkage,
+            device=args.device,
+            seed=args.seed,
+            progress=not args.quiet and not args.json,
+        )
         sigs.append(sig)
         if not args.json:
-            print(f"{sig}\ncapture {sig.capture_seconds:.1f} s, scores {sum(l.seconds for l in sig.layers):.1f} s "
-                  f"({args.data} data, {len(images)} inputs of 3 x {args.image_size} x {args.image_size})\n")
+            print(
+                f"{sig}\ncapture {sig.capture_seconds:.1f} s, scores {sum(l.seconds for l in sig.layers):.1f} s "
+                f"({args.data} data, {len(images)} inputs of 3 x {args.image_size} x {args.image_size})\n"
+            )
     if args.json:
         docs = [dict(s.to_json(), data=args.data, image_size=args.image_size) for s in sigs]
         print(json.dumps(docs[0] if len(docs) == 1 else {"models": docs}, indent=1))

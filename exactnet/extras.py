@@ -22,8 +22,9 @@ all        everything above
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["EXTRA_OF", "MissingExtraError", "require", "lazy_exports"]
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
 from .extras import require
 
 __all__ = ["plot_segment", "plot_partition"]
@@ -55,8 +57,7 @@ def plot_segment(result, *, output: int | None = None, ax=None, path=None, title
     ax.set_ylabel("output")
     ax.set_xlim(0, 1)
     ax.set_title(
-        title
-        or f"{result.num_regions} regions, {result.num_pieces} pieces, {result.num_patterns} patterns ({mode})",
+        title or f"{result.num_regions} regions, {result.num_pieces} pieces, {result.num_patterns} patterns ({mode})",
         fontsize=10,
     )
     ax.legend(loc="best", fontsize=8)
@@ -64,7 +65,6 @@ def plot_segment(result, *, output: int | None = None, ax=None, path=None, title
     if path is not None:
         fig.savefig(Path(path))
     return fig
-
 
 
 def plot_partition(
@@ -102,7 +102,7 @@ def plot_partition(
     polys = [[(float(u), float(v)) for u, v in r.vertices] for r in regs]
     if color_by == "pattern":
         rng = np.random.default_rng(12345)
-        values = rng.permutation(len(regs)) if len(regs) else []
+        values: Any = rng.permutation(len(regs)) if len(regs) else []
         cmap = cmap or "tab20"
     elif color_by == "piece":
         piece_of = {r: k for k, comp in enumerate(part.pieces) for r in comp}
@@ -118,16 +118,28 @@ def plot_partition(
         cells = part.class_cells
         cell_polys = [[(float(u), float(v)) for u, v in poly] for _, _, poly in cells]
         n_cls = max(2, part.network.output_dim)
-        ax.add_collection(PolyCollection(cell_polys, array=np.array([c for _, c, _ in cells], dtype=float),
-                                         cmap=cmap or "Pastel1", clim=(0, max(n_cls - 1, 1)), linewidths=0))
+        ax.add_collection(
+            PolyCollection(
+                cell_polys,
+                array=np.array([c for _, c, _ in cells], dtype=float),
+                cmap=cmap or "Pastel1",
+                clim=(0, max(n_cls - 1, 1)),
+                linewidths=0,
+            )
+        )
         values = None
     else:
         raise ValueError(f"color_by must be 'pattern', 'piece', 'output' or 'class', got {color_by!r}")
     if values is None:
         pc = PolyCollection(polys, facecolors="none", edgecolors="0.25" if edges else "none", linewidths=0.25)
     else:
-        pc = PolyCollection(polys, array=np.asarray(values, dtype=float), cmap=cmap,
-                            edgecolors="0.25" if edges else "face", linewidths=0.25 if edges else 0)
+        pc = PolyCollection(
+            polys,
+            array=np.asarray(values, dtype=float),
+            cmap=cmap,
+            edgecolors="0.25" if edges else "face",
+            linewidths=0.25 if edges else 0,
+        )
     ax.add_collection(pc)
     if color_by == "output":
         fig.colorbar(pc, ax=ax, fraction=0.046, pad=0.04, label=f"output {output}")
@@ -136,8 +148,16 @@ def plot_partition(
         ax.add_collection(LineCollection(segs, colors="black", linewidths=1.8))
     if points is not None:
         pts = np.asarray(points, dtype=float)
-        ax.scatter(pts[:, 0], pts[:, 1], c=labels if labels is not None else "white", s=6, cmap="coolwarm",
-                   edgecolors="black", linewidths=0.3, zorder=3)
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            c=labels if labels is not None else "white",
+            s=6,
+            cmap="coolwarm",
+            edgecolors="black",
+            linewidths=0.3,
+            zorder=3,
+        )
     dom = np.array([[float(u), float(v)] for u, v in part.domain])
     ax.set_xlim(dom[:, 0].min(), dom[:, 0].max())
     ax.set_ylim(dom[:, 1].min(), dom[:, 1].max())

@@ -123,7 +123,7 @@ def relu_networks(
         degenerate = draw(st.booleans())
     kind = kind or draw(st.sampled_from(WEIGHT_KINDS))
     slope = draw(st.sampled_from([Fraction(1, 4), Fraction(1, 2), Fraction(0.01)])) if leaky else 0
-    layers = []
+    layers: list[Layer] = []
     fan_in = n0
     for width in widths + [n_out]:
         W = draw(_matrix(width, fan_in, kind))
@@ -149,8 +149,10 @@ def generic_networks(**kwargs):
 def degenerate_networks(**kwargs):
     """:func:`relu_networks` with small integer or dyadic weights and forced degeneracies."""
     kind = kwargs.pop("kind", None)
-    return relu_networks(degenerate=True, kind=kind, **kwargs) if kind else st.sampled_from(["int", "dyadic"]).flatmap(
-        lambda k: relu_networks(degenerate=True, kind=k, **kwargs)
+    return (
+        relu_networks(degenerate=True, kind=kind, **kwargs)
+        if kind
+        else st.sampled_from(["int", "dyadic"]).flatmap(lambda k: relu_networks(degenerate=True, kind=k, **kwargs))
     )
 
 

@@ -29,10 +29,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from exactnet.probe.data import random_images, torchvision_model  # noqa: E402
-from exactnet.probe.nonlinearity import plot_signatures, signature  # noqa: E402
+from exactnet.probe.data import random_images, torchvision_model
+from exactnet.probe.nonlinearity import plot_signatures, signature
 
 DEFAULT_MODELS = "alexnet,vgg11,resnet18,resnet50,convnext_tiny,swin_t,vit_b_16"
 
@@ -45,8 +45,11 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=987)
-    ap.add_argument("--quick", action="store_true", help="two small models (SqueezeNet 1.1, ResNet-18), 48 inputs "
-                                                         "of 64 x 64 (for tests)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="two small models (SqueezeNet 1.1, ResNet-18), 48 inputs of 64 x 64 (for tests)",
+    )
     ap.add_argument("--out", default="nonlinearity_signature.png")
     args = ap.parse_args(argv)
     if args.quick:
@@ -58,18 +61,32 @@ def main(argv=None) -> None:
         size = 224 if name.startswith("vit") else args.image_size  # ViT's patch grid is fixed
         x = images if size == args.image_size else random_images(args.samples, size, seed=args.seed)
         t = time.perf_counter()
-        sig = signature(torchvision_model(name, seed=args.seed), x, name=name, samples=args.samples,
-                        batch_size=args.batch_size, device=args.device, seed=args.seed, progress=False)
+        sig = signature(
+            torchvision_model(name, seed=args.seed),
+            x,
+            name=name,
+            samples=args.samples,
+            batch_size=args.batch_size,
+            device=args.device,
+            seed=args.seed,
+            progress=False,
+        )
         sigs.append(sig)
         scores = sig.scores
-        print(f"{name}: {len(sig.layers)} activations, affinity score mean {scores.mean():.3f}, "
-              f"min {scores.min():.3f} (layer {sig.layers[int(scores.argmin())].name}), "
-              f"{time.perf_counter() - t:.1f} s")
+        print(
+            f"{name}: {len(sig.layers)} activations, affinity score mean {scores.mean():.3f}, "
+            f"min {scores.min():.3f} (layer {sig.layers[int(scores.argmin())].name}), "
+            f"{time.perf_counter() - t:.1f} s"
+        )
         print(sig.table())
         print()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 2]})
-    plot_signatures(sigs, ax=axes[0], normalized_depth=True,
-                    title=f"signatures at random init ({args.samples} random {args.image_size}px inputs)")
+    plot_signatures(
+        sigs,
+        ax=axes[0],
+        normalized_depth=True,
+        title=f"signatures at random init ({args.samples} random {args.image_size}px inputs)",
+    )
     axes[1].boxplot([s.scores for s in sigs], showmeans=True)
     axes[1].set_xticks(range(1, len(sigs) + 1))
     axes[1].set_xticklabels([s.model for s in sigs], rotation=30, fontsize=8)

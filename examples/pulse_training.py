@@ -137,8 +137,9 @@ QUICK = Config(M1=6, M2=6, n_amp=6, steps=300, screen=60, copies=4)
 
 # ----------------------------------------------------------------------------- models
 def activation(act):
-    return {"relu": nn.ReLU(), "softplus": nn.Softplus(), "hardtanh": nn.Hardtanh(0.0, 1.0),
-            "sigmoid": nn.Sigmoid()}[act]
+    return {"relu": nn.ReLU(), "softplus": nn.Softplus(), "hardtanh": nn.Hardtanh(0.0, 1.0), "sigmoid": nn.Sigmoid()}[
+        act
+    ]
 
 
 def np_act(act, z):
@@ -153,15 +154,20 @@ def np_act(act, z):
 
 
 def build(spec):
-    return nn.Sequential(nn.Conv1d(1, spec.channels, spec.k), activation(spec.act), GlobalSumPool((-1,)),
-                         nn.Linear(spec.channels, 1)).to(F64)
+    return nn.Sequential(
+        nn.Conv1d(1, spec.channels, spec.k), activation(spec.act), GlobalSumPool((-1,)), nn.Linear(spec.channels, 1)
+    ).to(F64)
 
 
 def params(model):
     """(W (C, k), b (C,), alpha (C,), beta) as float64 numpy arrays."""
     conv, lin = model[0], model[3]
-    return (conv.weight.detach().numpy()[:, 0, :].astype(float), conv.bias.detach().numpy().astype(float),
-            lin.weight.detach().numpy()[0].astype(float), float(lin.bias.item()))
+    return (
+        conv.weight.detach().numpy()[:, 0, :].astype(float),
+        conv.bias.detach().numpy().astype(float),
+        lin.weight.detach().numpy()[0].astype(float),
+        float(lin.bias.item()),
+    )
 
 
 # ----------------------------------------------------------------------------- data
@@ -169,11 +175,15 @@ def batch(task, cfg, noise=0.0, seed=0):
     """Every radius (and for the amplitude task every amplitude of the grid), in float64."""
     lo, hi = cfg.radii(task)
     if task == "binary":
-        parts = [pulses(cfg.M1, hi, r_min=lo, amplitude=1.0, noise=noise, seed=seed + j, dtype=F64)
-                 for j in range(cfg.copies if noise else 1)]
+        parts = [
+            pulses(cfg.M1, hi, r_min=lo, amplitude=1.0, noise=noise, seed=seed + j, dtype=F64)
+            for j in range(cfg.copies if noise else 1)
+        ]
     else:
-        parts = [pulses(cfg.M2, hi, r_min=lo, amplitude=float(a), noise=noise, seed=seed + j, dtype=F64)
-                 for j, a in enumerate(np.linspace(cfg.a_min, cfg.a_max, cfg.n_amp))]
+        parts = [
+            pulses(cfg.M2, hi, r_min=lo, amplitude=float(a), noise=noise, seed=seed + j, dtype=F64)
+            for j, a in enumerate(np.linspace(cfg.a_min, cfg.a_max, cfg.n_amp))
+        ]
     return torch.cat([x for x, _ in parts]), torch.cat([r for _, r in parts])
 
 
@@ -274,8 +284,16 @@ def _exact_act(act, z):
 def channel_sums(Wq, bq, act, x):
     """Exact pooled features S_c = sum_p sigma(w_c . x[p:p+k] + b_c)."""
     k = len(Wq[0])
-    return [sum((_exact_act(act, sum((wi * xi for wi, xi in zip(w, x[p:p + k])), Fraction(0)) + bc)
-                 for p in range(len(x) - k + 1)), Fraction(0)) for w, bc in zip(Wq, bq)]
+    return [
+        sum(
+            (
+                _exact_act(act, sum((wi * xi for wi, xi in zip(w, x[p : p + k])), Fraction(0)) + bc)
+                for p in range(len(x) - k + 1)
+            ),
+            Fraction(0),
+        )
+        for w, bc in zip(Wq, bq)
+    ]
 
 
 def exact_network(Wq, bq, act, alpha, beta, M, name):
@@ -285,12 +303,17 @@ def exact_network(Wq, bq, act, alpha, beta, M, name):
     for w, bc, ac in zip(Wq, bq, alpha):
         for p in range(N - k + 1):
             row = [Fraction(0)] * N
-            row[p:p + k] = w
+            row[p : p + k] = w
             rows.append(row), bias.append(bc), out.append(ac)
             if act == "hardtanh":
                 rows.append(row), bias.append(bc - 1), out.append(-ac)
-    return Network([Layer(np.array(rows, dtype=object), np.array(bias, dtype=object)),
-                    Layer(np.array([out], dtype=object), np.array([beta], dtype=object), 1)], name=name)
+    return Network(
+        [
+            Layer(np.array(rows, dtype=object), np.array(bias, dtype=object)),
+            Layer(np.array([out], dtype=object), np.array([beta], dtype=object), 1),
+        ],
+        name=name,
+    )
 
 
 def _solve(A, y):
@@ -343,6 +366,7 @@ def snap(spec, model, cfg):
     W, b, alpha, beta = params(model)
     M, radii, amp = cfg.M(spec.task), cfg.radii(spec.task), cfg.amplitude(spec.task)
     for D in DENOMINATORS:
+
         def q(v, D=D):
             return Fraction(float(v)).limit_denominator(D)
 
@@ -358,9 +382,13 @@ def snap(spec, model, cfg):
                 pts = [(r, Fraction(1)) for r in range(radii[0], radii[1] + 1)]
             else:  # S is piecewise linear in a, kinked only where a channel kinks
                 a_min, a_max = Fraction(cfg.a_min), Fraction(cfg.a_max)
-                inner = {a for w, bc in zip(Wq, bq) if w[0] != 0
-                         for a in ([-bc / w[0]] + ([(1 - bc) / w[0]] if spec.act == "hardtanh" else []))
-                         if a_min < a < a_max}
+                inner = {
+                    a
+                    for w, bc in zip(Wq, bq)
+                    if w[0] != 0
+                    for a in ([-bc / w[0]] + ([(1 - bc) / w[0]] if spec.act == "hardtanh" else []))
+                    if a_min < a < a_max
+                }
                 pts = [(r, a) for r in range(radii[0], radii[1] + 1) for a in sorted({a_min, a_max} | inner)]
             rows = [channel_sums(Wq, bq, spec.act, pulse_signal(M, r, a)) + [Fraction(1)] for r, a in pts]
             x0 = [q(v) for v in alpha] + [q(beta)]
@@ -388,12 +416,15 @@ def evaluate(spec, cfg, noise, seed):
         slopes = lemma1_slopes(spec, model)
         row["residual"] = abs(slopes.sum() - 1)
         row["slopes"] = slopes
-        row["desc"] = (f"slope {slopes.sum():.4f}" if spec.channels == 1
-                       else "slopes " + " ".join(f"{s:+.2f}" for s in slopes))
+        row["desc"] = (
+            f"slope {slopes.sum():.4f}" if spec.channels == 1 else "slopes " + " ".join(f"{s:+.2f}" for s in slopes)
+        )
     else:
         row["residual"] = lemma2_residual(spec, model, cfg)
-        row["desc"] = "x " + ", ".join(f"{x:.3g}{'' if spec.act == 'sigmoid' else ' ' + where(x, cfg)}"
-                                       for x in sorted(x for k in kinks(spec, model) for x in k))
+        row["desc"] = "x " + ", ".join(
+            f"{x:.3g}{'' if spec.act == 'sigmoid' else ' ' + where(x, cfg)}"
+            for x in sorted(x for k in kinks(spec, model) for x in k)
+        )
     row["max_err"] = float_errors(model, kind="pulse", M=M, radii=radii, amplitude=amp)["max_error"]
     if spec.act in SMOOTH:
         row["as_trained"] = row["rounded"] = "n/a (smooth)"
@@ -409,21 +440,28 @@ def evaluate(spec, cfg, noise, seed):
 
 # ----------------------------------------------------------------------------- report
 def print_table(rows, cfg):
-    print(f"Pulse radius, trained (our formulation of arXiv 2303.06638). Lemma 1 / CNN: binary pulses, "
-          f"M = {cfg.M1}, r = 1..{cfg.M1 - 2}; Lemma 2: amplitude in [{cfg.a_min:g}, {cfg.a_max:g}], "
-          f"M = {cfg.M2}, r = 0..{cfg.M2}; {cfg.steps} Adam steps, noise sd {cfg.noise:g}")
-    head = (f"{'architecture':<12} {'act':<8} {'noise':>5} {'good init':>9} {'clean mse':>9} {'residual':>9}  "
-            f"{'weights / kinks':<40} {'max err':>8}  {'as trained':<14} {'after rounding':<14}")
+    print(
+        f"Pulse radius, trained (our formulation of arXiv 2303.06638). Lemma 1 / CNN: binary pulses, "
+        f"M = {cfg.M1}, r = 1..{cfg.M1 - 2}; Lemma 2: amplitude in [{cfg.a_min:g}, {cfg.a_max:g}], "
+        f"M = {cfg.M2}, r = 0..{cfg.M2}; {cfg.steps} Adam steps, noise sd {cfg.noise:g}"
+    )
+    head = (
+        f"{'architecture':<12} {'act':<8} {'noise':>5} {'good init':>9} {'clean mse':>9} {'residual':>9}  "
+        f"{'weights / kinks':<40} {'max err':>8}  {'as trained':<14} {'after rounding':<14}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['spec'].name:<12} {r['spec'].act:<8} {r['noise']:>5g} {r['good']:>9} {r['mse']:>9.2e} "
-              f"{r['residual']:>9.2e}  {r['desc']:<40} {r['max_err']:>8.2e}  {r['as_trained']:<14} "
-              f"{r['rounded']:<14}".rstrip())
+        print(
+            f"{r['spec'].name:<12} {r['spec'].act:<8} {r['noise']:>5g} {r['good']:>9} {r['mse']:>9.2e} "
+            f"{r['residual']:>9.2e}  {r['desc']:<40} {r['max_err']:>8.2e}  {r['as_trained']:<14} "
+            f"{r['rounded']:<14}".rstrip()
+        )
 
 
 def print_rounded(rows):
     """The exact networks found by rounding (the CNN's four filters are left out)."""
+
     def fmt(v):
         return "(" + ", ".join(str(x) for x in v) + ")" if isinstance(v, (list, tuple)) else str(v)
 
@@ -431,8 +469,10 @@ def print_rounded(rows):
     for r in rows:
         if r.get("snapped") and r["spec"].channels <= 2:
             W, b, alpha, beta = r["snapped"]
-            print(f"  {r['spec'].name} {r['spec'].act}, noise {r['noise']:g}: W = {fmt([fmt(w) for w in W])}, "
-                  f"b = {fmt(b)}, alpha = {fmt(alpha)}, beta = {fmt(beta)}")
+            print(
+                f"  {r['spec'].name} {r['spec'].act}, noise {r['noise']:g}: W = {fmt([fmt(w) for w in W])}, "
+                f"b = {fmt(b)}, alpha = {fmt(alpha)}, beta = {fmt(beta)}"
+            )
 
 
 def scaled_filters(row):
@@ -466,13 +506,21 @@ def figure(rows, cfg, out):
         vals = scaled_filters(row)
         for c in range(vals.shape[0]):
             x = np.arange(4) + c * 5 + (j - 0.5) * 0.4
-            ax.bar(x, vals[c], 0.4, color=f"C{c}", alpha=1.0 if not noisy else 0.5, hatch=None if not noisy else "//",
-                   label=(f"filter {c}: slope {row['slopes'][c]:+.2f}" + (" (noise)" if noisy else "")))
+            ax.bar(
+                x,
+                vals[c],
+                0.4,
+                color=f"C{c}",
+                alpha=1.0 if not noisy else 0.5,
+                hatch=None if not noisy else "//",
+                label=(f"filter {c}: slope {row['slopes'][c]:+.2f}" + (" (noise)" if noisy else "")),
+            )
     ax.bar(np.arange(4) + 20, [0.5, 0.5, 0.5, -1.0], 0.6, color="k", label="analytic instance")
     ax.set_xticks([1.5 + 5 * c for c in range(5)], [f"filter {c}" for c in range(4)] + ["analytic"])
     ax.axhline(0, color="k", lw=0.5)
-    ax.set_title("CNN 4 filters (ReLU): α_c·(w1, w2, w3, b) per filter\n"
-                 "slopes add up to 1 (solid: clean, hatched: noise)")
+    ax.set_title(
+        "CNN 4 filters (ReLU): α_c·(w1, w2, w3, b) per filter\nslopes add up to 1 (solid: clean, hatched: noise)"
+    )
     ax.legend(fontsize=6, ncol=2)
 
     # Lemma 2: the learned per-sample map 2 (g(x) - g(0)) against the analytic clamp
@@ -480,7 +528,7 @@ def figure(rows, cfg, out):
     xs = np.linspace(-0.5, cfg.a_max + 0.5, 600)
     ax.axvspan(cfg.a_min, cfg.a_max, color="0.9", label="training amplitudes")
     ax.plot(xs, np.clip(xs / cfg.a_min, 0, 1), "k", lw=3, alpha=0.4, label="analytic clamp c(x)")
-    for (name, act) in (("L2 conv2x1", "relu"), ("L2 conv1x1", "hardtanh"), ("L2 conv1x1", "sigmoid")):
+    for name, act in (("L2 conv2x1", "relu"), ("L2 conv1x1", "hardtanh"), ("L2 conv1x1", "sigmoid")):
         for noisy in (False, True):
             row = by[(name, act, noisy)]
             W, b, alpha, _ = params(row["model"])
@@ -505,13 +553,23 @@ def figure(rows, cfg, out):
     for i, (lab, vals) in enumerate(zip(labels, groups)):
         ax.bar(np.arange(4) + (i - len(groups) / 2 + 0.5) * width, vals, width, label=f"2 ReLU channels: {lab}")
     clamp = [("analytic", [1 / cfg.a_min, 0.0])] + [
-        (f"{act}{', noise' if noisy else ''}", list(params(by[("L2 conv1x1", act, noisy)]["model"])[0][0])
-         + [params(by[("L2 conv1x1", act, noisy)]["model"])[1][0]])
-        for act in ("hardtanh",) for noisy in (False, True)]
+        (
+            f"{act}{', noise' if noisy else ''}",
+            list(params(by[("L2 conv1x1", act, noisy)]["model"])[0][0])
+            + [params(by[("L2 conv1x1", act, noisy)]["model"])[1][0]],
+        )
+        for act in ("hardtanh",)
+        for noisy in (False, True)
+    ]
     width = 0.8 / len(clamp)
     for i, (lab, vals) in enumerate(clamp):
-        ax.bar(np.arange(2) + 5 + (i - len(clamp) / 2 + 0.5) * width, vals, width, hatch="..",
-               label=f"1 clamp channel: {lab}")
+        ax.bar(
+            np.arange(2) + 5 + (i - len(clamp) / 2 + 0.5) * width,
+            vals,
+            width,
+            hatch="..",
+            label=f"1 clamp channel: {lab}",
+        )
     ax.set_xticks(list(range(4)) + [5, 6], lab4 + ["u", "v"])
     ax.axhline(0, color="k", lw=0.5)
     ax.set_title("Lemma 2: learned vs analytic kernel-1 weights\n(sigmoid weights grow without bound: not shown)")

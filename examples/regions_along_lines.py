@@ -39,11 +39,19 @@ def main(out="regions_along_lines.png"):
     seeds = 30
     rows = []
     for widths in architectures:
-        counts = [segment_regions(he_net(widths, np.random.default_rng(s)), [-50.0], [50.0]).num_regions
-                  for s in range(seeds)]
+        counts = [
+            segment_regions(he_net(widths, np.random.default_rng(s)), [-50.0], [50.0]).num_regions for s in range(seeds)
+        ]
         n = sum(widths)
-        rows.append((widths, n, float(np.mean(counts)), float(np.std(counts) / math.sqrt(seeds)),
-                     math.prod(w + 1 for w in widths)))
+        rows.append(
+            (
+                widths,
+                n,
+                float(np.mean(counts)),
+                float(np.std(counts) / math.sqrt(seeds)),
+                math.prod(w + 1 for w in widths),
+            )
+        )
     print(f"{'hidden widths':>16} {'N':>4} {'mean regions':>13} {'1 + N':>6} {'prod(n_l+1)':>12}")
     for widths, n, mean, se, worst in rows:
         print(f"{str(widths):>16} {n:>4} {mean:>8.1f} ± {se:<3.1f} {1 + n:>6} {worst:>12}")

@@ -55,8 +55,9 @@ def _relu(z):
 def _conv_relu_sum(w, b, x):
     """S = sum_p relu(sum_i w_i x_{p+i} + b): a direct valid convolution, no formula."""
     k = len(w)
-    return sum((_relu(sum((wi * xi for wi, xi in zip(w, x[p : p + k])), F(0)) + b) for p in range(len(x) - k + 1)),
-               F(0))
+    return sum(
+        (_relu(sum((wi * xi for wi, xi in zip(w, x[p : p + k])), F(0)) + b) for p in range(len(x) - k + 1)), F(0)
+    )
 
 
 def _closed_form(w, b, M, r):
@@ -114,6 +115,7 @@ def test_lemma1_window_classification_symbolic(k):
         assert sp.expand(count.subs(at)).is_nonnegative, (k, name, count)
         counts[name] = count
         for i in range(k):
+
             def lo_at(p, i=i):
                 return sp.expand((p + i - (M - r)).subs(at))
 
@@ -133,8 +135,13 @@ def test_lemma1_window_classification_symbolic(k):
     # S(r) summed class by class, with symbolic w and b, is the closed form
     w = sp.symbols(f"w0:{k}", real=True)
     b = sp.Symbol("b", real=True)
-    S = sum((c * _sym_relu(sum((w[i] for i in ones), sp.Integer(0)) + b)
-             for (name, _, _, ones), c in zip(classes, counts.values())), sp.Integer(0))
+    S = sum(
+        (
+            c * _sym_relu(sum((w[i] for i in ones), sp.Integer(0)) + b)
+            for (name, _, _, ones), c in zip(classes, counts.values())
+        ),
+        sp.Integer(0),
+    )
     assert sp.expand(S - _sym_closed_form(w, b, r, N)) == 0
 
 
@@ -335,10 +342,10 @@ def test_lemma2_clamp_and_readout_symbolic():
 
 
 def test_lemma2_networks_exact_on_amplitudes():
-    amps_rel = (F(1), F(1001, 1000), F(3, 2), F(2), F(7, 3), F(4), F(10 ** 6))
+    amps_rel = (F(1), F(1001, 1000), F(3, 2), F(2), F(7, 3), F(4), F(10**6))
     for M, a_min in ((3, F(1)), (5, F(1, 3)), (4, F(5, 2))):
         for make in (lemma2_relu, lemma2_clamp):
-            net = make(M, a_min, a_min * 10 ** 6).network
+            net = make(M, a_min, a_min * 10**6).network
             for r in range(M + 1):
                 for q in amps_rel:
                     x = pulse_signal(M, r, a_min * q)
@@ -377,6 +384,7 @@ def test_kernel1_reduction_with_any_activation(C):
     b = sp.symbols(f"b0:{C}", real=True)
     al = sp.symbols(f"alpha0:{C}", real=True)
     beta = sp.Symbol("beta", real=True)
+
     def g(q):
         return sum(al[c] * sigma(w[c] * q + b[c]) for c in range(C))
 
@@ -408,7 +416,7 @@ def _sigmoid_features(lam, M, a, r, channels):
     N = 2 * M + 1
     feats = []
     for e in channels:
-        lam_c = lam ** e
+        lam_c = lam**e
 
         def sig(a_, lam_c=lam_c):
             q = F(lam_c) ** (2 * a_ - 1)
@@ -449,9 +457,11 @@ def test_steep_sigmoid_error_bound():
     M = 5
     N = 2 * M + 1
     for lam in (2, 3, 10, 1000):
+
         def sig(a, lam=lam):  # sigma(kappa (a - 1/2)) with e^(kappa/2) = lam
             q = F(lam) ** (2 * a - 1)
             return q / (1 + q)
+
         g0 = sig(0) / 2
         beta = -F(1, 2) - N * g0
         for a in range(1, 9):
@@ -531,6 +541,7 @@ def test_disk_readout_neurons_and_smaller_exact_readouts():
     for R in range(1, 13):
         assert minimal_neurons(disk_readout(R)) == _theorem2_count(L[: R + 1], list(range(R + 1)))
     assert _theorem2_count(L[:3], [0, 1, 2]) == 2 and _theorem2_count(L[:4], [0, 1, 2, 3]) == 3
+
     def one(S):  # R = 2, one neuron
         return 2 - _relu(9 - S) / 4
 

@@ -216,7 +216,11 @@ def test_invariant_to_positive_scaling_and_shifts(data):
     Y = ACTIVATIONS[data.draw(st.sampled_from(sorted(ACTIVATIONS)))](X)
     s = data.draw(st.floats(0.25, 4))
     c = data.draw(st.floats(-3, 3))
-    base = affinity_score(X, Y, ridge=0.0) if np.linalg.matrix_rank(np.cov(X.T).reshape(X.shape[1], -1)) == X.shape[1] else None
+    base = (
+        affinity_score(X, Y, ridge=0.0)
+        if np.linalg.matrix_rank(np.cov(X.T).reshape(X.shape[1], -1)) == X.shape[1]
+        else None
+    )
     if base is None or np.cov(Y.T).reshape(Y.shape[1], -1).trace() < 1e-6:
         return
     assert affinity_score(s * X + c, s * Y + c, ridge=0.0) == pytest.approx(base, abs=1e-6)
@@ -236,7 +240,9 @@ def test_dimension_bias_of_independent_gaussians():
     and about 0.15 at d = 128 (mean of 5 draws; tolerances cover the draw-to-draw spread)."""
     rng = np.random.default_rng(11)
     s1 = np.mean([affinity_score(rng.standard_normal((1024, 1)), rng.standard_normal((1024, 1))) for _ in range(5)])
-    s128 = np.mean([affinity_score(rng.standard_normal((1024, 128)), rng.standard_normal((1024, 128))) for _ in range(2)])
+    s128 = np.mean(
+        [affinity_score(rng.standard_normal((1024, 128)), rng.standard_normal((1024, 128))) for _ in range(2)]
+    )
     assert 0.93 <= s1 <= 0.99
     assert 0.12 <= s128 <= 0.19
 
@@ -333,10 +339,14 @@ def test_torch_code_path_equals_the_numpy_one(monkeypatch):
 
     rng = np.random.default_rng(8)
     X = rng.standard_normal((300, 6)) @ rng.standard_normal((6, 6))
-    cases = [(X, np.maximum(X, 0), {}), (X, np.tanh(X), {"normalization": "squared"}),
-             (X[:, :1], np.maximum(X[:, :1], 0), {}), (X, np.full_like(X, 3.0), {}),
-             (X[:20, :], np.maximum(X[:20, :], 0), {"shrinkage": "ledoit-wolf"}),
-             (rng.standard_normal((30, 40)), rng.standard_normal((30, 40)), {"shrinkage": True})]
+    cases = [
+        (X, np.maximum(X, 0), {}),
+        (X, np.tanh(X), {"normalization": "squared"}),
+        (X[:, :1], np.maximum(X[:, :1], 0), {}),
+        (X, np.full_like(X, 3.0), {}),
+        (X[:20, :], np.maximum(X[:20, :], 0), {"shrinkage": "ledoit-wolf"}),
+        (rng.standard_normal((30, 40)), rng.standard_normal((30, 40)), {"shrinkage": True}),
+    ]
     expected = [affinity_score(A, B, return_details=True, **kw) for A, B, kw in cases]
     w2 = wasserstein2_squared(X, np.maximum(X, 0))
     for (A, B, kw), exp in zip(cases, expected):
@@ -344,8 +354,9 @@ def test_torch_code_path_equals_the_numpy_one(monkeypatch):
         assert got.score == pytest.approx(exp.score, abs=1e-12)
         assert got.w2_squared == pytest.approx(exp.w2_squared, rel=1e-12, abs=1e-12)
         assert got.constant_output == exp.constant_output and got.shrinkage == pytest.approx(exp.shrinkage)
-    assert wasserstein2_squared(torch.from_numpy(X), torch.from_numpy(np.maximum(X, 0)),
-                                backend="torch") == pytest.approx(w2, rel=1e-12)
+    assert wasserstein2_squared(
+        torch.from_numpy(X), torch.from_numpy(np.maximum(X, 0)), backend="torch"
+    ) == pytest.approx(w2, rel=1e-12)
     # the eigendecomposition fallback (taken when Cholesky fails), in both code paths
     B = rng.standard_normal((5, 5))
     Sx, Sy = B @ B.T + 0.1 * np.eye(5), np.cov(rng.standard_normal((5, 9)))
@@ -385,7 +396,6 @@ def test_map_is_accurate_when_cov_x_is_ill_conditioned(backend, monkeypatch):
 
 def test_accurate_roots_only_touch_the_small_eigenvalues():
     import exactnet.probe.gaussian as aff
-    from exactnet.probe import _backend
 
     rng = np.random.default_rng(4)
     Q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
@@ -442,8 +452,13 @@ def test_small_scale_activations_are_not_constant():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(-12, 12), st.floats(1, 10), st.floats(-1e3, 1e3), st.sampled_from(sorted(ACTIVATIONS)),
-       st.integers(0, 2**31))
+@given(
+    st.integers(-12, 12),
+    st.floats(1, 10),
+    st.floats(-1e3, 1e3),
+    st.sampled_from(sorted(ACTIVATIONS)),
+    st.integers(0, 2**31),
+)
 def test_invariant_under_scaling_from_1e_minus_12_to_1e12(exponent, mantissa, shift, activation, seed):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 3))

@@ -152,7 +152,6 @@ def _near_tie_pairs(pairs=40, d=6, eps=3e-6, seed=0):
 
 def test_mixed_precision_repairs_what_float32_gets_wrong():
     P, Q = _near_tie_pairs()
-    n = len(P)
     best, cmax = _optimal_w2(P, Q)
     # precondition: the float32 costs alone give a suboptimal matching
     shift = Q.mean(0)

@@ -70,7 +70,9 @@ def test_serra_thm1_matches_enumeration_of_J(n0, widths):
 @given(st.integers(1, 5), st.lists(st.integers(1, 24), min_size=1, max_size=5))
 def test_lower_bounds_below_upper_bounds(n0, widths):
     b = all_bounds(n0, widths)
-    lowers = [b[k] for k in ("zaslavsky", "montufar2014_lower", "serra_thm6_lower", "serra_thm5_1d") if b[k] is not None]
+    lowers = [
+        b[k] for k in ("zaslavsky", "montufar2014_lower", "serra_thm6_lower", "serra_thm5_1d") if b[k] is not None
+    ]
     assert b["serra_thm1_upper"] <= b["montufar2017_upper"]
     for low in lowers:
         assert low <= b["serra_thm1_upper"]

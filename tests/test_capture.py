@@ -3,8 +3,6 @@ in-place activations, projections, the bottom-k sample budget, errors."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -271,8 +269,13 @@ def small_cnn():
     torch.manual_seed(6)
     # activations that are exact in any kernel path (vectorised or not)
     return nn.Sequential(
-        PerSample(nn.Conv2d(2, 6, 3, padding=1)), nn.ReLU(), PerSample(nn.Conv2d(6, 5, 3, stride=2)),
-        nn.LeakyReLU(0.5), PerSample(nn.AdaptiveAvgPool2d(2)), nn.Flatten(), nn.Hardtanh(-0.1, 0.1),
+        PerSample(nn.Conv2d(2, 6, 3, padding=1)),
+        nn.ReLU(),
+        PerSample(nn.Conv2d(6, 5, 3, stride=2)),
+        nn.LeakyReLU(0.5),
+        PerSample(nn.AdaptiveAvgPool2d(2)),
+        nn.Flatten(),
+        nn.Hardtanh(-0.1, 0.1),
     ).double()
 
 

@@ -54,11 +54,13 @@ def run_all(distributed: bool) -> dict:
     h = model.register_forward_pre_hook(lambda m, a: calls.append(a[0].shape[0]))
     out = {}
     for key, red in REDUCTIONS.items():
-        caps = capture(model, data, reduction=red, batch_size=5, max_samples=12, seed=3, progress=False,
-                       distributed=distributed)
+        caps = capture(
+            model, data, reduction=red, batch_size=5, max_samples=12, seed=3, progress=False, distributed=distributed
+        )
         out[key] = {n: {f: getattr(c, f) for f in FIELDS} for n, c in caps.items()}
-    caps = capture(model, data, batch_size=5, max_samples=7, max_inputs=31, seed=4, progress=False,
-                   distributed=distributed)
+    caps = capture(
+        model, data, batch_size=5, max_samples=7, max_inputs=31, seed=4, progress=False, distributed=distributed
+    )
     out["max_inputs"] = {n: {f: getattr(c, f) for f in FIELDS} for n, c in caps.items()}
     h.remove()
     out["calls"] = calls
@@ -86,13 +88,17 @@ def same(a, b) -> bool:
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
 def test_two_gloo_ranks_equal_single_process(tmp_path):
     world = 2
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-               OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1"
+    )
     init = tmp_path / "init"
     procs = [
         subprocess.Popen(
             [sys.executable, __file__, str(r), str(world), str(init), str(tmp_path / f"rank{r}.pt")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for r in range(world)
     ]
@@ -121,7 +127,7 @@ def test_two_gloo_ranks_equal_single_process(tmp_path):
             for name in layers:
                 for f in FIELDS:
                     assert same(got[name][f], layers[name][f]), (r, key, name, f)
-        for name, c in layers.items():
+        for c in layers.values():
             budget = 7 if key == "max_inputs" else 12
             assert c["index"].shape[0] == budget < c["seen"]  # sampling kicked in
     assert single["max_inputs"]["tanh"]["seen"] == 31

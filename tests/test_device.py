@@ -21,9 +21,11 @@ def test_not_a_device():
 def test_cuda_without_a_device_is_refused_everywhere():
     X = np.random.default_rng(0).standard_normal((50, 3))
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU())
-    calls = [lambda: affinity_score(X, np.maximum(X, 0), device="cuda"),
-             lambda: capture(model, torch.randn(10, 3), device="cuda", progress=False),
-             lambda: signature(model, torch.randn(10, 3), device="cuda", progress=False)]
+    calls = [
+        lambda: affinity_score(X, np.maximum(X, 0), device="cuda"),
+        lambda: capture(model, torch.randn(10, 3), device="cuda", progress=False),
+        lambda: signature(model, torch.randn(10, 3), device="cuda", progress=False),
+    ]
     for call in calls:
         with pytest.raises(ValueError, match="torch sees no CUDA device.*use device='cpu'"):
             call()

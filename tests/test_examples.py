@@ -30,9 +30,15 @@ def test_pulse_training_quick(tmp_path, monkeypatch, capsys):
     assert torch.get_num_threads() == threads  # the example restores the thread count
     rows = [line for line in text.splitlines() if re.match(r"(L1|L2|CNN) conv", line)]
     # every architecture, with and without noise
-    for arch, act in [("L1 conv1x3", "relu"), ("L1 conv1x3", "softplus"), ("L2 conv2x1", "relu"),
-                      ("L2 conv1x1", "hardtanh"), ("L2 conv1x1", "sigmoid"), ("CNN conv4x3", "relu"),
-                      ("CNN conv4x3", "softplus")]:
+    for arch, act in [
+        ("L1 conv1x3", "relu"),
+        ("L1 conv1x3", "softplus"),
+        ("L2 conv2x1", "relu"),
+        ("L2 conv1x1", "hardtanh"),
+        ("L2 conv1x1", "sigmoid"),
+        ("CNN conv4x3", "relu"),
+        ("CNN conv4x3", "softplus"),
+    ]:
         mine = [line for line in rows if re.match(rf"{arch}\s+{act}\s", line)]
         assert len(mine) == 2, (arch, act, text)
         if act in ("softplus", "sigmoid"):  # the exact engine does not take smooth activations

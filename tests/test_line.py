@@ -367,8 +367,10 @@ def test_huge_and_tiny_weights_fast_equals_exact(scales):
     rounded to float64 (+-inf beyond its range, with a warning)."""
     rng = np.random.default_rng(len(scales))
     widths = [2] + [3] * (len(scales) - 1) + [1]
-    ws = [rng.choice([-1.0, 1.0], (o, i)) * rng.uniform(0.5, 1.7, (o, i)) * s
-          for i, o, s in zip(widths[:-1], widths[1:], scales)]
+    ws = [
+        rng.choice([-1.0, 1.0], (o, i)) * rng.uniform(0.5, 1.7, (o, i)) * s
+        for i, o, s in zip(widths[:-1], widths[1:], scales)
+    ]
     net = Network.from_arrays(ws, [rng.standard_normal(o) for o in widths[1:]])
     start, end = [-1.0, -0.5], [1.0, 0.75]
     ex = segment_regions(net, start, end, exact=True)

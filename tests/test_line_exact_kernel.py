@@ -63,7 +63,10 @@ def test_exact_batch_equals_single_segments(data):
         single = segment_regions(net, s, e, exact=True)
         got = batch[i]
         assert (got.num_regions, got.num_pieces, got.num_patterns) == (
-            single.num_regions, single.num_pieces, single.num_patterns)
+            single.num_regions,
+            single.num_pieces,
+            single.num_patterns,
+        )
         assert got.breakpoints == single.breakpoints
         assert got.smp == single.smp and got.kinks == single.kinks
         assert [r.pattern.tolist() for r in got.regions] == [r.pattern.tolist() for r in single.regions]

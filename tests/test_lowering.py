@@ -58,7 +58,9 @@ def sequentials(draw):
             k = draw(st.integers(1, min(4, n)))
             stride = draw(st.integers(1, 3))
             pad = draw(st.integers(0, k // 2))
-            mods.append(nn.AvgPool1d(k, stride, pad, ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans())))
+            mods.append(
+                nn.AvgPool1d(k, stride, pad, ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()))
+            )
             with torch.no_grad():
                 shape = tuple(mods[-1](torch.zeros((1,) + shape)).shape[1:])
         elif kind == "conv":
@@ -113,7 +115,9 @@ def test_float32_model_converts_exactly():
     net = from_torch(model)
     assert net.widths == (3, 4, 2)
     for layer, lin in zip(net.layers, (model[0], model[2])):
-        assert all(q == Fraction(float(v)) for q, v in zip(layer.weight_exact.ravel(), lin.weight.detach().numpy().ravel()))
+        assert all(
+            q == Fraction(float(v)) for q, v in zip(layer.weight_exact.ravel(), lin.weight.detach().numpy().ravel())
+        )
     x = np.random.default_rng(1).normal(size=(5, 3))
     close(net.forward(x), torch_out(model.double(), x))
 
@@ -205,9 +209,7 @@ class Custom(nn.Module):
         return x
 
 
-@pytest.mark.parametrize(
-    "bad", [nn.Tanh(), nn.Softplus(), nn.GELU(), nn.Sigmoid()], ids=lambda m: type(m).__name__
-)
+@pytest.mark.parametrize("bad", [nn.Tanh(), nn.Softplus(), nn.GELU(), nn.Sigmoid()], ids=lambda m: type(m).__name__)
 def test_unsupported_module_message(bad):
     model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), bad))
     with pytest.raises(UnsupportedLayerError) as info:

@@ -86,8 +86,14 @@ def layer_2d(draw, shape):
         pad = draw(st.sampled_from([0, (kk[0] // 2, kk[1] // 2)]))
         stride = draw(st.sampled_from([None, 1, 2, (1, 2)]))
         override = draw(st.sampled_from([None, None, 3]))
-        return nn.AvgPool2d(k, stride, pad, ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
-                            divisor_override=override)
+        return nn.AvgPool2d(
+            k,
+            stride,
+            pad,
+            ceil_mode=draw(st.booleans()),
+            count_include_pad=draw(st.booleans()),
+            divisor_override=override,
+        )
     if kind == "max":
         k = draw(st.sampled_from([2, 3, (2, 3), (1, 2)]))
         kk = (k, k) if isinstance(k, int) else k
@@ -139,16 +145,32 @@ def sequences_1d(draw):
         c = shape[0]
         kind = draw(st.sampled_from(["conv", "max", "max", "avg", "relu"]))
         if kind == "conv":
-            m = nn.Conv1d(c, draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 2)),
-                          draw(st.sampled_from([0, 1])), draw(st.integers(1, 2)))
+            m = nn.Conv1d(
+                c,
+                draw(st.integers(1, 2)),
+                draw(st.integers(1, 3)),
+                draw(st.integers(1, 2)),
+                draw(st.sampled_from([0, 1])),
+                draw(st.integers(1, 2)),
+            )
         elif kind == "max":
             k = draw(st.integers(1, 5))
-            m = nn.MaxPool1d(k, draw(st.sampled_from([None, 1, 2, 3])), draw(st.integers(0, k // 2)),
-                             draw(st.integers(1, 2)), ceil_mode=draw(st.booleans()))
+            m = nn.MaxPool1d(
+                k,
+                draw(st.sampled_from([None, 1, 2, 3])),
+                draw(st.integers(0, k // 2)),
+                draw(st.integers(1, 2)),
+                ceil_mode=draw(st.booleans()),
+            )
         elif kind == "avg":
             k = draw(st.integers(1, 4))
-            m = nn.AvgPool1d(k, draw(st.integers(1, 3)), draw(st.integers(0, k // 2)), ceil_mode=draw(st.booleans()),
-                             count_include_pad=draw(st.booleans()))
+            m = nn.AvgPool1d(
+                k,
+                draw(st.integers(1, 3)),
+                draw(st.integers(0, k // 2)),
+                ceil_mode=draw(st.booleans()),
+                count_include_pad=draw(st.booleans()),
+            )
         else:
             m = nn.ReLU()
         new = out_shape(m, shape)
@@ -569,8 +591,11 @@ def test_partition_of_a_conv_net_through_three_images():
     from exactnet.regions.plane import Plane
 
     torch.manual_seed(3)
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.AvgPool2d(1), nn.Flatten(),
-                          nn.Linear(8, 2)).double().eval()
+    model = (
+        nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.AvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+        .double()
+        .eval()
+    )
     net = from_torch(model, (1, 6, 6))
     images = [torch.randn(1, 6, 6, dtype=torch.float64) for _ in range(3)]
     plane = Plane.through(*images)
@@ -607,8 +632,10 @@ def test_sum_and_mean_reductions_are_exact():
     close(np.array(exact, dtype=float), want.numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("forward", [lambda x: x.sum(), lambda x: torch.sum(x), lambda x: x.mean(),
-                                     lambda x: x.sum(dim=1, dtype=torch.float32)])
+@pytest.mark.parametrize(
+    "forward",
+    [lambda x: x.sum(), lambda x: torch.sum(x), lambda x: x.mean(), lambda x: x.sum(dim=1, dtype=torch.float32)],
+)
 def test_sum_without_dim_or_with_dtype_is_rejected(forward):
     class F(nn.Module):
         def forward(self, x):

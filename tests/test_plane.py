@@ -18,12 +18,14 @@ from exactnet.theory.bounds import serra_thm1_upper, zaslavsky
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-domains = st.sampled_from([
-    None,
-    (0, 1, 0, 1),
-    [(-2, -1), (2, -1), (0, 3)],  # a triangle
-    [(Fraction(-1, 2), 0), (1, -1), (Fraction(3, 2), 1), (0, Fraction(3, 2)), (-1, 1)],  # a pentagon
-])
+domains = st.sampled_from(
+    [
+        None,
+        (0, 1, 0, 1),
+        [(-2, -1), (2, -1), (0, 3)],  # a triangle
+        [(Fraction(-1, 2), 0), (1, -1), (Fraction(3, 2), 1), (0, Fraction(3, 2)), (-1, 1)],  # a pentagon
+    ]
+)
 
 
 def _inside(reg, u, v, strict=False):
@@ -177,8 +179,10 @@ def test_weight_scales(scale):
     base = benchmark_net("2-8-8-1", 3)
     from exactnet import Layer
 
-    layers = [Layer(layer.weight_exact * scale, layer.bias_exact * scale ** (i + 1), layer.negative_slope_exact)
-              for i, layer in enumerate(base.layers)]
+    layers = [
+        Layer(layer.weight_exact * scale, layer.bias_exact * scale ** (i + 1), layer.negative_slope_exact)
+        for i, layer in enumerate(base.layers)
+    ]
     scaled = partition(Network(layers), exact=True)
     ref = partition(base, exact=True)
     assert scaled.num_regions == ref.num_regions
@@ -277,8 +281,12 @@ def test_shapely_polygon_with_a_hole_refused():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6)), min_size=3, max_size=12, unique=True),
-       st.integers(0, 11), st.booleans(), st.booleans())
+@given(
+    st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6)), min_size=3, max_size=12, unique=True),
+    st.integers(0, 11),
+    st.booleans(),
+    st.booleans(),
+)
 def test_convex_polygons_accepted_in_any_listing(points, shift, reverse, pad):
     """The convex hull of random lattice points, listed from any vertex in either orientation,
     with midpoints of edges and repeated vertices inserted, gives back the hull (CCW)."""
@@ -302,8 +310,17 @@ def test_convex_polygons_accepted_in_any_listing(points, shift, reverse, pad):
     assert area2 > 0
 
 
-@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError),
-                                        ("100", TypeError), (np.float64(10), TypeError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+        ("100", TypeError),
+        (np.float64(10), TypeError),
+    ],
+)
 @pytest.mark.parametrize("exact", [False, True])
 def test_max_regions_validated_at_the_boundary(bad, error, exact):
     """0, -1, 1.5 and True used to be accepted (and fail later, confusingly); a string gave

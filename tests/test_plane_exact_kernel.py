@@ -22,8 +22,11 @@ def _canon(raw, net):
         S = r.out_scale
         maps = tuple((Fraction(z, S), Fraction(a, S), Fraction(b, S)) for z, a, b in zip(*r.out))
         zms = r.zero_masks if r.zero_masks is not None else [zero_mask_at(r, v, net) for v in r.vertices]
-        out[r.pattern] = (frozenset(vertex_point(v) for v in r.vertices), maps,
-                          frozenset((vertex_point(v), z) for v, z in zip(r.vertices, zms)))
+        out[r.pattern] = (
+            frozenset(vertex_point(v) for v in r.vertices),
+            maps,
+            frozenset((vertex_point(v), z) for v, z in zip(r.vertices, zms)),
+        )
     return out
 
 
@@ -42,8 +45,15 @@ def assert_kernel_equals_definition(net, domain=None, plane=None):
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_kernel_equals_definition_random_and_degenerate(data):
-    net = data.draw(relu_networks(input_dim=2, max_hidden_layers=3, max_width=6, leaky=data.draw(st.booleans()),
-                                  linear_units=data.draw(st.booleans())))
+    net = data.draw(
+        relu_networks(
+            input_dim=2,
+            max_hidden_layers=3,
+            max_width=6,
+            leaky=data.draw(st.booleans()),
+            linear_units=data.draw(st.booleans()),
+        )
+    )
     domain = data.draw(st.sampled_from([None, (0, 1, 0, 1), [(-2, -1), (2, -1), (0, 3)]]))
     assert_kernel_equals_definition(net, domain)
 
@@ -82,8 +92,16 @@ def test_sixteen_concurrent_lines():
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_kernel_equals_definition_deep_networks(data):
-    net = data.draw(relu_networks(input_dim=2, output_dim=data.draw(st.integers(1, 3)), max_hidden_layers=7,
-                                  max_width=5, leaky=data.draw(st.booleans()), linear_units=data.draw(st.booleans())))
+    net = data.draw(
+        relu_networks(
+            input_dim=2,
+            output_dim=data.draw(st.integers(1, 3)),
+            max_hidden_layers=7,
+            max_width=5,
+            leaky=data.draw(st.booleans()),
+            linear_units=data.draw(st.booleans()),
+        )
+    )
     domain = data.draw(st.sampled_from([None, (0, 1, 0, 1), [(-2, -1), (2, -1), (0, 3)]]))
     assert_kernel_equals_definition(net, domain)
 
@@ -122,7 +140,9 @@ def test_float_certificates_with_inexact_rational_weights(scale):
     widths = [2, 5, 5, 5, 5, 1]
     layers = []
     for a, b in zip(widths[:-1], widths[1:]):
-        W = np.array([[Fraction(int(k), 7) * scale for k in row] for row in rng.integers(-9, 10, size=(b, a))], dtype=object)
+        W = np.array(
+            [[Fraction(int(k), 7) * scale for k in row] for row in rng.integers(-9, 10, size=(b, a))], dtype=object
+        )
         bias = np.array([Fraction(int(k), 3) * scale for k in rng.integers(-5, 6, size=b)], dtype=object)
         layers.append(Layer(W, bias, 0 if b > 1 else 1))
     net = Network(layers)
@@ -139,8 +159,10 @@ def test_float_map_bounds_hold(data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     n_in, n_out = data.draw(st.integers(1, 12)), data.draw(st.integers(1, 6))
     mag = data.draw(st.sampled_from([1e-6, 1.0, 1e6]))
-    Wq = [[Fraction(int(k), int(q)) * Fraction(mag) for k, q in zip(r, qr)]
-          for r, qr in zip(rng.integers(-50, 51, (n_out, n_in)), rng.integers(1, 12, (n_out, n_in)))]
+    Wq = [
+        [Fraction(int(k), int(q)) * Fraction(mag) for k, q in zip(r, qr)]
+        for r, qr in zip(rng.integers(-50, 51, (n_out, n_in)), rng.integers(1, 12, (n_out, n_in)))
+    ]
     bq = [Fraction(int(k), 3) * Fraction(mag) for k in rng.integers(-50, 51, n_out)]
     slope = [Fraction(int(k), 7) for k in rng.integers(0, 7, n_in)]
     on = rng.integers(0, 2, n_in).astype(bool)
@@ -158,8 +180,25 @@ def test_float_map_bounds_hold(data):
         if on[k]:
             pat[0] |= np.uint64(1) << np.uint64(k)
     zf, ez = np.zeros((n_out, 3)), np.zeros((n_out, 3))
-    K._float_preact(WF, 0, BF, 0, SF, 0, n_in, n_out, zfp, ezp, is_neuron, neuron_bit, pat,
-                    np.zeros((n_in, 3)), np.zeros((n_in, 3)), zf, ez)
+    K._float_preact(
+        WF,
+        0,
+        BF,
+        0,
+        SF,
+        0,
+        n_in,
+        n_out,
+        zfp,
+        ezp,
+        is_neuron,
+        neuron_bit,
+        pat,
+        np.zeros((n_in, 3)),
+        np.zeros((n_in, 3)),
+        zf,
+        ez,
+    )
     for j in range(n_out):
         for m in range(3):
             h = [(1 if on[k] else slope[k]) * zq[k][m] for k in range(n_in)]

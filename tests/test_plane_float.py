@@ -40,11 +40,14 @@ def assert_same_partition(fl, ex):
         for a, b in zip(r.intercept, e.intercept):
             assert math.isclose(a, float(b), rel_tol=1e-6, abs_tol=1e-9)
     assert math.isclose(total, float(ex.area), rel_tol=1e-9)
+
     # the same graph, with the same labels, up to renumbering
     def edges(part):
         regs = part.regions
-        return {(frozenset((_key(regs[a].pattern), _key(regs[b].pattern))), tuple(sorted(lab)))
-                for a, b, _, lab in part.edges}
+        return {
+            (frozenset((_key(regs[a].pattern), _key(regs[b].pattern))), tuple(sorted(lab)))
+            for a, b, _, lab in part.edges
+        }
 
     assert edges(fl) == edges(ex)
 
@@ -53,8 +56,16 @@ def assert_same_partition(fl, ex):
 @given(st.data())
 def test_float_equals_exact_random_and_degenerate(data):
     net = data.draw(relu_networks(input_dim=2, max_hidden_layers=3, max_width=6, linear_units=data.draw(st.booleans())))
-    domain = data.draw(st.sampled_from([None, (0, 1, 0, 1), [(-2, -1), (2, -1), (0, 3)],
-                                        [(Fraction(-1, 3), 0), (1, -1), (Fraction(3, 2), 1), (0, Fraction(3, 2))]]))
+    domain = data.draw(
+        st.sampled_from(
+            [
+                None,
+                (0, 1, 0, 1),
+                [(-2, -1), (2, -1), (0, 3)],
+                [(Fraction(-1, 3), 0), (1, -1), (Fraction(3, 2), 1), (0, Fraction(3, 2))],
+            ]
+        )
+    )
     assert_same_partition(partition(net, domain), partition(net, domain, exact=True))
 
 
@@ -68,7 +79,9 @@ def test_float_equals_exact_leaky_and_slices(data):
         plane = Plane.through(a, b, c)
     except ValueError:
         return
-    assert_same_partition(partition(net, (0, 1, 0, 1), plane=plane), partition(net, (0, 1, 0, 1), plane=plane, exact=True))
+    assert_same_partition(
+        partition(net, (0, 1, 0, 1), plane=plane), partition(net, (0, 1, 0, 1), plane=plane, exact=True)
+    )
 
 
 @pytest.mark.parametrize("spec", ["2-16-16-1", "2-32-32-1", "2-8-8-8-1"])
@@ -84,11 +97,14 @@ def _lines_net(W, b, W2=None):
 
 
 DEGENERATE = {
-    "sixteen concurrent lines": _lines_net(np.stack([np.cos(np.arange(16) * np.pi / 16),
-                                                     np.sin(np.arange(16) * np.pi / 16)], 1), np.zeros(16)),
+    "sixteen concurrent lines": _lines_net(
+        np.stack([np.cos(np.arange(16) * np.pi / 16), np.sin(np.arange(16) * np.pi / 16)], 1), np.zeros(16)
+    ),
     "duplicated and negated rows": _lines_net([[1, 2], [1, 2], [-1, -2], [2, 4], [0, 1]], [0.5, 0.5, -0.5, 1, 0]),
     "three concurrent lines": _lines_net([[1, 0], [0, 1], [1, 1], [1, -2]], [0, 0, 0, 0.5]),
-    "through the corners and along the edges": _lines_net([[1, 1], [1, -1], [0, 1], [1, 0], [1, 0]], [0, 0, -1, 1, -0.25]),
+    "through the corners and along the edges": _lines_net(
+        [[1, 1], [1, -1], [0, 1], [1, 0], [1, 0]], [0, 0, -1, 1, -0.25]
+    ),
     "dead neurons and zero rows": _lines_net([[0, 0], [1, 1], [-1, -1], [0, 0]], [-1, 0.5, -5, 0]),
     "a tiny region": _lines_net([[1.0, 1e-9], [1.0, -1e-9], [0.0, 1.0]], [0, 0, -0.5]),
 }
@@ -117,18 +133,23 @@ def test_linear_units_opening_a_block():
     fl = partition(net)
     assert fl.num_regions == 2  # only relu(y) kinks; the second layer is identically zero
     assert_same_partition(fl, partition(net, exact=True))
-    wide = Network([Layer(np.eye(2)[[0, 1] * 12], np.linspace(-0.9, 0.9, 24), negative_slope=[1] + [0] * 23),
-                    Layer(np.eye(24)[[0] + list(range(1, 24))], -np.linspace(0, 0.5, 24),
-                          negative_slope=[1] * 17 + [0] * 7),
-                    Layer(np.ones((1, 24)), [0], negative_slope=1)])
+    wide = Network(
+        [
+            Layer(np.eye(2)[[0, 1] * 12], np.linspace(-0.9, 0.9, 24), negative_slope=[1] + [0] * 23),
+            Layer(np.eye(24)[[0] + list(range(1, 24))], -np.linspace(0, 0.5, 24), negative_slope=[1] * 17 + [0] * 7),
+            Layer(np.ones((1, 24)), [0], negative_slope=1),
+        ]
+    )
     assert_same_partition(partition(wide), partition(wide, exact=True))
 
 
 @pytest.mark.parametrize("scale", [Fraction(1, 10**6), Fraction(10**6)])
 def test_weight_scales(scale):
     base = benchmark_net("2-8-8-1", 3)
-    layers = [Layer(layer.weight_exact * scale, layer.bias_exact * scale ** (i + 1), layer.negative_slope_exact)
-              for i, layer in enumerate(base.layers)]
+    layers = [
+        Layer(layer.weight_exact * scale, layer.bias_exact * scale ** (i + 1), layer.negative_slope_exact)
+        for i, layer in enumerate(base.layers)
+    ]
     net = Network(layers)
     assert_same_partition(partition(net), partition(net, exact=True))
     assert partition(net).num_regions == partition(base).num_regions
@@ -145,8 +166,13 @@ def test_bulk_regions_and_edges_equal_single_ones():
     part = partition(benchmark_net("2-16-16-1", 0))
     src = part._src
     for bulk, one in zip(part.regions, (src.region(i) for i in range(part.num_regions))):
-        assert (bulk.index, bulk.vertices, bulk.intercept, bulk.gradient, bulk.area) == \
-               (one.index, one.vertices, one.intercept, one.gradient, one.area)
+        assert (bulk.index, bulk.vertices, bulk.intercept, bulk.gradient, bulk.area) == (
+            one.index,
+            one.vertices,
+            one.intercept,
+            one.gradient,
+            one.area,
+        )
         assert np.array_equal(bulk.pattern, one.pattern)
         assert np.allclose(bulk.interior_point, one.interior_point, rtol=1e-12, atol=1e-15)
     assert len(part.edges) == part.graph.number_of_edges() > part.num_regions
@@ -168,8 +194,10 @@ def test_huge_weights_maps_equal_the_rounded_exact_ones(scales):
     range, with a warning)."""
     rng = np.random.default_rng(7)
     widths = [2] + [4] * (len(scales) - 1) + [1]
-    ws = [rng.choice([-1.0, 1.0], (o, i)) * rng.uniform(0.5, 1.7, (o, i)) * s
-          for i, o, s in zip(widths[:-1], widths[1:], scales)]
+    ws = [
+        rng.choice([-1.0, 1.0], (o, i)) * rng.uniform(0.5, 1.7, (o, i)) * s
+        for i, o, s in zip(widths[:-1], widths[1:], scales)
+    ]
     net = Network.from_arrays(ws, [rng.standard_normal(o) for o in widths[1:]])
     ex = partition(net, exact=True)
     with warnings.catch_warnings(record=True) as caught:
@@ -177,7 +205,9 @@ def test_huge_weights_maps_equal_the_rounded_exact_ones(scales):
         fl = partition(net)
         fast = {_key(r.pattern): r for r in fl.regions}
     assert_same_partition(fl, ex)
-    exact_maps = [[_rounded(q) for q in r.intercept + tuple(g for grad in r.gradient for g in grad)] for r in ex.regions]
+    exact_maps = [
+        [_rounded(q) for q in r.intercept + tuple(g for grad in r.gradient for g in grad)] for r in ex.regions
+    ]
     overflow = any(math.isinf(v) for m in exact_maps for v in m)
     assert overflow == any("beyond float64's range" in str(w.message) for w in caught)
     for r, exact in zip(ex.regions, exact_maps):
@@ -187,5 +217,7 @@ def test_huge_weights_maps_equal_the_rounded_exact_ones(scales):
             if math.isinf(e) or math.isinf(g):
                 assert g == e
             else:
-                assert g == pytest.approx(e, rel=1e-6, abs=1e-9 * max(1.0, max(abs(v) for v in exact if math.isfinite(v))))
+                assert g == pytest.approx(
+                    e, rel=1e-6, abs=1e-9 * max(1.0, max(abs(v) for v in exact if math.isfinite(v)))
+                )
     assert overflow or scales[0] != 1e200

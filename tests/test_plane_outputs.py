@@ -20,6 +20,7 @@ from exactnet.strategies import relu_networks
 
 def _seg_cross(p, q, a, b):
     """Do the closed segments pq and ab intersect (exact for Fractions)?"""
+
     def orient(x, y, z):
         v = (y[0] - x[0]) * (z[1] - x[1]) - (y[1] - x[1]) * (z[0] - x[0])
         return (v > 0) - (v < 0)
@@ -27,8 +28,9 @@ def _seg_cross(p, q, a, b):
     o1, o2, o3, o4 = orient(p, q, a), orient(p, q, b), orient(a, b, p), orient(a, b, q)
     if o1 * o2 <= 0 and o3 * o4 <= 0:
         if o1 == o2 == 0:  # collinear: overlapping projections
-            return max(min(p[0], q[0]), min(a[0], b[0])) <= min(max(p[0], q[0]), max(a[0], b[0])) and \
-                max(min(p[1], q[1]), min(a[1], b[1])) <= min(max(p[1], q[1]), max(a[1], b[1]))
+            return max(min(p[0], q[0]), min(a[0], b[0])) <= min(max(p[0], q[0]), max(a[0], b[0])) and max(
+                min(p[1], q[1]), min(a[1], b[1])
+            ) <= min(max(p[1], q[1]), max(a[1], b[1]))
         return True
     return False
 
@@ -36,8 +38,11 @@ def _seg_cross(p, q, a, b):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_decision_boundary_is_exact_and_complete(data):
-    net = data.draw(relu_networks(input_dim=2, output_dim=data.draw(st.integers(1, 3)), max_hidden_layers=2,
-                                  max_width=5, kind="dyadic"))
+    net = data.draw(
+        relu_networks(
+            input_dim=2, output_dim=data.draw(st.integers(1, 3)), max_hidden_layers=2, max_width=5, kind="dyadic"
+        )
+    )
     part = partition(net, exact=True)
     n_out = net.output_dim
     for p, q, (i, j) in part.decision_boundary:
@@ -70,7 +75,9 @@ def test_decision_boundary_float_matches_exact():
     net = benchmark_net("2-32-32-3", 0)  # two classes share the square
     ex, fl = partition(net, exact=True), partition(net)
     assert len(ex.decision_boundary) == len(fl.decision_boundary) > 0
-    a = sorted(tuple(sorted((round(float(p[0]), 9), round(float(p[1]), 9)) for p in s[:2])) for s in ex.decision_boundary)
+    a = sorted(
+        tuple(sorted((round(float(p[0]), 9), round(float(p[1]), 9)) for p in s[:2])) for s in ex.decision_boundary
+    )
     b = sorted(tuple(sorted((round(p[0], 9), round(p[1], 9)) for p in s[:2])) for s in fl.decision_boundary)
     assert a == b
 
@@ -97,7 +104,8 @@ def test_pictures_and_exports(tmp_path):
     G = nx.read_graphml(tmp_path / "g.graphml")
     assert G.number_of_nodes() == part.num_regions and G.number_of_edges() == len(part.edges)
     assert set(nx.get_node_attributes(G, "pattern").values()) == {
-        "".join("1" if b else "0" for b in r.pattern) for r in part.regions}
+        "".join("1" if b else "0" for b in r.pattern) for r in part.regions
+    }
     part.write_geojson(tmp_path / "r.geojson")
     gj = json.loads((tmp_path / "r.geojson").read_text())
     assert gj["type"] == "FeatureCollection" and len(gj["features"]) == part.num_regions

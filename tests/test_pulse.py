@@ -188,7 +188,7 @@ def test_disk_network_is_exact_with_the_minimal_readout(M):
     f = c.info["readout"]
     assert c.info["readout_neurons"] == minimal_neurons(f)
     assert c.info["lattice_counts"] == [lattice_count(r) for r in range(M)]
-    hidden = [layer for layer in c.network.layers[1:-1]]
+    hidden = list(c.network.layers[1:-1])
     assert sum(layer.out_features for layer in hidden) == c.info["readout_neurons"]
 
 
@@ -233,8 +233,13 @@ def test_verify_errors():
 def test_cli_pulse_verify_json(capsys):
     assert main(["pulse", "verify", "--json", "--sizes", "3,4"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["verified"] == {"lemma1_instance": True, "lemma2_relu": True, "lemma2_clamp": True, "disk": True,
-                               "lemma1_family": True}
+    assert out["verified"] == {
+        "lemma1_instance": True,
+        "lemma2_relu": True,
+        "lemma2_clamp": True,
+        "disk": True,
+        "lemma1_family": True,
+    }
     assert len(out["constructions"]) == len(all_constructions(3)) + len(all_constructions(4))
     assert all(c["verified"] for c in out["constructions"])
     assert [k["worst_input"] for k in out["known_failures"]] == [{"r": 0, "a": "1"}] * 2

@@ -32,8 +32,15 @@ def _pot_score(X, Y, ridge_mode="absolute"):
 
 def _small_cnn():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 6, 3), nn.ReLU(), nn.Conv2d(6, 8, 3), nn.Tanh(), nn.Flatten(),
-                         nn.Linear(8 * 12 * 12, 10), nn.GELU()).eval()
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 3),
+        nn.ReLU(),
+        nn.Conv2d(6, 8, 3),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(8 * 12 * 12, 10),
+        nn.GELU(),
+    ).eval()
 
 
 @pytest.mark.parametrize("ridge_mode", ["relative", "absolute"])
@@ -75,9 +82,14 @@ def test_affine_activations_score_one_exactly():
     genuine = signature(nn.Sequential(nn.ReLU()), x, samples=200, progress=False)
     assert genuine.layers[0].score < 0.9  # a ReLU on signed inputs is far from affine
     assert not any(layer.constant_output for layer in sig.layers + genuine.layers)
-    dead = signature(nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval().apply(
-        lambda m: torch.nn.init.constant_(m.bias, -100.0) if isinstance(m, nn.Linear) else None), x, samples=200,
-        progress=False)
+    dead = signature(
+        nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+        .eval()
+        .apply(lambda m: torch.nn.init.constant_(m.bias, -100.0) if isinstance(m, nn.Linear) else None),
+        x,
+        samples=200,
+        progress=False,
+    )
     assert dead.layers[0].constant_output and dead.layers[0].score == 1.0 and "const" in dead.table()
 
 
@@ -99,8 +111,15 @@ def test_table_json_and_plot(tmp_path):
     assert doc["model"] == "tiny" and [entry["name"] for entry in doc["layers"]] == ["1", "3", "6"]
     assert set(doc["layers"][0]) >= {"name", "type", "d", "n", "score", "seconds"}
     assert "tiny" in str(sig) and "Tanh" in sig.table()
-    other = Signature(model="shifted", layers=sig.layers[:2], reduction=sig.reduction, normalization="sqrt",
-                      samples=64, seed=0, capture_seconds=0.0)
+    other = Signature(
+        model="shifted",
+        layers=sig.layers[:2],
+        reduction=sig.reduction,
+        normalization="sqrt",
+        samples=64,
+        seed=0,
+        capture_seconds=0.0,
+    )
     out = tmp_path / "both.png"
     fig = plot_signatures([sig, other], path=out)
     assert out.stat().st_size > 10_000
@@ -129,8 +148,18 @@ def _run(capsys, *args):
 
 
 def test_cli_json_on_resnet18(capsys, tmp_path):
-    code, out = _run(capsys, "--model", "resnet18", "--samples", "24", "--image-size", "32", "--json",
-                     "--png", str(tmp_path / "sig.png"))
+    code, out = _run(
+        capsys,
+        "--model",
+        "resnet18",
+        "--samples",
+        "24",
+        "--image-size",
+        "32",
+        "--json",
+        "--png",
+        str(tmp_path / "sig.png"),
+    )
     assert code == 0
     doc = json.loads(out)
     assert len(doc["layers"]) == 17  # stem + 2 call sites in each of 8 BasicBlocks
@@ -154,8 +183,20 @@ def test_cli_weights_file_is_the_model(capsys, tmp_path):
 def test_cli_refuses_pickled_objects(tmp_path):
     torch.save(torchvision_model("resnet18", seed=1), tmp_path / "model.pt")  # a whole pickled module
     with pytest.raises(SystemExit, match="weights_only=True"):
-        main(["signature", "--model", "resnet18", "--weights", str(tmp_path / "model.pt"), "--samples", "4",
-              "--image-size", "32", "--quiet"])
+        main(
+            [
+                "signature",
+                "--model",
+                "resnet18",
+                "--weights",
+                str(tmp_path / "model.pt"),
+                "--samples",
+                "4",
+                "--image-size",
+                "32",
+                "--quiet",
+            ]
+        )
 
 
 def test_cli_errors():

@@ -160,9 +160,7 @@ def test_subset_sum_hand_cases():
 
 
 def _brute_force(values, target):
-    return any(
-        sum(c, F(0)) == target for r in range(len(values) + 1) for c in itertools.combinations(values, r)
-    )
+    return any(sum(c, F(0)) == target for r in range(len(values) + 1) for c in itertools.combinations(values, r))
 
 
 @settings(max_examples=300, deadline=None)

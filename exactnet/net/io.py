@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .network import Network
 from ..extras import require
+from .network import Network
 
 __all__ = ["load_network", "save_npz"]
 
@@ -66,13 +66,17 @@ def save_npz(net: Network, path) -> None:
     """
     arrays = net.to_npz_dict()
     if not net.float_is_exact:
-        warnings.warn("the network has rational weights that float64 cannot hold; the .npz stores them rounded", stacklevel=2)
-    np.savez(os.fspath(path), **arrays)
+        warnings.warn(
+            "the network has rational weights that float64 cannot hold; the .npz stores them rounded", stacklevel=2
+        )
+    np.savez(os.fspath(path), **arrays)  # type: ignore[arg-type]  # numpy's stubs miss **arrays
 
 
 def _not_valid(path: Path, kind: str, err: Exception) -> ValueError:
-    return ValueError(f"{path}: not a valid weights file: it cannot be read as {kind} ({type(err).__name__}: {err}); "
-                      f"it may be truncated or corrupt, so save or copy it again")
+    return ValueError(
+        f"{path}: not a valid weights file: it cannot be read as {kind} ({type(err).__name__}: {err}); "
+        f"it may be truncated or corrupt, so save or copy it again"
+    )
 
 
 # ---------------------------------------------------------------------------- npz
@@ -90,7 +94,9 @@ def _read_npz(path: Path):
     except _BAD_ARCHIVE as err:
         raise _not_valid(path, "a .npz archive", err) from err
     if not isinstance(archive, np.lib.npyio.NpzFile):  # a plain .npy file renamed
-        raise ValueError(f"{path}: not a valid weights file: it holds a single array, not a .npz archive of W0, b0, ...")
+        raise ValueError(
+            f"{path}: not a valid weights file: it holds a single array, not a .npz archive of W0, b0, ..."
+        )
     with archive:
         keys = list(archive.files)
         bad = [k for k in keys if not re.fullmatch(r"[Wb](0|[1-9]\d*)", k)]
@@ -128,7 +134,9 @@ def _check_chain(weights, biases, wnames, bnames, path) -> None:
         if w.ndim != 2:
             raise ValueError(f"{path}: {wnames[i]} has shape {tuple(w.shape)}; expected (out, in)")
         if b.ndim != 1 or b.shape[0] != w.shape[0]:
-            raise ValueError(f"{path}: {bnames[i]} has shape {tuple(b.shape)}; expected ({w.shape[0]},) to match {wnames[i]}")
+            raise ValueError(
+                f"{path}: {bnames[i]} has shape {tuple(b.shape)}; expected ({w.shape[0]},) to match {wnames[i]}"
+            )
         if i and w.shape[1] != weights[i - 1].shape[0]:
             raise ValueError(
                 f"{path}: {wnames[i]} has shape {tuple(w.shape)} (out, in) but {wnames[i - 1]} outputs "
@@ -164,7 +172,9 @@ def _read_torch(path: Path) -> dict:
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: holds a {type(obj).__name__}; expected a state_dict (or a dict with key 'state_dict')")
+        raise ValueError(
+            f"{path}: holds a {type(obj).__name__}; expected a state_dict (or a dict with key 'state_dict')"
+        )
     return obj
 
 

@@ -23,10 +23,10 @@ fast engines account for that rounding in their error bounds.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -139,9 +139,7 @@ class Layer:
     def float_is_exact(self) -> bool:
         """True when the float64 arrays hold the rationals without rounding."""
         return all(
-            Fraction(float(q)) == q
-            for arr in (self._weight_q, self._bias_q, self._slope_q)
-            for q in arr.reshape(-1)
+            Fraction(float(q)) == q for arr in (self._weight_q, self._bias_q, self._slope_q) for q in arr.reshape(-1)
         )
 
     @cached_property
@@ -213,7 +211,7 @@ class Network:
         *,
         negative_slope=0,
         name: str | None = None,
-    ) -> "Network":
+    ) -> Network:
         """A network from weight matrices ``W_l`` of shape (out, in) and biases ``b_l``.
 
         ReLU (or leaky ReLU with ``negative_slope``) follows every layer but the last.
@@ -221,7 +219,9 @@ class Network:
         """
         weights, biases = list(weights), list(biases)
         if len(weights) != len(biases):
-            raise ValueError(f"got {len(weights)} weight matrices but {len(biases)} bias vectors; pass one bias per layer")
+            raise ValueError(
+                f"got {len(weights)} weight matrices but {len(biases)} bias vectors; pass one bias per layer"
+            )
         if not weights:
             raise ValueError("weights is empty; pass at least one (out, in) matrix")
         layers = []
@@ -275,7 +275,9 @@ class Network:
         single = arr.ndim == 1
         arr2 = arr[None, :] if single else arr
         if arr2.ndim != 2 or arr2.shape[1] != self.input_dim:
-            raise ValueError(f"{name} must have shape ({self.input_dim},) or (batch, {self.input_dim}); got {arr.shape}")
+            raise ValueError(
+                f"{name} must have shape ({self.input_dim},) or (batch, {self.input_dim}); got {arr.shape}"
+            )
         if not np.isfinite(arr2).all():
             raise ValueError(f"{name} contains NaN or infinite values")
         return arr2, single

@@ -77,8 +77,8 @@ from fractions import Fraction
 import numpy as np
 
 from .._rational import fraction_array, real_tensor_to_numpy, to_fraction
-from .network import Layer, Network
 from ..extras import require
+from .network import Layer, Network
 
 __all__ = ["SUPPORTED", "UnsupportedLayerError", "from_torch"]
 
@@ -172,7 +172,7 @@ def _trace(module):
 
     try:
         return Tracer().trace(module)
-    except Exception as err:  # noqa: BLE001 -- any failure of user code under tracing
+    except Exception as err:
         # data-dependent control flow, untraceable code
         raise UnsupportedLayerError(
             f"torch.fx cannot trace {type(module).__name__}: {type(err).__name__}: {err}. from_torch needs a "
@@ -239,9 +239,28 @@ def _tables():
         F.adaptive_max_pool1d: ("pool", "output_size return_indices", "AdaptiveMaxPool1d"),
         F.adaptive_max_pool2d: ("pool", "output_size return_indices", "AdaptiveMaxPool2d"),
     }  # fmt: skip
-    for f in (torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.permute, torch.transpose,
-              torch.movedim, torch.flip, torch.roll, torch.cat, torch.concat, torch.concatenate, torch.stack,
-              torch.narrow, torch.select, torch.split, torch.chunk, torch.unbind, torch.tile, torch.broadcast_to):
+    for f in (
+        torch.flatten,
+        torch.reshape,
+        torch.squeeze,
+        torch.unsqueeze,
+        torch.permute,
+        torch.transpose,
+        torch.movedim,
+        torch.flip,
+        torch.roll,
+        torch.cat,
+        torch.concat,
+        torch.concatenate,
+        torch.stack,
+        torch.narrow,
+        torch.select,
+        torch.split,
+        torch.chunk,
+        torch.unbind,
+        torch.tile,
+        torch.broadcast_to,
+    ):
         functions[f] = rearrange
     methods = {
         "add": ("add", "other alpha", None), "sub": ("sub", "other alpha", None), "mul": ("mul", "other", None),
@@ -472,7 +491,8 @@ def _times(W, b, v: _Val, width: int):
     else:
         used = np.unique(v.row)
         R = _zeros((W.shape[0], width))
-        np.add.at(R, (slice(None), v.col), _q(W[:, used])[:, np.searchsorted(used, v.row)] * v.coef)
+        cols = (slice(None), v.col)
+        np.add.at(R, cols, _q(W[:, used])[:, np.searchsorted(used, v.row)] * v.coef)  # type: ignore[arg-type]
     nz = np.flatnonzero([q != 0 for q in v.offset])
     if len(nz):
         b = _q(b) + _q(W[:, nz]) @ v.offset[nz]
@@ -509,7 +529,9 @@ class _Units:
     """The units of a layer being built: ``offset + sum coef * h[col]`` with a slope; equal units are shared."""
 
     def __init__(self, start: int):
-        self.start, self.index, self.keys = start, {}, []
+        self.start = start
+        self.index: dict[tuple, int] = {}
+        self.keys: list[tuple] = []
 
     def unit(self, key) -> int:
         if key not in self.index:
@@ -624,8 +646,10 @@ class _Lowering:
         return f"node {n.name!r} ({_target_name(n)})"
 
     def _unsupported(self, n, why: str = "") -> UnsupportedLayerError:
-        where = f"{self._label(n)} (node {n.name!r}, op=call_module)" if n.op == "call_module" else (
-            f"node {n.name!r} (op={n.op}, target={_target_name(n)})"
+        where = (
+            f"{self._label(n)} (node {n.name!r}, op=call_module)"
+            if n.op == "call_module"
+            else (f"node {n.name!r} (op={n.op}, target={_target_name(n)})")
         )
         why = f": {why}" if why else ""
         return UnsupportedLayerError(f"{where} is not supported by from_torch{why}. Supported: {SUPPORTED}.")
@@ -681,8 +705,14 @@ class _Lowering:
 
     def _is_view(self, n) -> bool:
         if n.op == "call_module":
-            return _leaf_kind(self.root.get_submodule(n.target)) in ("Identity", "Flatten", "Unflatten", "Dropout",
-                                                                      "Dropout1d", "Dropout2d")
+            return _leaf_kind(self.root.get_submodule(n.target)) in (
+                "Identity",
+                "Flatten",
+                "Unflatten",
+                "Dropout",
+                "Dropout1d",
+                "Dropout2d",
+            )
         entry = _entry(n)
         name = n.target if n.op == "call_method" else getattr(n.target, "__name__", "")
         return entry is not None and entry[0] in ("rearrange", "getitem", "identity", "dropout") and name not in _COPIES
@@ -736,7 +766,7 @@ class _Lowering:
                     f"the model takes another per-sample shape)"
                 )
                 return (m.in_features,)
-            if kind.startswith(("Conv", "AvgPool", "MaxPool", "Adaptive", "BatchNorm2d")):
+            if kind is not None and kind.startswith(("Conv", "AvgPool", "MaxPool", "Adaptive", "BatchNorm2d")):
                 raise ValueError(
                     f"input_shape (the per-sample shape, e.g. (channels, length) or (channels, height, width)) is "
                     f"required: the first affine module {n.target!r} is {type(m).__name__}, whose dense matrix "
@@ -790,7 +820,7 @@ class _Lowering:
 
     # ------------------------------------------------------------------ emitting layers
     def _live(self) -> list[_Val]:
-        vals = {}
+        vals: dict[int, _Val] = {}
         for n, value in self.env.items():
             if self.last_use[n] > self.now:
                 vals.update((id(v), v) for v in _vals_in(value))
@@ -809,6 +839,7 @@ class _Lowering:
         fuse = dense is None and last is not None and all(last[2][u] == 1 for u in reads)
         n_dense = 0 if dense is None else len(dense[1])
         if fuse:
+            assert last is not None  # fuse requires a last layer
             keep = np.unique(_ints([v.col for v in live]))
             table = _Units(len(keep))
             for p, u in enumerate(keep.tolist()):
@@ -822,6 +853,7 @@ class _Lowering:
         outs = [table.add(v, Fraction(slope)) for v, slope in blocks]
         row, col, coef, offset, slopes = table.arrays()
         if fuse:
+            assert last is not None
             W, b, s, nm = last
             R, rb = _compose(row, col, coef, offset, W, b)
             slopes = [s[u] for u in keep] + slopes
@@ -1093,6 +1125,7 @@ class _Lowering:
                 out = op.affine(f) if out is None else out.plus(op.affine(f))
             else:
                 const = const + op * f
+        assert out is not None, f"{label}: a linear combination of constants only"  # callers pass a value
         return out.affine(_ONE, const)
 
     def _rearrange(self, label, run, args, kwargs):
@@ -1118,7 +1151,7 @@ class _Lowering:
 
             try:
                 out = run(*_map(args, ids), **_map(kwargs, ids))
-            except Exception as err:  # noqa: BLE001 -- reported with the node's name
+            except Exception as err:
                 shapes = [v.shape for v in vals]
                 raise UnsupportedLayerError(
                     f"{label} fails on per-sample shapes {shapes}: {type(err).__name__}: {err}"
@@ -1127,14 +1160,18 @@ class _Lowering:
             decoded = []
             for t in outs:
                 if not (isinstance(t, torch.Tensor) and t.dtype == torch.int64 and t.ndim >= 1 and t.shape[0] == B):
-                    raise UnsupportedLayerError(f"{label} does not keep the batch axis first: from_torch supports "
-                                                f"rearrangements of the per-sample data (the batch axis stays axis 0)")
+                    raise UnsupportedLayerError(
+                        f"{label} does not keep the batch axis first: from_torch supports "
+                        f"rearrangements of the per-sample data (the batch axis stays axis 0)"
+                    )
                 e = t.reshape(B, -1).numpy()
                 j = np.searchsorted(B * base, e, side="right") - 1
                 sample, elem = np.divmod(e - B * base[j], np.maximum(sizes[j], 1))
                 if not ((sample == np.arange(B)[:, None]).all() and (j == j[:1]).all() and (elem == elem[:1]).all()):
-                    raise UnsupportedLayerError(f"{label} mixes the samples of a batch (it must keep the batch axis "
-                                                f"first and the samples apart)")
+                    raise UnsupportedLayerError(
+                        f"{label} mixes the samples of a batch (it must keep the batch axis "
+                        f"first and the samples apart)"
+                    )
                 decoded.append((tuple(t.shape[1:]), base[j[0]] + elem[0]))
             if found is not None and any(s != f[0] or not np.array_equal(g, f[1]) for (s, g), f in zip(decoded, found)):
                 raise UnsupportedLayerError(f"{label} depends on the batch size")
@@ -1188,7 +1225,7 @@ class _Lowering:
             if n.op == "call_method":
                 return getattr(args[0], n.target)(*args[1:], **kwargs)
             return n.target(*args, **kwargs)
-        except Exception as err:  # noqa: BLE001 -- reported with the node's name
+        except Exception as err:
             raise self._unsupported(n, f"evaluating it on constants raised {type(err).__name__}: {err}") from None
 
     def _op_add(self, c):
@@ -1405,6 +1442,6 @@ def _torch_shape(label: str, m, shape) -> tuple[int, ...]:
     try:
         with torch.no_grad():
             y = m(torch.zeros((1,) + tuple(shape), dtype=torch.float64))
-    except Exception as err:  # noqa: BLE001 -- reported with the node's name
+    except Exception as err:
         raise ValueError(f"{label} cannot take per-sample shape {tuple(shape)}: torch raises: {err}") from None
     return tuple(y.shape[1:])

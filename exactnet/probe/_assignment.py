@@ -228,8 +228,11 @@ def _matched_rows(P, Q, cols):  # pragma: no cover - compiled
 
 def matched_squared_distances(P, Q, cols) -> np.ndarray:
     """|p_i - q_{cols[i]}|^2 for every row i (float64 arrays; no n x d temporaries)."""
-    return _matched_rows(np.ascontiguousarray(P, dtype=np.float64), np.ascontiguousarray(Q, dtype=np.float64),
-                         np.ascontiguousarray(cols, dtype=np.int64))
+    return _matched_rows(
+        np.ascontiguousarray(P, dtype=np.float64),
+        np.ascontiguousarray(Q, dtype=np.float64),
+        np.ascontiguousarray(cols, dtype=np.int64),
+    )
 
 
 def solve_assignment(cost) -> tuple[np.ndarray, np.ndarray]:
@@ -513,8 +516,7 @@ def optimal_matching(P, Q, *, mixed: bool = True, blas_threads=_no_limit, return
         _lower_bound_matrix(c32, pn, qn, h, gamma, tau, head, nxt, kcol, kval, dense)
         while nk >= 0 and nfree > 0 and passes < 32:
             _augment(dense, freed, nfree, x, y, v)
-            nfree, nk = _screen(dense, P, Q, h, pn, qn, 0.0, 0.0, x, y, v, tol, head, nxt, kcol, kval, nk,
-                                freed, True)
+            nfree, nk = _screen(dense, P, Q, h, pn, qn, 0.0, 0.0, x, y, v, tol, head, nxt, kcol, kval, nk, freed, True)
             passes += 1
             total_freed += max(nfree, 0)
     info.update(exact_entries=max(nk, 0), freed_rows=total_freed, passes=passes)

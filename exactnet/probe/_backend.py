@@ -18,8 +18,10 @@ BACKENDS = ("auto", "torch")
 # --------------------------------------------------------------------------- validation
 def shape_error(name: str, shape) -> None:
     if len(shape) == 1:
-        raise ValueError(f"{name} has shape {tuple(shape)}; pass samples as rows, shape (n_samples, n_features) "
-                         f"(a 1-D sample set is {name}.reshape(-1, 1))")
+        raise ValueError(
+            f"{name} has shape {tuple(shape)}; pass samples as rows, shape (n_samples, n_features) "
+            f"(a 1-D sample set is {name}.reshape(-1, 1))"
+        )
     if len(shape) != 2:
         raise ValueError(f"{name} has shape {tuple(shape)}; expected (n_samples, n_features)")
 
@@ -41,7 +43,10 @@ def as_samples(name: str, value, device, backend: str = "auto"):
         import torch
 
         t = value.detach()
-        if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)):
+        if t.is_complex() or not (
+            t.is_floating_point()
+            or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
+        ):
             raise TypeError(f"{name} must hold real numbers; got dtype {t.dtype}")
         shape_error(name, t.shape)
         if on_cpu:
@@ -60,8 +65,10 @@ def as_samples(name: str, value, device, backend: str = "auto"):
                 raise TypeError
             a = np.ascontiguousarray(a, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numpy array or a torch tensor of real numbers; got "
-                            f"{type(value).__name__}" + (f" of dtype {a.dtype}" if isinstance(value, np.ndarray) else "")) from exc
+            raise TypeError(
+                f"{name} must be a numpy array or a torch tensor of real numbers; got "
+                f"{type(value).__name__}" + (f" of dtype {a.dtype}" if isinstance(value, np.ndarray) else "")
+            ) from exc
         shape_error(name, a.shape)
         if not on_cpu:
             import torch

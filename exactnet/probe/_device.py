@@ -18,9 +18,13 @@ def checked_device(device, argument: str = "device") -> torch.device:
         raise ValueError(f"{argument}={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:K'") from exc
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"{argument}={device!r} but torch sees no CUDA device (torch.cuda.is_available() is "
-                             "False); use device='cpu'")
+            raise ValueError(
+                f"{argument}={device!r} but torch sees no CUDA device (torch.cuda.is_available() is "
+                "False); use device='cpu'"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"{argument}={device!r} but torch sees {torch.cuda.device_count()} CUDA device(s); "
-                             f"use an index below {torch.cuda.device_count()}")
+            raise ValueError(
+                f"{argument}={device!r} but torch sees {torch.cuda.device_count()} CUDA device(s); "
+                f"use an index below {torch.cuda.device_count()}"
+            )
     return dev

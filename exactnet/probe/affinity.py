@@ -96,19 +96,33 @@ class AffinityResult:
 
 # --------------------------------------------------------------------------- validation
 def _check_pair(X, Y, device, backend):
-    X, Y = bk.sample_pair(("X", "Y"), X, Y, device, "the input and output of an activation must have the same "
-                        "samples (rows) and features (columns)", backend)
+    X, Y = bk.sample_pair(
+        ("X", "Y"),
+        X,
+        Y,
+        device,
+        "the input and output of an activation must have the same samples (rows) and features (columns)",
+        backend,
+    )
     n, d = X.shape
     if n < 2:
         raise ValueError(f"X and Y have {n} sample(s); the score needs at least 2 (covariances)")
     return X, Y
 
 
-
 # --------------------------------------------------------------------------- the score
-def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str = False, ridge: float = RIDGE,
-                   ridge_mode: str = "relative", device=None, backend: str = "auto",
-                   return_details: bool = False):
+def affinity_score(
+    X,
+    Y,
+    *,
+    normalization: str = "sqrt",
+    shrinkage: bool | str = False,
+    ridge: float = RIDGE,
+    ridge_mode: str = "relative",
+    device=None,
+    backend: str = "auto",
+    return_details: bool = False,
+):
     """Affinity score ``rho_aff`` of an activation with input samples ``X`` and output
     samples ``Y`` (rows are samples: shape (n_samples, n_features), numpy or torch):
 
@@ -160,9 +174,11 @@ def affinity_score(X, Y, *, normalization: str = "sqrt", shrinkage: bool | str =
     X, Y = _check_pair(X, Y, device, backend)
     n, d = X.shape
     if d >= n and not shrink:
-        raise ValueError(f"d = {d} features >= n = {n} samples: the sample covariances are singular and the score "
-                         "is not meaningful; pass shrinkage='ledoit-wolf', use more samples (n > d), or reduce the "
-                         "features (e.g. the channel-mean or a random-projection reduction of the capture)")
+        raise ValueError(
+            f"d = {d} features >= n = {n} samples: the sample covariances are singular and the score "
+            "is not meaningful; pass shrinkage='ledoit-wolf', use more samples (n > d), or reduce the "
+            "features (e.g. the channel-mean or a random-projection reduction of the capture)"
+        )
     if isinstance(X, np.ndarray):
         # LAPACK (Cholesky, eigh, triangular solves) on one BLAS thread, the large products on all
         with bk.blas_threads(1):
@@ -217,6 +233,15 @@ def _score(X, Y, normalization, shrink, ridge, ridge_mode, return_details):
         w2_data, trace_cov_data = (float(np.ldexp(v, 2 * e)) for v in (w2, trace_cov_y))
         lam_data = float(np.ldexp(lam, 2 * e)) if ridge_mode == "relative" else float(ridge)
         trace_data = trace_cov_data + lam_data * d
-    return AffinityResult(score=score, w2_squared=w2_data, trace_cov_y=trace_data, n=n, d=d,
-                          normalization=normalization, shrinkage=coefficient, constant_output=constant,
-                          ridge=lam_data, ridge_mode=ridge_mode)
+    return AffinityResult(
+        score=score,
+        w2_squared=w2_data,
+        trace_cov_y=trace_data,
+        n=n,
+        d=d,
+        normalization=normalization,
+        shrinkage=coefficient,
+        constant_output=constant,
+        ridge=lam_data,
+        ridge_mode=ridge_mode,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from ..extras import require
 
 require("torch", "the probe's datasets")
@@ -57,8 +58,9 @@ def digits_images(n: int | None = None, size: int = 224) -> torch.Tensor:
         n = len(images)
     _check_counts(n, size)
     if n > len(images):
-        raise ValueError(f"n={n}: the digits data set has {len(images)} images; ask for at most that many, "
-                         "or use random images")
+        raise ValueError(
+            f"n={n}: the digits data set has {len(images)} images; ask for at most that many, or use random images"
+        )
     x = torch.from_numpy(images[:n].astype(np.float32) / 16.0).unsqueeze(1)
     x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     return _normalise(x.repeat(1, 3, 1, 1))

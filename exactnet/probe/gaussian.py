@@ -14,6 +14,8 @@ any device with ``backend="torch"``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _backend as bk
@@ -143,6 +145,8 @@ def gaussian_ot_map(cov_x, cov_y, *, backend: str = "auto"):
     if backend not in bk.BACKENDS:
         raise ValueError(f"backend={backend!r}; use one of {bk.BACKENDS}")
     as_torch = bk.is_tensor(cov_x)
+    Sx: Any
+    Sy: Any
     if as_torch:
         import torch
 

@@ -14,15 +14,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
 from ..extras import require
 
 require("torch", "the non-linearity signature")
 
 import torch  # noqa: E402
 
-from .affinity import RIDGE_MODES, affinity_score
-from .recording import capture
-from ._device import checked_device
+from ._device import checked_device  # noqa: E402
+from .affinity import RIDGE_MODES, affinity_score  # noqa: E402
+from .recording import capture  # noqa: E402
 
 __all__ = ["LayerScore", "Signature", "signature", "plot_signatures"]
 
@@ -81,13 +82,18 @@ class Signature:
         lines = [f"{'#':>3}  {'name':<{width}}  {'type':<{kinds}}  {'d':>6}  {'n':>6}  {'score':>8}  {'time s':>7}"]
         for k, layer in enumerate(self.layers):
             mark = (" LW" if layer.shrinkage else "") + (" const" if layer.constant_output else "")
-            lines.append(f"{k:>3}  {layer.name:<{width}}  {layer.type:<{kinds}}  {layer.d:>6}  {layer.n:>6}  "
-                         f"{layer.score:>8.4f}  {layer.seconds:>7.3f}{mark}")
+            lines.append(
+                f"{k:>3}  {layer.name:<{width}}  {layer.type:<{kinds}}  {layer.d:>6}  {layer.n:>6}  "
+                f"{layer.score:>8.4f}  {layer.seconds:>7.3f}{mark}"
+            )
         if any(layer.shrinkage for layer in self.layers):
             lines.append("LW: d >= n, scored with Ledoit-Wolf shrinkage")
         if any(layer.constant_output for layer in self.layers):
-            rule = ("tr cov(Y) <= 1e-6 tr cov(X), or within rounding" if self.ridge_mode == "relative"
-                    else "tr cov(Y) <= 1e-6 d")
+            rule = (
+                "tr cov(Y) <= 1e-6 tr cov(X), or within rounding"
+                if self.ridge_mode == "relative"
+                else "tr cov(Y) <= 1e-6 d"
+            )
             lines.append(f"const: the output is constant ({rule}); the score is 1 by definition")
         return "\n".join(lines)
 
@@ -99,11 +105,23 @@ class Signature:
         return plot_signatures([self], ax=ax, normalized_depth=False, **kwargs)
 
 
-def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, modules: Any = None,
-              reduction: Any = "channel_mean", channel_axis: Any = "auto", samples: int = 2048,
-              batch_size: int = 256, normalization: str = "sqrt", shrinkage: bool | str = "auto",
-              ridge_mode: str = "relative", device: str | torch.device | None = None, seed: int = 987,
-              progress: bool = True) -> Signature:
+def signature(
+    model: torch.nn.Module,
+    data: Any,
+    *,
+    name: str | None = None,
+    modules: Any = None,
+    reduction: Any = "channel_mean",
+    channel_axis: Any = "auto",
+    samples: int = 2048,
+    batch_size: int = 256,
+    normalization: str = "sqrt",
+    shrinkage: bool | str = "auto",
+    ridge_mode: str = "relative",
+    device: str | torch.device | None = None,
+    seed: int = 987,
+    progress: bool = True,
+) -> Signature:
     """The non-linearity signature of ``model`` on ``data``.
 
     Captures the input and output of every activation call site (:func:`capture`, keeping
@@ -126,11 +144,24 @@ def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, mod
     if not isinstance(samples, int) or samples < 2:
         raise ValueError(f"samples={samples!r}; at least 2 samples per layer are needed")
     t0 = time.perf_counter()
-    caps = capture(model, data, modules=modules, reduction=reduction, channel_axis=channel_axis,
-                   max_samples=samples, batch_size=batch_size, seed=seed, device=device, progress=progress)
+    caps = capture(
+        model,
+        data,
+        modules=modules,
+        reduction=reduction,
+        channel_axis=channel_axis,
+        max_samples=samples,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
     capture_seconds = time.perf_counter() - t0
-    score_device = checked_device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))
+    score_device = (
+        checked_device(device)
+        if device is not None
+        else next((p.device for p in model.parameters()), torch.device("cpu"))
+    )
     layers = []
     items = list(caps.items())
     bar = None
@@ -140,26 +171,50 @@ def signature(model: torch.nn.Module, data: Any, *, name: str | None = None, mod
         bar = tqdm(total=len(items), desc="affinity scores", unit="layer")
     try:
         for layer_name, cap in items:
+            assert cap.input is not None and cap.output is not None  # both sides are captured
             n, d = cap.input.shape
             shrink = shrinkage in (True, "ledoit-wolf") or (shrinkage == "auto" and d >= n)
             t = time.perf_counter()
             try:
-                res = affinity_score(cap.input, cap.output, normalization=normalization, shrinkage=shrink,
-                                     ridge_mode=ridge_mode, device=score_device, return_details=True)
+                res = affinity_score(
+                    cap.input,
+                    cap.output,
+                    normalization=normalization,
+                    shrinkage=shrink,
+                    ridge_mode=ridge_mode,
+                    device=score_device,
+                    return_details=True,
+                )
             except ValueError as exc:
                 raise ValueError(f"layer {layer_name!r} ({cap.type}, n={n}, d={d}): {exc}") from exc
-            layers.append(LayerScore(name=layer_name, type=cap.type, d=d, n=n, score=float(res.score),
-                                     seconds=time.perf_counter() - t, shrinkage=bool(shrink),
-                                     constant_output=bool(res.constant_output)))
+            layers.append(
+                LayerScore(
+                    name=layer_name,
+                    type=cap.type,
+                    d=d,
+                    n=n,
+                    score=float(res.score),
+                    seconds=time.perf_counter() - t,
+                    shrinkage=bool(shrink),
+                    constant_output=bool(res.constant_output),
+                )
+            )
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
     red = reduction if isinstance(reduction, str) else str(reduction)
-    return Signature(model=name or type(model).__name__, layers=tuple(layers), reduction=red,
-                     normalization=normalization, samples=samples, seed=seed, capture_seconds=capture_seconds,
-                     ridge_mode=ridge_mode)
+    return Signature(
+        model=name or type(model).__name__,
+        layers=tuple(layers),
+        reduction=red,
+        normalization=normalization,
+        samples=samples,
+        seed=seed,
+        capture_seconds=capture_seconds,
+        ridge_mode=ridge_mode,
+    )
 
 
 def plot_signatures(signatures, *, ax=None, normalized_depth: bool | None = None, path=None, title=None):

@@ -80,6 +80,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from ..extras import require
 
 require("torch", "activation capture")
@@ -87,10 +88,10 @@ require("torch", "activation capture")
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ._device import checked_device
-from .reductions import POSITIONAL, USES_AXIS, ProjectionCache, parse_reduction, producer_axis, reduce_rows
-from .batches import batches, count_batches, inputs_of, rank_and_world
-from .sampling import Rows, bottom_k, merge, merge_into, sample_priorities, sort_by_index
+from ._device import checked_device  # noqa: E402
+from .batches import batches, count_batches, inputs_of, rank_and_world  # noqa: E402
+from .reductions import POSITIONAL, USES_AXIS, ProjectionCache, parse_reduction, producer_axis, reduce_rows  # noqa: E402
+from .sampling import Rows, bottom_k, merge, merge_into, sample_priorities, sort_by_index  # noqa: E402
 
 __all__ = [
     "ACTIVATION_TYPES",
@@ -147,6 +148,7 @@ class LayerCapture:
     def d(self) -> int:
         """Number of columns (features) of the input rows (of the output if no input)."""
         rows = self.input if self.input is not None else self.output
+        assert rows is not None  # capture records at least one side
         return int(rows.shape[1])
 
     def __repr__(self) -> str:
@@ -203,7 +205,8 @@ def _select_modules(model: nn.Module, modules: Any) -> tuple[list[tuple[str, nn.
         modules = (modules,)
     if isinstance(modules, (list, tuple)) and modules:
         if all(isinstance(t, type) and issubclass(t, nn.Module) for t in modules):
-            sel = [(n, m) for n, m in named if isinstance(m, tuple(modules))]
+            types = tuple(modules)
+            sel = [pair for pair in named if isinstance(pair[1], types)]
             if not sel:
                 names = ", ".join(t.__name__ for t in modules)
                 raise ValueError(f"capture: the model has no module of type {names} (modules=)")
@@ -312,7 +315,7 @@ class _Capturer:
     def _keys(self, shape: tuple[int, ...], axis: int | None):
         n = shape[0]
         index = self.offset + np.arange(n, dtype=np.int64)
-        if self.reduction in POSITIONAL and len(shape) >= 3:
+        if self.reduction in POSITIONAL and len(shape) >= 3 and axis is not None:
             spatial = [s for j, s in enumerate(shape[1:], 1) if j != axis % len(shape)]
             npos = int(np.prod(spatial))
             return np.repeat(index, npos), np.tile(np.arange(npos, dtype=np.int64), n), spatial
@@ -334,8 +337,16 @@ class _Capturer:
     # -- hooks
 
     def _reduce(self, x: torch.Tensor, sel, pos, spatial, axis, site_key) -> torch.Tensor:
-        return reduce_rows(x, self.reduction, sample=sel, position=pos, spatial=spatial, axis=axis,
-                           projector=self.projector, site_key=site_key)
+        return reduce_rows(
+            x,
+            self.reduction,
+            sample=sel,
+            position=pos,
+            spatial=spatial,
+            axis=axis,
+            projector=self.projector,
+            site_key=site_key,
+        )
 
     def pre_hook(self, name: str, type_name: str):
         def hook(module, args):
@@ -465,8 +476,11 @@ def capture(
     red_name, projection = parse_reduction(reduction)
     base_red = "project" if projection is not None else red_name
     axis_spec = _parse_channel_axis(channel_axis)
-    for arg, value, optional in (("max_samples", max_samples, True), ("max_inputs", max_inputs, True),
-                                 ("batch_size", batch_size, False)):
+    for arg, value, optional in (
+        ("max_samples", max_samples, True),
+        ("max_inputs", max_inputs, True),
+        ("batch_size", batch_size, False),
+    ):
         if optional and value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -558,6 +572,7 @@ def capture(
     out: dict[str, LayerCapture] = {}
     for site in sorted(sites.values(), key=lambda s: s.first):
         name = f"{site.module}#{site.call}" if site.module in multi else site.module
+        assert site.kept is not None  # a call site exists once its first rows are kept
         kept = sort_by_index(site.kept)
         out[name] = LayerCapture(
             name=name,
@@ -579,8 +594,18 @@ def capture(
 def _gather_sites(sites: dict, max_samples: int | None) -> dict:
     """Merge every rank's call sites (bottom-k over the union of kept rows)."""
     payload = {
-        key: (s.type, s.first, s.shape, s.axis, s.seen,
-              s.kept.inp, s.kept.out, s.kept.index, s.kept.position, s.kept.prio)
+        key: (
+            s.type,
+            s.first,
+            s.shape,
+            s.axis,
+            s.seen,
+            s.kept.inp,
+            s.kept.out,
+            s.kept.index,
+            s.kept.position,
+            s.kept.prio,
+        )
         for key, s in sites.items()
     }
     gathered: list = [None] * torch.distributed.get_world_size()

@@ -116,8 +116,7 @@ def parse_reduction(reduction: Any) -> tuple[str, Projection | None]:
         if reduction in REDUCTIONS:
             return reduction, None
         raise ValueError(
-            f"capture: unknown reduction={reduction!r}; use one of {list(REDUCTIONS)}, "
-            "('project', k) or Projection(k)"
+            f"capture: unknown reduction={reduction!r}; use one of {list(REDUCTIONS)}, ('project', k) or Projection(k)"
         )
     if isinstance(reduction, (tuple, list)) and len(reduction) == 2 and reduction[0] == "project":
         p = Projection(reduction[1])
@@ -181,13 +180,14 @@ def reference_mean(x: torch.Tensor) -> torch.Tensor:
     return flatten_samples(x)
 
 
-def gather_positions(x: torch.Tensor, axis: int | None, sample: np.ndarray, position: np.ndarray,
-                     spatial: list[int]) -> torch.Tensor:
+def gather_positions(
+    x: torch.Tensor, axis: int | None, sample: np.ndarray, position: np.ndarray, spatial: list[int]
+) -> torch.Tensor:
     """The rows ``(sample[r] // prod(spatial), position[r])``: the channel vectors of the
     given inputs at the given spatial positions (C-order indices into the axes other
     than the batch and ``axis``); a tensor of at most 2 axes gives its rows ``sample``."""
     dev = x.device
-    if x.dim() <= 2:
+    if x.dim() <= 2 or axis is None:
         return flatten_samples(x).index_select(0, torch.from_numpy(sample).to(dev))
     xm = x.movedim(axis, -1)
     n_idx = torch.from_numpy(sample // max(1, int(np.prod(spatial)))).to(dev)
@@ -221,7 +221,9 @@ class ProjectionCache:
             chunks
             if chunks is not None
             else (
-                proj.chunk(dim, c, seed=self.seed, module=site_key[0], call=site_key[1]).to(device=flat.device, dtype=dt)
+                proj.chunk(dim, c, seed=self.seed, module=site_key[0], call=site_key[1]).to(
+                    device=flat.device, dtype=dt
+                )
                 for c in range(n_chunks)
             )
         )
@@ -239,9 +241,17 @@ class ProjectionCache:
         return acc / math.sqrt(proj.k)
 
 
-def reduce_rows(x: torch.Tensor, reduction: str, *, sample: np.ndarray, position: np.ndarray | None,
-                spatial: list[int] | None, axis: int | None, projector: ProjectionCache | None = None,
-                site_key: tuple[str, int] = ("", 0)) -> torch.Tensor:
+def reduce_rows(
+    x: torch.Tensor,
+    reduction: str,
+    *,
+    sample: np.ndarray,
+    position: np.ndarray | None,
+    spatial: list[int] | None,
+    axis: int | None,
+    projector: ProjectionCache | None = None,
+    site_key: tuple[str, int] = ("", 0),
+) -> torch.Tensor:
     """The rows of ``reduction`` (a name of :data:`REDUCTIONS`, or ``"project"`` with a
     ``projector``) of ``x`` for the selected inputs ``sample`` (and ``position`` for the
     positional reductions), as a float64 CPU tensor (always a copy)."""

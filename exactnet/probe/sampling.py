@@ -83,7 +83,10 @@ def merge(parts: list[Rows], k: int | None) -> Rows:
     if len(parts) == 1:
         merged = parts[0]
     else:
-        cat = lambda xs: None if xs[0] is None else torch.cat(xs)
+
+        def cat(xs):
+            return None if xs[0] is None else torch.cat(xs)
+
         merged = Rows(
             cat([p.inp for p in parts]),
             cat([p.out for p in parts]),
@@ -120,12 +123,13 @@ def merge_into(kept: Rows | None, part: Rows, k: int | None) -> Rows:
         return kept
     evicted = np.setdiff1d(np.arange(k), sel[sel < k], assume_unique=True)
     ev_t, in_t = torch.from_numpy(evicted), torch.from_numpy(incoming)
-    if kept.inp is not None:
+    # the kept rows and the batch's have the same sides (and positions, or none)
+    if kept.inp is not None and part.inp is not None:
         kept.inp[ev_t] = part.inp[in_t]
-    if kept.out is not None:
+    if kept.out is not None and part.out is not None:
         kept.out[ev_t] = part.out[in_t]
     kept.index[evicted] = part.index[incoming]
-    if kept.position is not None:
+    if kept.position is not None and part.position is not None:
         kept.position[evicted] = part.position[incoming]
     kept.prio[evicted] = part.prio[incoming]
     return kept

@@ -58,8 +58,14 @@ def wasserstein2_squared(P, Q, *, backend: str = "auto") -> float:
     matched pairs themselves, not from the cost matrix. ``backend`` as in
     :func:`affinity_score`. Equals POT's
     ``ot.emd2(a, b, ot.dist(P, Q))``."""
-    P, Q = bk.sample_pair(("P", "Q"), P, Q, None, "equal sample counts and dimensions are needed (uniform "
-                        "weights, an assignment problem)", backend)
+    P, Q = bk.sample_pair(
+        ("P", "Q"),
+        P,
+        Q,
+        None,
+        "equal sample counts and dimensions are needed (uniform weights, an assignment problem)",
+        backend,
+    )
     if P.shape[0] == 0:
         raise ValueError("P and Q are empty")
     # computed on P, Q times a power of two (exact) where needed, so that no square overflows

@@ -30,8 +30,8 @@ from math import ceil
 
 import numpy as np
 
-from ..extras import require
 from .._rational import to_fraction
+from ..extras import require
 from ..net.network import Layer, Network
 from ..theory.thresholds import PiecewiseLinear1D, minimal_network, minimal_neurons
 from .data import check_geometry, lattice_count
@@ -79,7 +79,7 @@ class Construction:
         return (1, n) if self.kind == "pulse" else (1, n, n)
 
 
-def GlobalSumPool(dims):  # noqa: N802 -- a module factory, named like the modules it builds
+def GlobalSumPool(dims):
     """A torch module summing over the given per-sample dimensions (global sum pooling)."""
     require("torch", "the pulse constructions (torch modules)")
     import torch
@@ -109,8 +109,9 @@ def _check_amplitude_range(a_min, a_max):
 def _lemma1_sum(w, b, M, r):
     """S(r) by the window count of Lemma 1 (valid for (k - 1)/2 <= r <= M - k + 1)."""
     k, n = len(w), 2 * M + 1
-    edge = sum((_relu(sum(w[k - j :], Fraction(0)) + b) + _relu(sum(w[:j], Fraction(0)) + b) for j in range(1, k)),
-               Fraction(0))
+    edge = sum(
+        (_relu(sum(w[k - j :], Fraction(0)) + b) + _relu(sum(w[:j], Fraction(0)) + b) for j in range(1, k)), Fraction(0)
+    )
     return edge + (n - 2 * k - 2 * r + 1) * _relu(b) + (2 * r + 2 - k) * _relu(sum(w, Fraction(0)) + b)
 
 
@@ -131,12 +132,16 @@ def lemma1_readout(w, b, M: int) -> tuple[Fraction, Fraction, tuple[int, int]]:
         raise ValueError("w must have at least one tap")
     r_lo, r_hi = ceil(Fraction(k - 1, 2)), M - k + 1
     if r_lo > r_hi:
-        raise ValueError(f"a filter of length {k} leaves no radius with (k-1)/2 <= r <= M-k+1 for M = {M}; "
-                         f"use M >= {k - 1 + ceil(Fraction(k - 1, 2))}")
+        raise ValueError(
+            f"a filter of length {k} leaves no radius with (k-1)/2 <= r <= M-k+1 for M = {M}; "
+            f"use M >= {k - 1 + ceil(Fraction(k - 1, 2))}"
+        )
     slope = 2 * (_relu(sum(w, Fraction(0)) + b) - _relu(b))
     if slope == 0:
-        raise ValueError(f"relu(sum(w) + b) = relu(b) for w={w}, b={b}: S does not depend on r, no read-out "
-                         f"can recover it; choose b < 0 < sum(w) + b, for example")
+        raise ValueError(
+            f"relu(sum(w) + b) = relu(b) for w={w}, b={b}: S does not depend on r, no read-out "
+            f"can recover it; choose b < 0 < sum(w) + b, for example"
+        )
     s0 = _lemma1_sum(w, b, M, 0)  # the affine extension's value at r = 0
     alpha = 1 / slope
     return alpha, -alpha * s0, (r_lo, r_hi)
@@ -158,9 +163,13 @@ def _lemma1(name, w, b, alpha, beta, M, radii, info):
 
     N, k = 2 * M + 1, len(w)
     W1 = _conv1d_matrix(w, N)
-    net = Network([Layer(W1, np.full(N - k + 1, b, dtype=object)),
-                   Layer(np.full((1, N - k + 1), alpha, dtype=object), np.array([beta], dtype=object), 1)],
-                  name=name)
+    net = Network(
+        [
+            Layer(W1, np.full(N - k + 1, b, dtype=object)),
+            Layer(np.full((1, N - k + 1), alpha, dtype=object), np.array([beta], dtype=object), 1),
+        ],
+        name=name,
+    )
     conv = torch.nn.Conv1d(1, 1, k, dtype=torch.float64)
     head = torch.nn.Linear(1, 1, dtype=torch.float64)
     with torch.no_grad():
@@ -212,8 +221,13 @@ def _lemma2_network(M, a_min, name):
     N = 2 * M + 1
     half = Fraction(1, 2)
     readout = np.array([[half] * N + [-half] * N], dtype=object)
-    return Network([_clamp_layer(N, a_min, f"{name}.clamp"),
-                    Layer(readout, np.array([-half], dtype=object), 1, name=f"{name}.readout")], name=name)
+    return Network(
+        [
+            _clamp_layer(N, a_min, f"{name}.clamp"),
+            Layer(readout, np.array([-half], dtype=object), 1, name=f"{name}.readout"),
+        ],
+        name=name,
+    )
 
 
 def lemma2_relu(M: int, a_min=1, a_max=4) -> Construction:
@@ -231,6 +245,7 @@ def lemma2_relu(M: int, a_min=1, a_max=4) -> Construction:
     net = _lemma2_network(M, a_min, "lemma2_relu")
     conv, head = torch.nn.Conv1d(1, 2, 1, dtype=torch.float64), torch.nn.Linear(2, 1, dtype=torch.float64)
     with torch.no_grad():
+        assert conv.bias is not None and head.bias is not None
         conv.weight.fill_(1 / float(a_min))
         conv.bias.copy_(torch.tensor([0.0, -1.0], dtype=torch.float64))
         head.weight.copy_(torch.tensor([[0.5, -0.5]], dtype=torch.float64))
@@ -252,6 +267,7 @@ def lemma2_clamp(M: int, a_min=1, a_max=4) -> Construction:
     net = _lemma2_network(M, a_min, "lemma2_clamp")
     conv, head = torch.nn.Conv1d(1, 1, 1, dtype=torch.float64), torch.nn.Linear(1, 1, dtype=torch.float64)
     with torch.no_grad():
+        assert conv.bias is not None and head.bias is not None
         conv.weight.fill_(1 / float(a_min))
         conv.bias.zero_()
         head.weight.fill_(0.5)
@@ -293,8 +309,9 @@ def disk_network(M: int, R: int | None = None, a_min=1, a_max=4) -> Construction
     # hidden neurons read S = sum_i (c1_i - c2_i): column blocks +w and -w
     if len(ro.layers) == 2:
         w0, b0 = ro.layers[0].weight_exact[:, 0], ro.layers[0].bias_exact
-        W1 = np.concatenate([np.outer(w0, np.ones(n_pix, dtype=object)),
-                             np.outer(-w0, np.ones(n_pix, dtype=object))], axis=1)
+        W1 = np.concatenate(
+            [np.outer(w0, np.ones(n_pix, dtype=object)), np.outer(-w0, np.ones(n_pix, dtype=object))], axis=1
+        )
         hidden = Layer(W1, b0, name="disk.readout.hidden")
         out = Layer(ro.layers[1].weight_exact, ro.layers[1].bias_exact, 1, name="disk.readout.out")
         net = Network([clamp, hidden, out], name="disk")
@@ -304,19 +321,25 @@ def disk_network(M: int, R: int | None = None, a_min=1, a_max=4) -> Construction
         net = Network([clamp, Layer(W, ro.layers[0].bias_exact, 1, name="disk.readout")], name="disk")
     conv = torch.nn.Conv2d(1, 1, 1, dtype=torch.float64)
     with torch.no_grad():
+        assert conv.bias is not None
         conv.weight.fill_(1 / float(a_min))
         conv.bias.zero_()
     layers = [conv, torch.nn.Hardtanh(0.0, 1.0), GlobalSumPool((-3, -2, -1))]
     body = torch.nn.Sequential(*layers)
     head = _readout_module(ro)
     module = torch.nn.Sequential(body, _Unsqueeze(), head).double().eval()
-    info = {"a_min": a_min, "R": R, "lattice_counts": [lattice_count(r) for r in range(R + 1)],
-            "readout_breakpoints": f.num_breakpoints, "readout_neurons": k,
-            "readout": f}
+    info = {
+        "a_min": a_min,
+        "R": R,
+        "lattice_counts": [lattice_count(r) for r in range(R + 1)],
+        "readout_breakpoints": f.num_breakpoints,
+        "readout_neurons": k,
+        "readout": f,
+    }
     return Construction("disk", "disk", M, (0, R), (a_min, a_max), net, module, info)
 
 
-def _Unsqueeze():  # noqa: N802
+def _Unsqueeze():
     require("torch", "the pulse constructions (torch modules)")
     import torch
 
@@ -331,7 +354,7 @@ def _readout_module(ro: Network):
     require("torch", "the pulse constructions (torch modules)")
     import torch
 
-    mods = []
+    mods: list[torch.nn.Module] = []
     for i, layer in enumerate(ro.layers):
         lin = torch.nn.Linear(layer.in_features, layer.out_features, dtype=torch.float64)
         with torch.no_grad():

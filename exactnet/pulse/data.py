@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..extras import require
 from .._rational import to_fraction
+from ..extras import require
 
 __all__ = ["pulse_signal", "disk_image", "lattice_count", "pulses", "disks", "check_geometry"]
 
@@ -119,8 +119,17 @@ def _batch(kind: str, M: int, r_max: int, n, r_min: int, amplitude, noise: float
     return torch.as_tensor(x[:, None], dtype=dtype), torch.as_tensor(r, dtype=dtype)
 
 
-def pulses(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitude=1.0, noise: float = 0.0,
-           seed: int = 0, dtype=None):
+def pulses(
+    M: int,
+    r_max: int,
+    n: int | None = None,
+    *,
+    r_min: int = 0,
+    amplitude=1.0,
+    noise: float = 0.0,
+    seed: int = 0,
+    dtype=None,
+):
     """A torch batch of pulses: ``(x, r)`` with x of shape (n, 1, N) and r of shape (n,).
 
     ``n=None`` gives one pulse per radius r_min..r_max; otherwise radii are drawn
@@ -129,7 +138,16 @@ def pulses(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitud
     return _batch("pulse", M, r_max, n, r_min, amplitude, noise, seed, dtype)
 
 
-def disks(M: int, r_max: int, n: int | None = None, *, r_min: int = 0, amplitude=1.0, noise: float = 0.0,
-          seed: int = 0, dtype=None):
+def disks(
+    M: int,
+    r_max: int,
+    n: int | None = None,
+    *,
+    r_min: int = 0,
+    amplitude=1.0,
+    noise: float = 0.0,
+    seed: int = 0,
+    dtype=None,
+):
     """A torch batch of disks: ``(x, r)`` with x of shape (n, 1, N, N); arguments as in :func:`pulses`."""
     return _batch("disk", M, r_max, n, r_min, amplitude, noise, seed, dtype)

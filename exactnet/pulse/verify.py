@@ -24,8 +24,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..extras import require
 from .._rational import format_fraction, to_fraction
+from ..extras import require
 from ..net.network import Network
 from .constructions import Construction
 from .data import check_geometry, disk_image, pulse_signal
@@ -48,8 +48,13 @@ class Failure:
 
     def to_json(self) -> dict:
         f = format_fraction
-        return {"r": self.r, "amplitudes": [f(self.a_lo), f(self.a_hi)], "a": f(self.a), "y": f(self.y),
-                "error": f(self.error)}
+        return {
+            "r": self.r,
+            "amplitudes": [f(self.a_lo), f(self.a_hi)],
+            "a": f(self.a),
+            "y": f(self.y),
+            "error": f(self.error),
+        }
 
 
 @dataclass
@@ -73,22 +78,34 @@ class Verdict:
         f = format_fraction
         amp = [f(a) for a in self.amplitude] if isinstance(self.amplitude, tuple) else f(self.amplitude)
         return {
-            "name": self.name, "kind": self.kind, "M": self.M, "radii": list(self.radii), "amplitude": amp,
-            "verified": self.exact, "worst_error": f(self.worst_error),
-            "worst_input": None if self.worst_input is None else {"r": self.worst_input[0],
-                                                                  "a": f(self.worst_input[1])},
+            "name": self.name,
+            "kind": self.kind,
+            "M": self.M,
+            "radii": list(self.radii),
+            "amplitude": amp,
+            "verified": self.exact,
+            "worst_error": f(self.worst_error),
+            "worst_input": None
+            if self.worst_input is None
+            else {"r": self.worst_input[0], "a": f(self.worst_input[1])},
             "failures": [x.to_json() for x in self.failures],
         }
 
     def __str__(self) -> str:
-        amp = (f"a in [{self.amplitude[0]}, {self.amplitude[1]}]" if isinstance(self.amplitude, tuple)
-               else f"a = {self.amplitude}")
+        amp = (
+            f"a in [{self.amplitude[0]}, {self.amplitude[1]}]"
+            if isinstance(self.amplitude, tuple)
+            else f"a = {self.amplitude}"
+        )
         head = f"{self.name}: {self.kind}, M = {self.M}, r = {self.radii[0]}..{self.radii[1]}, {amp}: "
         if self.exact:
             return head + "EXACT (y = r on every admissible input)"
+        assert self.worst_input is not None  # a network that is not exact has a failing input
         r, a = self.worst_input
-        return head + (f"NOT exact: worst error {self.worst_error} (~{float(self.worst_error):.3g}) at r = {r}, "
-                       f"a = {a}; fails for {len({x.r for x in self.failures})} radii")
+        return head + (
+            f"NOT exact: worst error {self.worst_error} (~{float(self.worst_error):.3g}) at r = {r}, "
+            f"a = {a}; fails for {len({x.r for x in self.failures})} radii"
+        )
 
 
 def _as_network(model, kind: str, M: int) -> Network:
@@ -103,11 +120,20 @@ def _as_network(model, kind: str, M: int) -> Network:
         n = 2 * M + 1
         shape = (1, n) if kind == "pulse" else (1, n, n)
         return from_torch(model.eval(), shape)
-    raise TypeError(f"model must be a Construction, an exactnet.Network or a torch.nn.Module, got {type(model).__name__}")
+    raise TypeError(
+        f"model must be a Construction, an exactnet.Network or a torch.nn.Module, got {type(model).__name__}"
+    )
 
 
-def verify(model, *, kind: str | None = None, M: int | None = None, radii: tuple[int, int] | None = None,
-           amplitude=None, name: str | None = None) -> Verdict:
+def verify(
+    model,
+    *,
+    kind: str | None = None,
+    M: int | None = None,
+    radii: tuple[int, int] | None = None,
+    amplitude=None,
+    name: str | None = None,
+) -> Verdict:
     """Decide exactly whether ``model`` outputs r on every admissible input.
 
     ``kind`` (``"pulse"`` or ``"disk"``), ``M``, ``radii`` (r_lo, r_hi) and ``amplitude``
@@ -121,8 +147,10 @@ def verify(model, *, kind: str | None = None, M: int | None = None, radii: tuple
         amplitude = amplitude if amplitude is not None else model.amplitude
         name = name or model.name
     if kind is None or M is None or radii is None or amplitude is None:
-        raise ValueError("pass kind ('pulse' or 'disk'), M, radii=(r_lo, r_hi) and amplitude (a number or "
-                         "(a_min, a_max)) to verify a network that is not a Construction")
+        raise ValueError(
+            "pass kind ('pulse' or 'disk'), M, radii=(r_lo, r_hi) and amplitude (a number or "
+            "(a_min, a_max)) to verify a network that is not a Construction"
+        )
     if kind not in ("pulse", "disk"):
         raise ValueError(f"kind must be 'pulse' or 'disk', got {kind!r}")
     r_lo, r_hi = (int(v) for v in radii)
@@ -178,8 +206,9 @@ def verify(model, *, kind: str | None = None, M: int | None = None, radii: tuple
                 failures.append(Failure(r, amp, amp, amp, y, err))
                 if err > worst:
                     worst, worst_at = err, (r, amp)
-    return Verdict(name or net.name or "network", kind, M, (r_lo, r_hi), amp, not failures, worst, worst_at,
-                   failures, pieces)
+    return Verdict(
+        name or net.name or "network", kind, M, (r_lo, r_hi), amp, not failures, worst, worst_at, failures, pieces
+    )
 
 
 def float_errors(module, *, kind: str, M: int, radii: tuple[int, int], amplitude=1.0, amplitudes: int = 33) -> dict:
@@ -194,9 +223,13 @@ def float_errors(module, *, kind: str, M: int, radii: tuple[int, int], amplitude
 
     r_lo, r_hi = radii
     gen = pulses if kind == "pulse" else disks
-    amps = (np.linspace(float(amplitude[0]), float(amplitude[1]), amplitudes) if isinstance(amplitude, (tuple, list))
-            else np.array([float(amplitude)]))
-    worst, worst_at, per_r = 0.0, None, {}
+    amps = (
+        np.linspace(float(amplitude[0]), float(amplitude[1]), amplitudes)
+        if isinstance(amplitude, (tuple, list))
+        else np.array([float(amplitude)])
+    )
+    worst, worst_at = 0.0, None
+    per_r: dict[int, float] = {}
     module = module.double().eval()
     for a in amps:
         x, r = gen(M, r_hi, r_min=r_lo, amplitude=float(a), dtype=torch.float64)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-
 import warnings
 
 __all__ = ["check_max_regions", "warn_beyond_float64"]
@@ -12,8 +11,12 @@ __all__ = ["check_max_regions", "warn_beyond_float64"]
 def warn_beyond_float64(what: str, stacklevel: int = 3) -> None:
     """The warning of the float modes when some of their values (``what``) are beyond
     float64's range and are therefore given as +-inf."""
-    warnings.warn(f"some {what} are beyond float64's range and are given as +-inf in float mode; "
-                  f"exact=True gives them as exact rationals", RuntimeWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"some {what} are beyond float64's range and are given as +-inf in float mode; "
+        f"exact=True gives them as exact rationals",
+        RuntimeWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def check_max_regions(max_regions) -> int | None:
@@ -22,8 +25,10 @@ def check_max_regions(max_regions) -> int | None:
     if max_regions is None:
         return None
     if isinstance(max_regions, bool) or not isinstance(max_regions, numbers.Integral):
-        raise TypeError(f"max_regions must be a positive integer or None (no cap); got {max_regions!r} "
-                        f"of type {type(max_regions).__name__}")
+        raise TypeError(
+            f"max_regions must be a positive integer or None (no cap); got {max_regions!r} "
+            f"of type {type(max_regions).__name__}"
+        )
     if max_regions < 1:
         raise ValueError(f"max_regions must be a positive integer or None (no cap); got {max_regions}")
     return int(max_regions)

@@ -31,9 +31,9 @@ point adds a pattern.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from operator import mul
-from typing import Sequence
 
 import numpy as np
 
@@ -150,7 +150,10 @@ def exact_line(net: Network, start: Sequence, end: Sequence) -> ExactLine:
         # ---- pre-activations on every interval
         Z_list: list[list[int]] = []
         DZ_list: list[list[int]] = []
-        Z = DZ = prevA = prevB = None
+        Z: list[int] = []
+        DZ: list[int] = []
+        prevA: list[int] = []
+        prevB: list[int] = []
         for A, B, flip in zip(A_list, B_list, flips):
             if flip is None:
                 Z = [sum(map(mul, row, A), bs) for row, bs in zip(rows, bias_scaled)]

@@ -89,8 +89,21 @@ class ExactNetData:
         self.log_widths = int(sum(math.ceil(math.log2(d + 1)) + 1 for d in self.dims))
 
     def args(self):
-        return (self.dims, self.u_off, self.w_off, self.b_off, self.den_row, self.snum_off, self.sden_row,
-                self.plain, self.linear, self.is_neuron, self.neuron_bit, self.nwords, self.pool)
+        return (
+            self.dims,
+            self.u_off,
+            self.w_off,
+            self.b_off,
+            self.den_row,
+            self.snum_off,
+            self.sden_row,
+            self.plain,
+            self.linear,
+            self.is_neuron,
+            self.neuron_bit,
+            self.nwords,
+            self.pool,
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -168,10 +181,59 @@ def _relu_copy(plain, Z, j, NP, factor_row, DST, row, ACC):
 
 @njit(cache=True, nogil=True)
 def _run(
-    alpha0, beta0, scale0, first, stop,
-    dims, u_off, w_off, b_off, den_row, snum_off, sden_row, plain, linear, is_neuron, neuron_bit, nwords, NP,
-    PTS, A, B2, NA, NB, Z, DZ, BS, S, T, DA, DB, ACC, period, sgn, flips, nflips, nflips2, flips2, pat, npat, zm,
-    order, norder, cr, seg_status, seg_regions, out_pts, out_a, out_b, out_pat, out_zm, out_scale, out_pos, pts_pos,
+    alpha0,
+    beta0,
+    scale0,
+    first,
+    stop,
+    dims,
+    u_off,
+    w_off,
+    b_off,
+    den_row,
+    snum_off,
+    sden_row,
+    plain,
+    linear,
+    is_neuron,
+    neuron_bit,
+    nwords,
+    NP,
+    PTS,
+    A,
+    B2,
+    NA,
+    NB,
+    Z,
+    DZ,
+    BS,
+    S,
+    T,
+    DA,
+    DB,
+    ACC,
+    period,
+    sgn,
+    flips,
+    nflips,
+    nflips2,
+    flips2,
+    pat,
+    npat,
+    zm,
+    order,
+    norder,
+    cr,
+    seg_status,
+    seg_regions,
+    out_pts,
+    out_a,
+    out_b,
+    out_pat,
+    out_zm,
+    out_scale,
+    out_pos,
+    pts_pos,
 ):
     """Exact refinement of segments first..stop-1 (see the module docstring).
 
@@ -227,8 +289,9 @@ def _run(
                 if nflips[i] < 0:
                     ok &= _preact_full(NP, wo, n_in, n_out, A, B2, i * maxw, BS, Z, DZ, ACC, period)
                 else:
-                    ok &= _preact_flips(NP, wo, n_in, n_out, A, B2, i * maxw, (i - 1) * maxw, flips[i],
-                                        nflips[i], DA, DB, Z, DZ, ACC)
+                    ok &= _preact_flips(
+                        NP, wo, n_in, n_out, A, B2, i * maxw, (i - 1) * maxw, flips[i], nflips[i], DA, DB, Z, DZ, ACC
+                    )
                 if not ok:
                     break
                 if last:
@@ -558,21 +621,62 @@ def _alloc(data: ExactNetData, limbs: int, cap_iv: int, cap_pts: int):
     w, nw = data.max_width, data.nwords
     pool = lambda rows: np.zeros((rows, 2 + limbs), np.int64)  # noqa: E731
     return dict(
-        PTS=pool(2 * cap_pts), A=pool(cap_iv * w), B2=pool(cap_iv * w), NA=pool(cap_iv * w), NB=pool(cap_iv * w),
-        Z=pool(w), DZ=pool(w), BS=pool(w), S=pool(1), T=pool(8), DA=pool(w), DB=pool(w),
+        PTS=pool(2 * cap_pts),
+        A=pool(cap_iv * w),
+        B2=pool(cap_iv * w),
+        NA=pool(cap_iv * w),
+        NB=pool(cap_iv * w),
+        Z=pool(w),
+        DZ=pool(w),
+        BS=pool(w),
+        S=pool(1),
+        T=pool(8),
+        DA=pool(w),
+        DB=pool(w),
         # the accumulator holds any product of two pool integers (network pool included)
         ACC=np.zeros((2, limbs + max(limbs, data.pool.shape[1] - 2) + 8), np.int64),
         period=max(1, B.ACC_SAFE_PRODUCTS // max(limbs, data.pool.shape[1] - 2)),
-        sgn=np.zeros(w, np.int64), flips=np.zeros((cap_iv, w), np.int64), nflips=np.zeros(cap_iv, np.int64),
-        nflips2=np.zeros(cap_iv, np.int64), flips2=np.zeros((cap_iv, w), np.int64),
-        pat=np.zeros((cap_iv, nw), np.uint64), npat=np.zeros((cap_iv, nw), np.uint64),
-        zm=np.zeros((cap_pts, nw), np.uint64), order=np.zeros(cap_iv + 1, np.int64),
-        norder=np.zeros(cap_iv + 1, np.int64), cr=np.zeros(w, np.int64),
+        sgn=np.zeros(w, np.int64),
+        flips=np.zeros((cap_iv, w), np.int64),
+        nflips=np.zeros(cap_iv, np.int64),
+        nflips2=np.zeros(cap_iv, np.int64),
+        flips2=np.zeros((cap_iv, w), np.int64),
+        pat=np.zeros((cap_iv, nw), np.uint64),
+        npat=np.zeros((cap_iv, nw), np.uint64),
+        zm=np.zeros((cap_pts, nw), np.uint64),
+        order=np.zeros(cap_iv + 1, np.int64),
+        norder=np.zeros(cap_iv + 1, np.int64),
+        cr=np.zeros(w, np.int64),
     )
 
 
-_WORK_KEYS = ("PTS", "A", "B2", "NA", "NB", "Z", "DZ", "BS", "S", "T", "DA", "DB", "ACC", "period", "sgn", "flips", "nflips", "nflips2",
-              "flips2", "pat", "npat", "zm", "order", "norder", "cr")
+_WORK_KEYS = (
+    "PTS",
+    "A",
+    "B2",
+    "NA",
+    "NB",
+    "Z",
+    "DZ",
+    "BS",
+    "S",
+    "T",
+    "DA",
+    "DB",
+    "ACC",
+    "period",
+    "sgn",
+    "flips",
+    "nflips",
+    "nflips2",
+    "flips2",
+    "pat",
+    "npat",
+    "zm",
+    "order",
+    "norder",
+    "cr",
+)
 
 
 def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None = None):
@@ -606,10 +710,24 @@ def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None
     count = np.zeros(n_seg, np.int64)
     seg = pos = ppos = 0
     while True:
-        seg, pos, ppos, code = _run(
-            alpha0, beta0, scale0, seg, n_seg, *data.args(), *(work[k] for k in _WORK_KEYS),
-            status, count, out["out_pts"], out["out_a"], out["out_b"], out["out_pat"], out["out_zm"],
-            out_scale, pos, ppos,
+        seg, pos, ppos, code = _run(  # type: ignore[call-arg]  # numba's Dispatcher stub
+            alpha0,
+            beta0,
+            scale0,
+            seg,
+            n_seg,
+            *data.args(),
+            *(work[k] for k in _WORK_KEYS),
+            status,
+            count,
+            out["out_pts"],
+            out["out_a"],
+            out["out_b"],
+            out["out_pat"],
+            out["out_zm"],
+            out_scale,
+            pos,
+            ppos,
         )
         if code == OK:
             break
@@ -622,12 +740,14 @@ def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None
             out[k] = grown
     piece_start = np.zeros(max(pos, 1), np.bool_)
     smp = np.zeros((n_seg * n_out, 2 + limbs), np.int64)
-    pieces, patterns, ok = _summaries(count, n_out, nw, out["out_b"], out["out_pat"], out["out_zm"],
-                                      piece_start, smp, work["T"], work["ACC"])
+    pieces, patterns, ok = _summaries(
+        count, n_out, nw, out["out_b"], out["out_pat"], out["out_zm"], piece_start, smp, work["T"], work["ACC"]
+    )
     if not ok:  # an SMP sum outgrew the capacity: recompute everything with more room
         return run_exact(net, segments, data, 2 * limbs)
-    res = dict(out, out_scale=out_scale, pieces=pieces, patterns=patterns, piece_start=piece_start,
-               smp=smp, n_out=n_out)
+    res = dict(
+        out, out_scale=out_scale, pieces=pieces, patterns=patterns, piece_start=piece_start, smp=smp, n_out=n_out
+    )
     lines: list = []
     overflowed = []
     r0 = p0 = 0

@@ -42,7 +42,6 @@ OK = 0
 UNCERTAIN = 1  # a decision could not be certified: decide this segment exactly
 
 
-
 class FloatNetData:
     """The network flattened into arrays for the kernel."""
 
@@ -80,8 +79,18 @@ class FloatNetData:
         self.max_width = int(max(dims))
 
     def kernel_args(self):
-        return (self.dims, self.w_off, self.u_off, self.wt, self.bias, self.slope, self.rowabs,
-                self.is_neuron, self.neuron_bit, self.nwords)
+        return (
+            self.dims,
+            self.w_off,
+            self.u_off,
+            self.wt,
+            self.bias,
+            self.slope,
+            self.rowabs,
+            self.is_neuron,
+            self.neuron_bit,
+            self.nwords,
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -91,10 +100,35 @@ def _gamma(n):
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
 def _run(
-    P, D, ED, first, stop,
-    dims, w_off, u_off, wt, bias, slope, rowabs, is_neuron, neuron_bit, nwords,
-    ws_f, ws_m, ws_p, scratch, iscratch, bscratch,
-    status, count, out_t, out_terr, out_pat, out_a, out_b, out_pos,
+    P,
+    D,
+    ED,
+    first,
+    stop,
+    dims,
+    w_off,
+    u_off,
+    wt,
+    bias,
+    slope,
+    rowabs,
+    is_neuron,
+    neuron_bit,
+    nwords,
+    ws_f,
+    ws_m,
+    ws_p,
+    scratch,
+    iscratch,
+    bscratch,
+    status,
+    count,
+    out_t,
+    out_terr,
+    out_pat,
+    out_a,
+    out_b,
+    out_pos,
 ):
     """Refine segments first..stop-1 (P[s] -> P[s] + D[s]); their regions go to out_* from out_pos.
 
@@ -174,8 +208,12 @@ def _run(
                         Z[j] += wa
                         DZ[j] += wb
                         aw = abs(w)
-                        EZ[j] = (EZ[j] + aw * (EAi + EAp) * (1.0 + 2.0 * U) + g3 * (abs(wa) + abs(Z[j]))) * INFLATE + TINY
-                        EDZ[j] = (EDZ[j] + aw * (EBi + EBp) * (1.0 + 2.0 * U) + g3 * (abs(wb) + abs(DZ[j]))) * INFLATE + TINY
+                        EZ[j] = (
+                            EZ[j] + aw * (EAi + EAp) * (1.0 + 2.0 * U) + g3 * (abs(wa) + abs(Z[j]))
+                        ) * INFLATE + TINY
+                        EDZ[j] = (
+                            EDZ[j] + aw * (EBi + EBp) * (1.0 + 2.0 * U) + g3 * (abs(wb) + abs(DZ[j]))
+                        ) * INFLATE + TINY
                 else:
                     amax = 0.0
                     bmax = 0.0

@@ -23,10 +23,10 @@ layer, and patterns' realisation sets are convex (Serra et al. 2018).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from math import gcd
 from operator import mul
-from typing import Sequence
 
 from ..net.network import Network
 
@@ -117,9 +117,16 @@ def _sign_at(line, v):
     return (s > 0) - (s < 0)
 
 
-def exact_plane(net: Network, P0: Sequence[int], P1: Sequence[int], P2: Sequence[int], Sx: int,
-                domain_vertices: Sequence[tuple[int, int, int]], domain_lines: Sequence[tuple[int, int, int]],
-                max_regions: int | None = None) -> list[ExactPlaneRegion]:
+def exact_plane(
+    net: Network,
+    P0: Sequence[int],
+    P1: Sequence[int],
+    P2: Sequence[int],
+    Sx: int,
+    domain_vertices: Sequence[tuple[int, int, int]],
+    domain_lines: Sequence[tuple[int, int, int]],
+    max_regions: int | None = None,
+) -> list[ExactPlaneRegion]:
     """Exact regions of ``net`` on the convex polygon (domain_vertices, domain_lines), CCW,
     of the plane x(u, v) = (P0 + P1 u + P2 v) / Sx.
 
@@ -127,7 +134,7 @@ def exact_plane(net: Network, P0: Sequence[int], P1: Sequence[int], P2: Sequence
     silently truncates)."""
     # per region: vertices, lines, pattern, maps of the current post-activation
     # h = (A + B u + C v) / scale, and the pre-activation maps of past layers
-    regions = [(list(domain_vertices), list(domain_lines), 0, list(P0), list(P1), list(P2), [])]
+    regions: list[tuple] = [(list(domain_vertices), list(domain_lines), 0, list(P0), list(P1), list(P2), [])]
     scale = Sx
     bit = 0
     for layer in net.layers:
@@ -158,7 +165,7 @@ def exact_plane(net: Network, P0: Sequence[int], P1: Sequence[int], P2: Sequence
                     crossing.append(j)
                 else:
                     sign_of[j] = 1 if 1 in signs else -1  # all zero: identically zero, inactive
-            pieces = [(verts, lines, {})]
+            pieces: list[tuple[list, list, dict[int, int]]] = [(verts, lines, {})]
             for j in crossing:
                 line = (DU[j], DV[j], Z[j])
                 cut = []

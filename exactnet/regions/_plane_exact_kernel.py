@@ -100,9 +100,11 @@ def _sign_filtered(zf, ez, j, VF, v, ZM, zrow, VP, ACC, T, exact):
     t1 = zf[j, 1] * x
     t2 = zf[j, 2] * y
     s = t0 + t1 + t2
-    bound = ((ez[j, 0] + ez[j, 1] * abs(x) + ez[j, 2] * abs(y)) * (1.0 + 2.0**-40)
-             + SLACK * (abs(t0) + abs(t1) + abs(t2))
-             + TINY * (1.0 + abs(zf[j, 1]) + abs(zf[j, 2]) + ez[j, 1] + ez[j, 2]))
+    bound = (
+        (ez[j, 0] + ez[j, 1] * abs(x) + ez[j, 2] * abs(y)) * (1.0 + 2.0**-40)
+        + SLACK * (abs(t0) + abs(t1) + abs(t2))
+        + TINY * (1.0 + abs(zf[j, 1]) + abs(zf[j, 2]) + ez[j, 1] + ez[j, 2])
+    )
     if s > bound:
         return 1, True
     if s < -bound:
@@ -287,8 +289,25 @@ def _preact_incremental(NP, wo, n_in, n_out, ZM, zm, ZP, zp, diff_units, diff_f,
 
 
 @njit(cache=True, nogil=True)
-def _sibling_diff(k, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, serial, zm_serial, zm_parent,
-                  prev_mask, reg_pat, diff_units, diff_f, ACC):
+def _sibling_diff(
+    k,
+    dims,
+    u_off,
+    snum_off,
+    sden_row,
+    plain,
+    is_neuron,
+    neuron_bit,
+    NP,
+    serial,
+    zm_serial,
+    zm_parent,
+    prev_mask,
+    reg_pat,
+    diff_units,
+    diff_f,
+    ACC,
+):
     """When ZM rows of depth k hold the exact maps of a sibling of the current depth-k
     region (same parent), the layer-(k-1) units whose activation differs between the two
     (diff_units) and their factor differences (diff_f); returns their number, -1 without
@@ -319,8 +338,35 @@ def _sibling_diff(k, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_b
 
 
 @njit(cache=True, nogil=True)
-def _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, nwords, NP, BS, bs_off,
-                 HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask, reg_pat, diff_units, diff_f, DH, ACC, stats):
+def _materialize(
+    d,
+    dims,
+    u_off,
+    w_off,
+    snum_off,
+    sden_row,
+    plain,
+    is_neuron,
+    neuron_bit,
+    nwords,
+    NP,
+    BS,
+    bs_off,
+    HM,
+    hm_off,
+    ZM,
+    zm_off,
+    serial,
+    zm_serial,
+    zm_parent,
+    prev_mask,
+    reg_pat,
+    diff_units,
+    diff_f,
+    DH,
+    ACC,
+    stats,
+):
     """Make ZM rows of depths 1..d hold the exact pre-activations of the current path's
     regions (depth 0 always does). A depth whose rows hold a sibling's exact maps (same
     parent) is updated from them: z' = z + W[:, k] (f'_k - f_k) z_parent_k over the
@@ -332,15 +378,33 @@ def _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, ne
         n_in = dims[k]
         n_out = dims[k + 1]
         uo_in = u_off[k - 1]
-        n_diff = _sibling_diff(k, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, serial,
-                               zm_serial, zm_parent, prev_mask, reg_pat, diff_units, diff_f, ACC)
+        n_diff = _sibling_diff(
+            k,
+            dims,
+            u_off,
+            snum_off,
+            sden_row,
+            plain,
+            is_neuron,
+            neuron_bit,
+            NP,
+            serial,
+            zm_serial,
+            zm_parent,
+            prev_mask,
+            reg_pat,
+            diff_units,
+            diff_f,
+            ACC,
+        )
         if n_diff == -2:
             return False
         sibling = n_diff >= 0
         if sibling and 4 * n_diff < n_in:
             stats[2] += 1
-            if not _preact_incremental(NP, w_off[k], n_in, n_out, ZM, zm_off[k], ZM, zm_off[k - 1],
-                                       diff_units, diff_f, n_diff, DH, ACC):
+            if not _preact_incremental(
+                NP, w_off[k], n_in, n_out, ZM, zm_off[k], ZM, zm_off[k - 1], diff_units, diff_f, n_diff, DH, ACC
+            ):
                 return False
         else:
             # input maps of layer k on the region: h = f * z_parent (f: 1 or the slope)
@@ -393,8 +457,9 @@ def _compose_init(d, j0, nr, dims, w_off, bs_off, NP, BS, RS, rb, stride, CS, cb
 
 
 @njit(cache=True, nogil=True)
-def _compose_gain(k, nr, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat, PS, RS, rb, stride,
-                  ACC):
+def _compose_gain(
+    k, nr, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat, PS, RS, rb, stride, ACC
+):
     """R = P G_k: the columns (units of layer k) of P times their gains on the pattern."""
     uo = u_off[k]
     for i in range(dims[k + 1]):
@@ -414,8 +479,29 @@ def _compose_gain(k, nr, dims, u_off, snum_off, sden_row, plain, is_neuron, neur
 
 
 @njit(cache=True, nogil=True)
-def _compose_step(k, nr, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
-                  RS, src, PS, dst, stride, CS, csrc, cdst, ACC):
+def _compose_step(
+    k,
+    nr,
+    dims,
+    u_off,
+    w_off,
+    bs_off,
+    plain,
+    is_neuron,
+    neuron_bit,
+    NP,
+    BS,
+    pat,
+    RS,
+    src,
+    PS,
+    dst,
+    stride,
+    CS,
+    csrc,
+    cdst,
+    ACC,
+):
     """P_k = R_{k+1} N_{k+1} (RS rows from src, PS rows from dst), C_k = C_{k+1} + R_{k+1}
     BS_{k+1}; the columns a plain layer k has off in ``pat`` are not formed."""
     period = max(1, SETTLE_AT // (RS.shape[1] - 2))
@@ -472,8 +558,35 @@ def _compose_column(k, nr, i, dims, w_off, NP, RS, src, PS, dst, stride, ACC):
 
 
 @njit(cache=True, nogil=True)
-def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, BS, bs_off,
-                     pat, ZM, zm_off, PS, RS, CS, DR, bw_pat, bw_low, diff_units, ACC, OUT, obase, stats):
+def _backward_output(
+    e,
+    d,
+    dims,
+    u_off,
+    w_off,
+    snum_off,
+    sden_row,
+    plain,
+    is_neuron,
+    neuron_bit,
+    NP,
+    BS,
+    bs_off,
+    pat,
+    ZM,
+    zm_off,
+    PS,
+    RS,
+    CS,
+    DR,
+    bw_pat,
+    bw_low,
+    diff_units,
+    ACC,
+    OUT,
+    obase,
+    stats,
+):
     """The exact output maps of the region (rows obase.. of OUT) from the exact
     pre-activations ZM of depth e < d - 1, composing layers e + 1..d from the output side.
 
@@ -500,8 +613,9 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
         while kk >= max(e, low) and _layer_bits_equal(kk, dims, u_off, is_neuron, neuron_bit, pat, bw_pat):
             kk -= 1
     if kk < e:  # every state down to e holds
-        return _compose_apply(e, n_out, dims, RS, e * n_out * stride, stride, CS, e * n_out, ZM, zm_off, OUT, obase,
-                              ACC)
+        return _compose_apply(
+            e, n_out, dims, RS, e * n_out * stride, stride, CS, e * n_out, ZM, zm_off, OUT, obase, ACC
+        )
     k = kk
     if kk >= low:
         # P_kk holds (its layers above agree) on the columns on in bw_pat: form those the new
@@ -515,8 +629,9 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
             if now == before:
                 continue
             if plain[kk] and now and kk < d - 1:
-                if not _compose_column(kk, n_out, i, dims, w_off, NP, RS, (kk + 1) * n_out * stride, PS, base,
-                                       stride, ACC):
+                if not _compose_column(
+                    kk, n_out, i, dims, w_off, NP, RS, (kk + 1) * n_out * stride, PS, base, stride, ACC
+                ):
                     return False
             for r in range(n_out):  # DR = R_new - R_old = P (g_new - g_old)
                 if plain[kk]:
@@ -524,7 +639,9 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
                     if not now:
                         DR[r * stride + n_d, 0] = -DR[r * stride + n_d, 0]
                 else:
-                    if not B.bi_add(NP, sden_row[kk], NP, snum_off[kk] + i, DR, r * stride + n_d, True, ACC, np.int64(0)):
+                    if not B.bi_add(
+                        NP, sden_row[kk], NP, snum_off[kk] + i, DR, r * stride + n_d, True, ACC, np.int64(0)
+                    ):
                         return False  # (sden - snum) times P, signed by the direction
                     if not now:
                         DR[r * stride + n_d, 0] = -DR[r * stride + n_d, 0]
@@ -532,27 +649,67 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
                         return False
             diff_units[n_d] = i
             n_d += 1
-        if not _compose_gain(kk, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
-                             PS, RS, base, stride, ACC):
+        if not _compose_gain(
+            kk, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat, PS, RS, base, stride, ACC
+        ):
             return False
         k = kk - 1
         if k >= max(e, low) and 4 * n_d < dims[kk + 1]:
             # P_k += DR N_kk on its valid columns (on in bw_pat), C_k += DR BS_kk
             stats[6] += 1
-            if not _compose_update(k, n_out, n_d, diff_units, dims, u_off, w_off, bs_off, plain, is_neuron,
-                                   neuron_bit, NP, BS, bw_pat, DR, PS, k * n_out * stride, stride, CS, k * n_out, ACC):
+            if not _compose_update(
+                k,
+                n_out,
+                n_d,
+                diff_units,
+                dims,
+                u_off,
+                w_off,
+                bs_off,
+                plain,
+                is_neuron,
+                neuron_bit,
+                NP,
+                BS,
+                bw_pat,
+                DR,
+                PS,
+                k * n_out * stride,
+                stride,
+                CS,
+                k * n_out,
+                ACC,
+            ):
                 return False
             base = k * n_out * stride
             uo = u_off[k]
             if plain[k]:
                 for i in range(dims[k + 1]):
-                    if _unit_on(pat, uo, i, is_neuron, neuron_bit) and not _unit_on(bw_pat, uo, i, is_neuron,
-                                                                                    neuron_bit):
-                        if not _compose_column(k, n_out, i, dims, w_off, NP, RS, (k + 1) * n_out * stride, PS,
-                                               base, stride, ACC):
+                    if _unit_on(pat, uo, i, is_neuron, neuron_bit) and not _unit_on(
+                        bw_pat, uo, i, is_neuron, neuron_bit
+                    ):
+                        if not _compose_column(
+                            k, n_out, i, dims, w_off, NP, RS, (k + 1) * n_out * stride, PS, base, stride, ACC
+                        ):
                             return False
-            if not _compose_gain(k, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
-                                 PS, RS, base, stride, ACC):
+            if not _compose_gain(
+                k,
+                n_out,
+                dims,
+                u_off,
+                snum_off,
+                sden_row,
+                plain,
+                is_neuron,
+                neuron_bit,
+                NP,
+                pat,
+                PS,
+                RS,
+                base,
+                stride,
+                ACC,
+            ):
                 return False
             k -= 1
     # the rest in full
@@ -561,11 +718,33 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
         base = k2 * n_out * stride
         if k2 == d - 1:
             _compose_init(d, np.int64(0), n_out, dims, w_off, bs_off, NP, BS, PS, base, stride, CS, k2 * n_out)
-        elif not _compose_step(k2, n_out, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, pat,
-                               RS, (k2 + 1) * n_out * stride, PS, base, stride, CS, (k2 + 1) * n_out, k2 * n_out, ACC):
+        elif not _compose_step(
+            k2,
+            n_out,
+            dims,
+            u_off,
+            w_off,
+            bs_off,
+            plain,
+            is_neuron,
+            neuron_bit,
+            NP,
+            BS,
+            pat,
+            RS,
+            (k2 + 1) * n_out * stride,
+            PS,
+            base,
+            stride,
+            CS,
+            (k2 + 1) * n_out,
+            k2 * n_out,
+            ACC,
+        ):
             return False
-        if not _compose_gain(k2, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
-                             PS, RS, base, stride, ACC):
+        if not _compose_gain(
+            k2, n_out, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat, PS, RS, base, stride, ACC
+        ):
             return False
     bw_low[0] = e  # states e..d-1 now belong to this pattern
     for w in range(pat.shape[0]):
@@ -574,8 +753,29 @@ def _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neu
 
 
 @njit(cache=True, nogil=True)
-def _compose_update(k, nr, n_d, diff_units, dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS, valid,
-                    DR, PS, dst, stride, CS, cdst, ACC):
+def _compose_update(
+    k,
+    nr,
+    n_d,
+    diff_units,
+    dims,
+    u_off,
+    w_off,
+    bs_off,
+    plain,
+    is_neuron,
+    neuron_bit,
+    NP,
+    BS,
+    valid,
+    DR,
+    PS,
+    dst,
+    stride,
+    CS,
+    cdst,
+    ACC,
+):
     """P_k += DR N_{k+1}[D, :] on the columns valid in pattern ``valid`` (all but those a
     plain layer k has off), C_k += DR BS_{k+1}[D]; DR rows r * stride + q for the units D."""
     period = max(1, SETTLE_AT // (PS.shape[1] - 2))
@@ -597,8 +797,32 @@ def _compose_update(k, nr, n_d, diff_units, dims, u_off, w_off, bs_off, plain, i
 
 
 @njit(cache=True, nogil=True)
-def _backward_rows(e, d, rows, n_rows, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, BS,
-                   bs_off, pat, ZM, zm_off, PT, RT, CT, ACC, ZR, zr):
+def _backward_rows(
+    e,
+    d,
+    rows,
+    n_rows,
+    dims,
+    u_off,
+    w_off,
+    snum_off,
+    sden_row,
+    plain,
+    is_neuron,
+    neuron_bit,
+    NP,
+    BS,
+    bs_off,
+    pat,
+    ZM,
+    zm_off,
+    PT,
+    RT,
+    CT,
+    ACC,
+    ZR,
+    zr,
+):
     """Exact pre-activation maps of the given units j of layer d (rows zr + 3 j + m of ZR)
     from the exact maps of depth e < d: the composition of :func:`_backward_output` for
     single rows, n_{d-1} + sum_{k<d} n_k n_{k-1} products of small integers per unit."""
@@ -606,13 +830,52 @@ def _backward_rows(e, d, rows, n_rows, dims, u_off, w_off, snum_off, sden_row, p
         j = rows[q]
         _compose_init(d, j, np.int64(1), dims, w_off, bs_off, NP, BS, PT, np.int64(0), np.int64(0), CT, np.int64(0))
         for k in range(d - 1, e - 1, -1):
-            if k < d - 1 and not _compose_step(k, np.int64(1), dims, u_off, w_off, bs_off, plain, is_neuron, neuron_bit, NP, BS,
-                                               pat, RT, np.int64(0), PT, np.int64(0), np.int64(0), CT, np.int64(0), np.int64(0), ACC):
+            if k < d - 1 and not _compose_step(
+                k,
+                np.int64(1),
+                dims,
+                u_off,
+                w_off,
+                bs_off,
+                plain,
+                is_neuron,
+                neuron_bit,
+                NP,
+                BS,
+                pat,
+                RT,
+                np.int64(0),
+                PT,
+                np.int64(0),
+                np.int64(0),
+                CT,
+                np.int64(0),
+                np.int64(0),
+                ACC,
+            ):
                 return False
-            if not _compose_gain(k, np.int64(1), dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, pat,
-                                 PT, RT, np.int64(0), np.int64(0), ACC):
+            if not _compose_gain(
+                k,
+                np.int64(1),
+                dims,
+                u_off,
+                snum_off,
+                sden_row,
+                plain,
+                is_neuron,
+                neuron_bit,
+                NP,
+                pat,
+                PT,
+                RT,
+                np.int64(0),
+                np.int64(0),
+                ACC,
+            ):
                 return False
-        if not _compose_apply(e, np.int64(1), dims, RT, np.int64(0), np.int64(0), CT, np.int64(0), ZM, zm_off, ZR, zr + 3 * j, ACC):
+        if not _compose_apply(
+            e, np.int64(1), dims, RT, np.int64(0), np.int64(0), CT, np.int64(0), ZM, zm_off, ZR, zr + 3 * j, ACC
+        ):
             return False
     return True
 
@@ -629,14 +892,93 @@ NEED_EXACT = 3  # _cut: a decision needs the exact maps of the region
 
 @njit(cache=True, nogil=True)
 def _run(
-    dims, u_off, w_off, den_row, snum_off, sden_row, plain, linear, is_neuron, neuron_bit, nwords, NP,
-    BS, bs_off, VP, LP, line_creator, counts,
-    HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
-    WF, wf_off, BF, SF, ZF, EZ, HF, EH, s_mant, s_exp, backward, PS, RS, CS, DR, bw_pat, bw_low,
-    reg_nv, reg_v, reg_l, reg_zm, reg_pat,
-    pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask, pc_cursor,
-    wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, diff_units, diff_f, DH, ACC, T, VF,
-    new_zm, out_count, out_off, out_v, out_l, out_zm, out_pat, OUT, stats, ZR, row_ok, need, n_need, PT, RT, CT, masks,
+    dims,
+    u_off,
+    w_off,
+    den_row,
+    snum_off,
+    sden_row,
+    plain,
+    linear,
+    is_neuron,
+    neuron_bit,
+    nwords,
+    NP,
+    BS,
+    bs_off,
+    VP,
+    LP,
+    line_creator,
+    counts,
+    HM,
+    hm_off,
+    ZM,
+    zm_off,
+    serial,
+    zm_serial,
+    zm_parent,
+    prev_mask,
+    WF,
+    wf_off,
+    BF,
+    SF,
+    ZF,
+    EZ,
+    HF,
+    EH,
+    s_mant,
+    s_exp,
+    backward,
+    PS,
+    RS,
+    CS,
+    DR,
+    bw_pat,
+    bw_low,
+    reg_nv,
+    reg_v,
+    reg_l,
+    reg_zm,
+    reg_pat,
+    pc_count,
+    pc_off,
+    pc_v,
+    pc_l,
+    pc_zm,
+    pc_mask,
+    pc_cursor,
+    wk_off,
+    wk_v,
+    wk_l,
+    wk_zm,
+    wk_mask,
+    sig,
+    edge_zero,
+    pv_sign,
+    pv_new,
+    diff_units,
+    diff_f,
+    DH,
+    ACC,
+    T,
+    VF,
+    new_zm,
+    out_count,
+    out_off,
+    out_v,
+    out_l,
+    out_zm,
+    out_pat,
+    OUT,
+    stats,
+    ZR,
+    row_ok,
+    need,
+    n_need,
+    PT,
+    RT,
+    CT,
+    masks,
 ):
     """The depth-first exact refinement; returns OK, OVERFLOW or GROW.
 
@@ -665,15 +1007,58 @@ def _run(
             # ---- exact maps right away when a sibling's make them cheap (a few columns)
             cheap = False
             if d > 0 and zm_serial[d - 1] == serial[d - 1]:
-                n_diff = _sibling_diff(d, dims, u_off, snum_off, sden_row, plain, is_neuron, neuron_bit, NP, serial,
-                                       zm_serial, zm_parent, prev_mask, reg_pat, diff_units, diff_f, ACC)
+                n_diff = _sibling_diff(
+                    d,
+                    dims,
+                    u_off,
+                    snum_off,
+                    sden_row,
+                    plain,
+                    is_neuron,
+                    neuron_bit,
+                    NP,
+                    serial,
+                    zm_serial,
+                    zm_parent,
+                    prev_mask,
+                    reg_pat,
+                    diff_units,
+                    diff_f,
+                    ACC,
+                )
                 if n_diff == -2:
                     return OVERFLOW
                 cheap = n_diff >= 0 and 4 * n_diff < dims[d]
             if cheap:
-                if not _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, nwords,
-                                    NP, BS, bs_off, HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
-                                    reg_pat, diff_units, diff_f, DH, ACC, stats):
+                if not _materialize(
+                    d,
+                    dims,
+                    u_off,
+                    w_off,
+                    snum_off,
+                    sden_row,
+                    plain,
+                    is_neuron,
+                    neuron_bit,
+                    nwords,
+                    NP,
+                    BS,
+                    bs_off,
+                    HM,
+                    hm_off,
+                    ZM,
+                    zm_off,
+                    serial,
+                    zm_serial,
+                    zm_parent,
+                    prev_mask,
+                    reg_pat,
+                    diff_units,
+                    diff_f,
+                    DH,
+                    ACC,
+                    stats,
+                ):
                     return OVERFLOW
             # ---- the output layer: emit the region with its exact output maps
             if d == n_layers - 1:
@@ -687,15 +1072,67 @@ def _run(
                 obase = o * 3 * n_out
                 if e < d - 1 and backward:
                     stats[3] += 1
-                    ok_out = _backward_output(e, d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit,
-                                              NP, BS, bs_off, reg_pat[d], ZM, zm_off, PS, RS, CS, DR, bw_pat, bw_low, diff_units,
-                                              ACC, OUT, obase, stats)
+                    ok_out = _backward_output(
+                        e,
+                        d,
+                        dims,
+                        u_off,
+                        w_off,
+                        snum_off,
+                        sden_row,
+                        plain,
+                        is_neuron,
+                        neuron_bit,
+                        NP,
+                        BS,
+                        bs_off,
+                        reg_pat[d],
+                        ZM,
+                        zm_off,
+                        PS,
+                        RS,
+                        CS,
+                        DR,
+                        bw_pat,
+                        bw_low,
+                        diff_units,
+                        ACC,
+                        OUT,
+                        obase,
+                        stats,
+                    )
                     if not ok_out:
                         return OVERFLOW
                 else:
-                    if not _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit, nwords,
-                                        NP, BS, bs_off, HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
-                                        reg_pat, diff_units, diff_f, DH, ACC, stats):
+                    if not _materialize(
+                        d,
+                        dims,
+                        u_off,
+                        w_off,
+                        snum_off,
+                        sden_row,
+                        plain,
+                        is_neuron,
+                        neuron_bit,
+                        nwords,
+                        NP,
+                        BS,
+                        bs_off,
+                        HM,
+                        hm_off,
+                        ZM,
+                        zm_off,
+                        serial,
+                        zm_serial,
+                        zm_parent,
+                        prev_mask,
+                        reg_pat,
+                        diff_units,
+                        diff_f,
+                        DH,
+                        ACC,
+                        stats,
+                    ):
                         return OVERFLOW
                     zm = zm_off[d]
                     for r in range(3 * n_out):
@@ -722,8 +1159,25 @@ def _run(
             else:
                 stats[0] += 1
                 uo_in = u_off[d - 1]
-                _float_preact(WF, wf_off[d], BF, uo, SF, uo_in, dims[d], n_out, ZF[uo_in : uo_in + dims[d]],
-                              EZ[uo_in : uo_in + dims[d]], is_neuron, neuron_bit, reg_pat[d], HF, EH, zf, ez)
+                _float_preact(
+                    WF,
+                    wf_off[d],
+                    BF,
+                    uo,
+                    SF,
+                    uo_in,
+                    dims[d],
+                    n_out,
+                    ZF[uo_in : uo_in + dims[d]],
+                    EZ[uo_in : uo_in + dims[d]],
+                    is_neuron,
+                    neuron_bit,
+                    reg_pat[d],
+                    HF,
+                    EH,
+                    zf,
+                    ez,
+                )
             # ---- cut by layer d's neurons (a linear layer gives one piece: the region);
             #      first from the float maps, with exact maps of the units whose decisions
             #      need them: all of layer d when the parent's are exact (one layer of
@@ -738,10 +1192,49 @@ def _run(
                 row_ok[j] = full
             st = NEED_EXACT
             for attempt in range(4):
-                st = _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, pool, zm_off[d], VP, LP, line_creator, counts,
-                          reg_nv, reg_v, reg_l, reg_zm, pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask,
-                          wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, ez,
-                          new_zm, row_ok, need, n_need, masks)
+                st = _cut(
+                    d,
+                    n_out,
+                    uo,
+                    is_neuron,
+                    neuron_bit,
+                    nwords,
+                    pool,
+                    zm_off[d],
+                    VP,
+                    LP,
+                    line_creator,
+                    counts,
+                    reg_nv,
+                    reg_v,
+                    reg_l,
+                    reg_zm,
+                    pc_count,
+                    pc_off,
+                    pc_v,
+                    pc_l,
+                    pc_zm,
+                    pc_mask,
+                    wk_off,
+                    wk_v,
+                    wk_l,
+                    wk_zm,
+                    wk_mask,
+                    sig,
+                    edge_zero,
+                    pv_sign,
+                    pv_new,
+                    ACC,
+                    T,
+                    VF,
+                    zf,
+                    ez,
+                    new_zm,
+                    row_ok,
+                    need,
+                    n_need,
+                    masks,
+                )
                 if st != NEED_EXACT:
                     break
                 stats[4] += 1
@@ -749,9 +1242,35 @@ def _run(
                 while zm_serial[e] != serial[e]:
                     e -= 1
                 if attempt >= 2 or (e == d - 1 and (d < n_layers - 2 or pc_count[d - 1] > 4 or not backward)):
-                    if not _materialize(d, dims, u_off, w_off, snum_off, sden_row, plain, is_neuron, neuron_bit,
-                                        nwords, NP, BS, bs_off, HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent,
-                                        prev_mask, reg_pat, diff_units, diff_f, DH, ACC, stats):
+                    if not _materialize(
+                        d,
+                        dims,
+                        u_off,
+                        w_off,
+                        snum_off,
+                        sden_row,
+                        plain,
+                        is_neuron,
+                        neuron_bit,
+                        nwords,
+                        NP,
+                        BS,
+                        bs_off,
+                        HM,
+                        hm_off,
+                        ZM,
+                        zm_off,
+                        serial,
+                        zm_serial,
+                        zm_parent,
+                        prev_mask,
+                        reg_pat,
+                        diff_units,
+                        diff_f,
+                        DH,
+                        ACC,
+                        stats,
+                    ):
                         return OVERFLOW
                     _float_from_exact(ZM, zm_off[d], n_out, s_mant[d], s_exp[d], zf, ez)
                     pool = ZM
@@ -759,9 +1278,32 @@ def _run(
                         row_ok[j] = True
                 else:
                     stats[5] += n_need[0]
-                    if not _backward_rows(e, d, need, n_need[0], dims, u_off, w_off, snum_off, sden_row, plain,
-                                          is_neuron, neuron_bit, NP, BS, bs_off, reg_pat[d], ZM, zm_off, PT, RT, CT, ACC,
-                                          ZR, zm_off[d]):
+                    if not _backward_rows(
+                        e,
+                        d,
+                        need,
+                        n_need[0],
+                        dims,
+                        u_off,
+                        w_off,
+                        snum_off,
+                        sden_row,
+                        plain,
+                        is_neuron,
+                        neuron_bit,
+                        NP,
+                        BS,
+                        bs_off,
+                        reg_pat[d],
+                        ZM,
+                        zm_off,
+                        PT,
+                        RT,
+                        CT,
+                        ACC,
+                        ZR,
+                        zm_off[d],
+                    ):
                         return OVERFLOW
                     for q in range(n_need[0]):
                         j = need[q]
@@ -797,10 +1339,49 @@ def _run(
 
 
 @njit(cache=True, nogil=True)
-def _cut(d, n_out, uo, is_neuron, neuron_bit, nwords, ZM, zm, VP, LP, line_creator, counts,
-         reg_nv, reg_v, reg_l, reg_zm, pc_count, pc_off, pc_v, pc_l, pc_zm, pc_mask,
-         wk_off, wk_v, wk_l, wk_zm, wk_mask, sig, edge_zero, pv_sign, pv_new, ACC, T, VF, zf, ez, new_zm, row_ok,
-         need, n_need, masks):
+def _cut(
+    d,
+    n_out,
+    uo,
+    is_neuron,
+    neuron_bit,
+    nwords,
+    ZM,
+    zm,
+    VP,
+    LP,
+    line_creator,
+    counts,
+    reg_nv,
+    reg_v,
+    reg_l,
+    reg_zm,
+    pc_count,
+    pc_off,
+    pc_v,
+    pc_l,
+    pc_zm,
+    pc_mask,
+    wk_off,
+    wk_v,
+    wk_l,
+    wk_zm,
+    wk_mask,
+    sig,
+    edge_zero,
+    pv_sign,
+    pv_new,
+    ACC,
+    T,
+    VF,
+    zf,
+    ez,
+    new_zm,
+    row_ok,
+    need,
+    n_need,
+    masks,
+):
     """Cut the depth-d region by its crossing neurons, one after the other, into pc_*[d].
 
     Signs come from the certified float maps (zf, ez) and, where their bound does not
@@ -1027,7 +1608,11 @@ def _bits_estimate(net, data, P_bits: int) -> int:
     worst = 0
     for layer in net.layers:
         il = layer.integer
-        wbits = max([abs(x).bit_length() for row in il.weight_num for x in row] + [abs(b).bit_length() for b in il.bias_num] + [1])
+        wbits = max(
+            [abs(x).bit_length() for row in il.weight_num for x in row]
+            + [abs(b).bit_length() for b in il.bias_num]
+            + [1]
+        )
         sbits = max([abs(x).bit_length() for x in il.slope_num] + [il.slope_den.bit_length(), 1])
         line = h + wbits + math.ceil(math.log2(layer.in_features + 2)) + il.den.bit_length() + 2
         worst = max(worst, line)
@@ -1065,8 +1650,15 @@ class _Capacities:
         self.pieces, self.piece_slots, self.out, self.out_slots = pieces, piece_slots, out, out_slots
 
     def grown(self):
-        return _Capacities(self.limbs, 2 * self.vertices, 2 * self.lines, 2 * self.pieces, 2 * self.piece_slots,
-                           2 * self.out, 2 * self.out_slots)
+        return _Capacities(
+            self.limbs,
+            2 * self.vertices,
+            2 * self.lines,
+            2 * self.pieces,
+            2 * self.piece_slots,
+            2 * self.out,
+            2 * self.out_slots,
+        )
 
 
 def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines):
@@ -1078,14 +1670,27 @@ def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines):
     data = net.__dict__.get("_exactnet_exact_data")
     if data is None:
         data = net.__dict__["_exactnet_exact_data"] = ExactNetData(net)
-    P_bits = max(abs(int(v)).bit_length() for v in list(P0) + list(P1) + list(P2) + [Sx] + [x for t in domain_hv for x in t] + [x for t in domain_lines for x in t])
+    P_bits = max(
+        abs(int(v)).bit_length()
+        for v in list(P0)
+        + list(P1)
+        + list(P2)
+        + [Sx]
+        + [x for t in domain_hv for x in t]
+        + [x for t in domain_lines for x in t]
+    )
     cap = _Capacities(B.capacity_for_bits(_bits_estimate(net, data, P_bits)))
     for _ in range(12):
         status, result = _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap)
         if status == OK:
             return result
-        cap = cap.grown() if status == GROW else _Capacities(2 * cap.limbs, cap.vertices, cap.lines, cap.pieces,
-                                                             cap.piece_slots, cap.out, cap.out_slots)
+        cap = (
+            cap.grown()
+            if status == GROW
+            else _Capacities(
+                2 * cap.limbs, cap.vertices, cap.lines, cap.pieces, cap.piece_slots, cap.out, cap.out_slots
+            )
+        )
         if cap.limbs > 4096:
             return None
     return None
@@ -1136,21 +1741,33 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
     reg_v[0, :nd] = np.arange(nd)
     reg_l[0, :nd] = np.arange(nd)
     args = dict(
-        pc_count=np.zeros(n_layers, np.int64), pc_off=np.zeros((n_layers, cap.pieces + 1), np.int64),
-        pc_v=np.zeros((n_layers, cap.piece_slots), np.int64), pc_l=np.zeros((n_layers, cap.piece_slots), np.int64),
-        pc_zm=np.zeros((n_layers, cap.piece_slots, nw), np.uint64), pc_mask=np.zeros((n_layers, cap.pieces, nw), np.uint64),
+        pc_count=np.zeros(n_layers, np.int64),
+        pc_off=np.zeros((n_layers, cap.pieces + 1), np.int64),
+        pc_v=np.zeros((n_layers, cap.piece_slots), np.int64),
+        pc_l=np.zeros((n_layers, cap.piece_slots), np.int64),
+        pc_zm=np.zeros((n_layers, cap.piece_slots, nw), np.uint64),
+        pc_mask=np.zeros((n_layers, cap.pieces, nw), np.uint64),
         pc_cursor=np.zeros(n_layers, np.int64),
-        wk_off=np.zeros((2, cap.pieces + 1), np.int64), wk_v=np.zeros((2, cap.piece_slots), np.int64),
-        wk_l=np.zeros((2, cap.piece_slots), np.int64), wk_zm=np.zeros((2, cap.piece_slots, nw), np.uint64),
+        wk_off=np.zeros((2, cap.pieces + 1), np.int64),
+        wk_v=np.zeros((2, cap.piece_slots), np.int64),
+        wk_l=np.zeros((2, cap.piece_slots), np.int64),
+        wk_zm=np.zeros((2, cap.piece_slots, nw), np.uint64),
         wk_mask=np.zeros((2, cap.pieces, nw), np.uint64),
-        sig=np.zeros((maxw, maxv + 1), np.int64), edge_zero=np.zeros((maxv, nw), np.uint64),
-        pv_sign=np.zeros(maxv + 4 * net.num_neurons + 8, np.int64), pv_new=np.zeros(maxv + 4 * net.num_neurons + 8, np.int64),
-        diff_units=np.zeros(maxw, np.int64), diff_f=np.zeros((maxw, 2 + L), np.int64),
+        sig=np.zeros((maxw, maxv + 1), np.int64),
+        edge_zero=np.zeros((maxv, nw), np.uint64),
+        pv_sign=np.zeros(maxv + 4 * net.num_neurons + 8, np.int64),
+        pv_new=np.zeros(maxv + 4 * net.num_neurons + 8, np.int64),
+        diff_units=np.zeros(maxw, np.int64),
+        diff_f=np.zeros((maxw, 2 + L), np.int64),
         DH=np.zeros((3 * maxw, 2 + L), np.int64),
-        ACC=np.zeros((1, 2 * L + data.pool.shape[1] + 8), np.int64), T=np.zeros((1, 2 + L), np.int64),
-        out_count=np.zeros(1, np.int64), out_off=np.zeros(cap.out + 1, np.int64),
-        out_v=np.zeros(cap.out_slots, np.int64), out_l=np.zeros(cap.out_slots, np.int64),
-        out_zm=np.zeros((cap.out_slots, nw), np.uint64), out_pat=np.zeros((cap.out, nw), np.uint64),
+        ACC=np.zeros((1, 2 * L + data.pool.shape[1] + 8), np.int64),
+        T=np.zeros((1, 2 + L), np.int64),
+        out_count=np.zeros(1, np.int64),
+        out_off=np.zeros(cap.out + 1, np.int64),
+        out_v=np.zeros(cap.out_slots, np.int64),
+        out_l=np.zeros(cap.out_slots, np.int64),
+        out_zm=np.zeros((cap.out_slots, nw), np.uint64),
+        out_pat=np.zeros((cap.out, nw), np.uint64),
         OUT=np.zeros((cap.out * 3 * int(dims[-1]), 2 + L), np.int64),
     )
     # depth 0 (the domain) is exact from the start; deeper depths when a decision needs it
@@ -1180,25 +1797,112 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
     bw_low = np.array([n_layers + 1], np.int64)  # no states yet
     stats = np.zeros(8, np.int64)
     status = _run(
-        dims, data.u_off, data.w_off, data.den_row, data.snum_off, data.sden_row, data.plain, data.linear,
-        data.is_neuron, data.neuron_bit, nw, data.pool, BS, bs_off, VP, LP, line_creator, counts,
-        HM, hm_off, ZM, zm_off, serial, zm_serial, zm_parent, prev_mask,
-        fl.weights, fl.w_off, fl.biases, fl.slopes, ZF, EZ, np.zeros((maxw, 3)), np.zeros((maxw, 3)), s_mant, s_exp,
-        backward, PS, RS, CS, DR, bw_pat, bw_low, reg_nv, reg_v, reg_l, reg_zm, reg_pat,
-        args["pc_count"], args["pc_off"], args["pc_v"], args["pc_l"], args["pc_zm"], args["pc_mask"], args["pc_cursor"],
-        args["wk_off"], args["wk_v"], args["wk_l"], args["wk_zm"], args["wk_mask"], args["sig"], args["edge_zero"],
-        args["pv_sign"], args["pv_new"], args["diff_units"], args["diff_f"], args["DH"], args["ACC"], args["T"], VF,
-        np.zeros((len(args["pv_new"]), nw), np.uint64), args["out_count"], args["out_off"], args["out_v"], args["out_l"],
-        args["out_zm"], args["out_pat"], args["OUT"], stats, np.zeros_like(ZM), np.zeros(maxw, np.bool_),
-        np.zeros(maxw, np.int64), np.zeros(1, np.int64), np.zeros((maxw, 2 + L), np.int64),
-        np.zeros((maxw, 2 + L), np.int64), np.zeros((1, 2 + L), np.int64), np.zeros((2, nw), np.uint64),
+        dims,
+        data.u_off,
+        data.w_off,
+        data.den_row,
+        data.snum_off,
+        data.sden_row,
+        data.plain,
+        data.linear,
+        data.is_neuron,
+        data.neuron_bit,
+        nw,
+        data.pool,
+        BS,
+        bs_off,
+        VP,
+        LP,
+        line_creator,
+        counts,
+        HM,
+        hm_off,
+        ZM,
+        zm_off,
+        serial,
+        zm_serial,
+        zm_parent,
+        prev_mask,
+        fl.weights,
+        fl.w_off,
+        fl.biases,
+        fl.slopes,
+        ZF,
+        EZ,
+        np.zeros((maxw, 3)),
+        np.zeros((maxw, 3)),
+        s_mant,
+        s_exp,
+        backward,
+        PS,
+        RS,
+        CS,
+        DR,
+        bw_pat,
+        bw_low,
+        reg_nv,
+        reg_v,
+        reg_l,
+        reg_zm,
+        reg_pat,
+        args["pc_count"],
+        args["pc_off"],
+        args["pc_v"],
+        args["pc_l"],
+        args["pc_zm"],
+        args["pc_mask"],
+        args["pc_cursor"],
+        args["wk_off"],
+        args["wk_v"],
+        args["wk_l"],
+        args["wk_zm"],
+        args["wk_mask"],
+        args["sig"],
+        args["edge_zero"],
+        args["pv_sign"],
+        args["pv_new"],
+        args["diff_units"],
+        args["diff_f"],
+        args["DH"],
+        args["ACC"],
+        args["T"],
+        VF,
+        np.zeros((len(args["pv_new"]), nw), np.uint64),
+        args["out_count"],
+        args["out_off"],
+        args["out_v"],
+        args["out_l"],
+        args["out_zm"],
+        args["out_pat"],
+        args["OUT"],
+        stats,
+        np.zeros_like(ZM),
+        np.zeros(maxw, np.bool_),
+        np.zeros(maxw, np.int64),
+        np.zeros(1, np.int64),
+        np.zeros((maxw, 2 + L), np.int64),
+        np.zeros((maxw, 2 + L), np.int64),
+        np.zeros((1, 2 + L), np.int64),
+        np.zeros((2, nw), np.uint64),
     )
     if status != OK:
         return status, None
     global LAST_STATS
-    LAST_STATS = dict(zip(("float maps", "full exact", "incremental exact", "backward outputs", "cut retries",
-                           "exact rows", "output updates", "output layers composed"),
-                          stats.tolist()))
+    LAST_STATS = dict(
+        zip(
+            (
+                "float maps",
+                "full exact",
+                "incremental exact",
+                "backward outputs",
+                "cut retries",
+                "exact rows",
+                "output updates",
+                "output layers composed",
+            ),
+            stats.tolist(),
+        )
+    )
     return OK, PooledPlane(net, VP, LP, int(counts[0]), int(counts[1]), args, out_scale)
 
 
@@ -1258,8 +1962,11 @@ class PooledPlane:
         pat = sum(int(x) << (64 * w) for w, x in enumerate(self.pat[i]))
         n_out = self.net.output_dim
         block = B.pool_ints(self.OUT[i * 3 * n_out : (i + 1) * 3 * n_out])
-        out = ([block[3 * j] for j in range(n_out)], [block[3 * j + 1] for j in range(n_out)],
-               [block[3 * j + 2] for j in range(n_out)])
+        out = (
+            [block[3 * j] for j in range(n_out)],
+            [block[3 * j + 1] for j in range(n_out)],
+            [block[3 * j + 2] for j in range(n_out)],
+        )
         reg = ExactPlaneRegion(verts, lines, pat, None, out, self.out_scale)
         reg.zero_masks = [sum(int(x) << (64 * w) for w, x in enumerate(row)) for row in self.zm[a:b]]
         return reg

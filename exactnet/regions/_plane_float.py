@@ -51,8 +51,31 @@ def _prev(he_next, h):
 
 @njit(cache=True, nogil=True)
 def _neurons(
-    first, stop, neuron_bit, Z, EZ, ZB, EZB, nwords, forced, forced_j, out,
-    vx, v_he, v_info, vsign, he_org, he_twin, he_next, he_face, he_label, f_he, f_pat, counts, touched, f_mark,
+    first,
+    stop,
+    neuron_bit,
+    Z,
+    EZ,
+    ZB,
+    EZB,
+    nwords,
+    forced,
+    forced_j,
+    out,
+    vx,
+    v_he,
+    v_info,
+    vsign,
+    he_org,
+    he_twin,
+    he_next,
+    he_face,
+    he_label,
+    f_he,
+    f_pat,
+    counts,
+    touched,
+    f_mark,
 ):
     """Cut the subdivision by the zero lines of units first..stop-1 of the layer.
 
@@ -139,8 +162,9 @@ def _neurons(
                 zbk = Z[b, k]
                 d = zbk - zak
                 Z[c, k] = zak + t * d
-                ec = (s * EZ[a, k] + t * EZ[b, k] + dt * (abs(d) + EZ[a, k] + EZ[b, k])
-                      + 4.0 * U * (abs(zak) + abs(zbk))) * INFLATE
+                ec = (
+                    s * EZ[a, k] + t * EZ[b, k] + dt * (abs(d) + EZ[a, k] + EZ[b, k]) + 4.0 * U * (abs(zak) + abs(zbk))
+                ) * INFLATE
                 if EZ[a, k] > 0.0 or EZ[b, k] > 0.0:
                     ec += TINY  # a positive bound must not underflow to an exact zero
                 EZ[c, k] = ec
@@ -368,6 +392,12 @@ class FloatPlane:
         self.EZ = np.zeros((cap, 1))
         self.ZB = np.zeros((BLOCK, cap))
         self.EZB = np.zeros((BLOCK, cap))
+        # set by run_plane: a degenerate arrangement met, a hidden value near overflow, and
+        # the outputs (values and error bounds) at the vertices
+        self.exact_zero = False
+        self.overflow = False
+        self.out_values = np.zeros((0, 0))
+        self.out_errors = np.zeros((0, 0))
         self.vx[:n] = verts_uv
         for i in range(n):
             self.he_org[i] = i
@@ -437,8 +467,6 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
     # regions of random networks grow about like N^2 / 8 on a square (N neurons)
     cap = int(min(1 << 20, max(512, net.num_neurons**2 // 4)))
     fp = FloatPlane(np.asarray(verts_uv, dtype=np.float64), nwords, cap)
-    fp.exact_zero = False
-    fp.overflow = False
     n = fp.counts[0]
     uv = fp.vx[:n]
     H = origin[None, :] + uv @ directions.T
@@ -481,9 +509,31 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
         v_start = fp.counts[0]
         while first < W.shape[0]:
             first, code = _neurons(
-                first, W.shape[0], neuron_bit, fp.Z, fp.EZ, fp.ZB, fp.EZB, nwords, fp.forced, forced_j, out,
-                fp.vx, fp.v_he, fp.v_info, fp.vsign, fp.he_org, fp.he_twin, fp.he_next, fp.he_face, fp.he_label,
-                fp.f_he, fp.f_pat, fp.counts, fp.touched, fp.f_mark,
+                first,
+                W.shape[0],
+                neuron_bit,
+                fp.Z,
+                fp.EZ,
+                fp.ZB,
+                fp.EZB,
+                nwords,
+                fp.forced,
+                forced_j,
+                out,
+                fp.vx,
+                fp.v_he,
+                fp.v_info,
+                fp.vsign,
+                fp.he_org,
+                fp.he_twin,
+                fp.he_next,
+                fp.he_face,
+                fp.he_label,
+                fp.f_he,
+                fp.f_pat,
+                fp.counts,
+                fp.touched,
+                fp.f_mark,
             )
             if code == GROW:
                 # extrapolate this layer's vertex count from the units done so far
@@ -622,8 +672,9 @@ def _face_maps(offsets, verts, vx, values):
 
 
 @njit(cache=True, nogil=True)
-def _same_maps(edge_face, edge_bit, bit_layer, bit_unit, f_pat, layer_rows, layer_cols, w_off, weights,
-               slopes, s_off, nbit, gammas):
+def _same_maps(
+    edge_face, edge_bit, bit_layer, bit_unit, f_pat, layer_rows, layer_cols, w_off, weights, slopes, s_off, nbit, gammas
+):
     """Certified test, per edge, that the outputs' affine map is the same on both sides.
 
     The edge flips one neuron (l, k); the map changes by (d out / d h_{l,k}) grad z_{l,k},

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 
-from .._rational import format_fraction, float_or_inf, real_tensor_to_numpy, to_fraction
+from .._rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
 from ..net.network import Network
 from ._common import warn_beyond_float64
 from ._line_exact import ExactLine, _segment_integers, exact_line
@@ -193,7 +193,11 @@ class SegmentRegions:
             f"{'slope ' + str(k):>13}" for k in range(n_out)
         )
         lines = [head]
-        keep = range(len(regs)) if len(regs) <= max_rows else [*range(max_rows // 2), *range(len(regs) - max_rows // 2, len(regs))]
+        keep = (
+            range(len(regs))
+            if len(regs) <= max_rows
+            else [*range(max_rows // 2), *range(len(regs) - max_rows // 2, len(regs))]
+        )
         prev = -1
         for i in keep:
             if i != prev + 1:
@@ -264,7 +268,7 @@ class _ExactSource:
 class _BatchSource:
     """Fields of segment i of a float SegmentBatch."""
 
-    def __init__(self, batch: "SegmentBatch", i: int):
+    def __init__(self, batch: SegmentBatch, i: int):
         self.b = batch
         self.i = i
         self.lo, self.hi = int(batch.offsets[i]), int(batch.offsets[i + 1])
@@ -285,7 +289,9 @@ class _BatchSource:
         for r in range(lo, hi):
             t0 = 0.0 if r == lo else float(b.t_hi[r - 1])
             out.append(
-                Region1D(t0, float(b.t_hi[r]), pats[r - lo], tuple(b.intercepts[r].tolist()), tuple(b.slopes[r].tolist()))
+                Region1D(
+                    t0, float(b.t_hi[r]), pats[r - lo], tuple(b.intercepts[r].tolist()), tuple(b.slopes[r].tolist())
+                )
             )
         return tuple(out)
 
@@ -312,8 +318,24 @@ class SegmentBatch:
     ``decided_exactly``. ``batch[i]`` is a :class:`SegmentRegions`.
     """
 
-    def __init__(self, net, starts, ends, offsets, t_hi, t_err, packed, intercepts, slopes,
-                 kink_mask, piece_start, num_pieces, num_patterns, smp, decided_exactly):
+    def __init__(
+        self,
+        net,
+        starts,
+        ends,
+        offsets,
+        t_hi,
+        t_err,
+        packed,
+        intercepts,
+        slopes,
+        kink_mask,
+        piece_start,
+        num_pieces,
+        num_patterns,
+        smp,
+        decided_exactly,
+    ):
         self.network = net
         self.starts = starts
         self.ends = ends
@@ -390,8 +412,14 @@ class ExactSegmentBatch:
         if not -len(self) <= i < len(self):
             raise IndexError(f"segment index {i} out of range for {len(self)} segments")
         i %= len(self)
-        return SegmentRegions(self.network, self.starts[i], self.ends[i], exact=True,
-                              source=_ExactSource(self._lines[i], self.network.num_neurons), decided_exactly=True)
+        return SegmentRegions(
+            self.network,
+            self.starts[i],
+            self.ends[i],
+            exact=True,
+            source=_ExactSource(self._lines[i], self.network.num_neurons),
+            decided_exactly=True,
+        )
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -436,7 +464,9 @@ def _as_float_points(x, name: str, dim: int) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (n_segments, {dim}) (the network's input dimension is {dim}); got {np.shape(x)}")
+        raise ValueError(
+            f"{name} must have shape (n_segments, {dim}) (the network's input dimension is {dim}); got {np.shape(x)}"
+        )
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite coordinates")
     return np.ascontiguousarray(arr)
@@ -502,7 +532,9 @@ def segment_regions(net: Network, start: Sequence, end: Sequence, *, exact: bool
     ``RuntimeWarning``); see the module docstring for the definitions.
     """
     if not isinstance(net, Network):
-        raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch")
+        raise TypeError(
+            f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch"
+        )
     if exact:
         start, end = real_tensor_to_numpy(start, "start"), real_tensor_to_numpy(end, "end")
         raw = exact_line(net, start, end)
@@ -533,12 +565,12 @@ def segment_regions_batch(
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}")
     if exact:
-        S = [list(s) for s in real_tensor_to_numpy(starts, "starts")]
-        E = [list(e) for e in real_tensor_to_numpy(ends, "ends")]
-        if len(S) != len(E):
-            raise ValueError(f"starts has {len(S)} points but ends has {len(E)}; pass one end per start")
-        S = [tuple(to_fraction(v, f"starts[{i}][{k}]") for k, v in enumerate(s)) for i, s in enumerate(S)]
-        E = [tuple(to_fraction(v, f"ends[{i}][{k}]") for k, v in enumerate(e)) for i, e in enumerate(E)]
+        given_s = [list(s) for s in real_tensor_to_numpy(starts, "starts")]
+        given_e = [list(e) for e in real_tensor_to_numpy(ends, "ends")]
+        if len(given_s) != len(given_e):
+            raise ValueError(f"starts has {len(given_s)} points but ends has {len(given_e)}; pass one end per start")
+        S = [tuple(to_fraction(v, f"starts[{i}][{k}]") for k, v in enumerate(s)) for i, s in enumerate(given_s)]
+        E = [tuple(to_fraction(v, f"ends[{i}][{k}]") for k, v in enumerate(e)) for i, e in enumerate(given_e)]
         return ExactSegmentBatch(net, S, E, _exact_lines(net, S, E, progress))
     P, Q = _check_segments(net, starts, ends)
     data = _float_data(net)
@@ -576,8 +608,9 @@ def segment_regions_batch(
         offs = np.concatenate([[0], np.cumsum(count)])
         if not (np.isfinite(out_a).all() and np.isfinite(out_b).all() and np.isfinite(smp).all()):
             warn_beyond_float64("output maps or SMP values")
-    return SegmentBatch(net, P, Q, offs, t_hi, t_err, packed, out_a, out_b, kink, piece_start,
-                        num_pieces, num_patterns, smp, ~certified)
+    return SegmentBatch(
+        net, P, Q, offs, t_hi, t_err, packed, out_a, out_b, kink, piece_start, num_pieces, num_patterns, smp, ~certified
+    )
 
 
 def _float_rows(raw, nwords: int) -> dict:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +70,7 @@ class Plane:
             raise ValueError("a plane needs an input space of dimension >= 2")
 
     @classmethod
-    def identity(cls) -> "Plane":
+    def identity(cls) -> Plane:
         """The input plane of a 2-input network: u = x_0, v = x_1."""
         global _IDENTITY
         if _IDENTITY is None:
@@ -80,13 +82,15 @@ class Plane:
         """(origin, directions (n, 2)) in float64, computed once."""
         arrs = self.__dict__.get("_float_arrays")
         if arrs is None:
-            arrs = (np.array([float(q) for q in self.origin]),
-                    np.array([[float(a), float(b)] for a, b in zip(self.d1, self.d2)]))
+            arrs = (
+                np.array([float(q) for q in self.origin]),
+                np.array([[float(a), float(b)] for a, b in zip(self.d1, self.d2)]),
+            )
             object.__setattr__(self, "_float_arrays", arrs)
         return arrs
 
     @classmethod
-    def through(cls, a, b, c) -> "Plane":
+    def through(cls, a, b, c) -> Plane:
         """The plane through three inputs: a at (u, v) = (0, 0), b at (1, 0), c at (0, 1)."""
         a = [to_fraction(v, f"a[{i}]") for i, v in enumerate(_flat(a, "a"))]
         b = [to_fraction(v, f"b[{i}]") for i, v in enumerate(_flat(b, "b"))]
@@ -138,7 +142,9 @@ def parse_domain(domain) -> list[tuple[Fraction, Fraction]]:
         return list(_DEFAULT_DOMAIN)
     elif hasattr(domain, "exterior"):  # shapely Polygon
         if len(getattr(domain, "interiors", ())):
-            raise ValueError("the domain polygon has holes; exactnet partitions convex polygons (split yours into convex parts)")
+            raise ValueError(
+                "the domain polygon has holes; exactnet partitions convex polygons (split yours into convex parts)"
+            )
         pts = list(domain.exterior.coords)[:-1]
     else:
         seq = list(domain)
@@ -156,10 +162,14 @@ def parse_domain(domain) -> list[tuple[Fraction, Fraction]]:
     try:
         if any(len(p) != 2 for p in pts):
             raise ValueError("domain vertices must be (u, v) pairs")
-        verts = [(to_fraction(p[0], f"domain vertex {i}"), to_fraction(p[1], f"domain vertex {i}"))
-                 for i, p in enumerate(pts)]
+        verts = [
+            (to_fraction(p[0], f"domain vertex {i}"), to_fraction(p[1], f"domain vertex {i}"))
+            for i, p in enumerate(pts)
+        ]
     except TypeError as err:
-        raise ValueError("domain must be None, a box (u0, u1, v0, v1), a list of (u, v) vertices or a shapely Polygon") from err
+        raise ValueError(
+            "domain must be None, a box (u0, u1, v0, v1), a list of (u, v) vertices or a shapely Polygon"
+        ) from err
     return _convex_ccw(verts)
 
 
@@ -191,7 +201,9 @@ def _convex_ccw(verts: list[tuple[Fraction, Fraction]]) -> list[tuple[Fraction, 
         e1, e2 = (b[0] - a[0], b[1] - a[1]), (c[0] - b[0], c[1] - b[1])
         cross = e1[0] * e2[1] - e1[1] * e2[0]
         if cross < 0:
-            raise ValueError("the domain polygon is not convex; exactnet partitions convex polygons (split yours into convex parts)")
+            raise ValueError(
+                "the domain polygon is not convex; exactnet partitions convex polygons (split yours into convex parts)"
+            )
         if cross > 0:
             out.append(b)
         elif e1[0] * e2[0] + e1[1] * e2[1] < 0:
@@ -398,8 +410,11 @@ class Partition:
                     if line[2] == 0 and n_out == 1:
                         zero.append(reg.index)
                     continue  # a tie everywhere or nowhere in the region: no line
-                halves = [(g[i][0] - g[k][0], g[i][1] - g[k][1], c[i] - c[k])
-                          for k in range(n_out) if n_out > 1 and k not in (i, j)]
+                halves = [
+                    (g[i][0] - g[k][0], g[i][1] - g[k][1], c[i] - c[k])
+                    for k in range(n_out)
+                    if n_out > 1 and k not in (i, j)
+                ]
                 seg = _clip_line(line, reg.vertices, halves)
                 if seg is None:
                     continue
@@ -422,8 +437,10 @@ class Partition:
             if n_out == 1:
                 options = [(1, [(g[0][0], g[0][1], c[0])]), (0, [(-g[0][0], -g[0][1], -c[0])])]
             else:
-                options = [(i, [(g[i][0] - g[k][0], g[i][1] - g[k][1], c[i] - c[k]) for k in range(n_out) if k != i])
-                           for i in range(n_out)]
+                options = [
+                    (i, [(g[i][0] - g[k][0], g[i][1] - g[k][1], c[i] - c[k]) for k in range(n_out) if k != i])
+                    for i in range(n_out)
+                ]
             for cls, halves in options:
                 poly = list(reg.vertices)
                 for h in halves:
@@ -438,7 +455,7 @@ class Partition:
     def zero_regions(self) -> list[int]:
         """Regions on which a single output is identically zero (see decision_boundary)."""
         if "zero_regions" not in self.__dict__:
-            self.decision_boundary
+            _ = self.decision_boundary  # computes the zero regions with it
         return self.__dict__["zero_regions"]
 
     # ---- pictures and exports
@@ -455,18 +472,20 @@ class Partition:
         features = []
         for r in self.regions:
             ring = [[float(u), float(v)] for u, v in r.vertices]
-            features.append({
-                "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
-                "properties": {
-                    "index": r.index,
-                    "pattern": "".join("1" if b else "0" for b in r.pattern),
-                    "area": float(r.area),
-                    "piece": piece_of[r.index],
-                    "intercept": [float(x) for x in r.intercept],
-                    "gradient": [[float(a), float(b)] for a, b in r.gradient],
-                },
-            })
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
+                    "properties": {
+                        "index": r.index,
+                        "pattern": "".join("1" if b else "0" for b in r.pattern),
+                        "area": float(r.area),
+                        "piece": piece_of[r.index],
+                        "intercept": [float(x) for x in r.intercept],
+                        "gradient": [[float(a), float(b)] for a, b in r.gradient],
+                    },
+                }
+            )
         return {"type": "FeatureCollection", "features": features}
 
     def write_geojson(self, path) -> None:
@@ -482,18 +501,28 @@ class Partition:
 
         G = nx.Graph()
         for r in self.regions:
-            G.add_node(r.index, pattern="".join("1" if b else "0" for b in r.pattern), area=float(r.area),
-                       polygon=r.polygon.wkt, interior_u=float(r.interior_point[0]),
-                       interior_v=float(r.interior_point[1]),
-                       intercept=" ".join(repr(float(x)) for x in r.intercept))
+            G.add_node(
+                r.index,
+                pattern="".join("1" if b else "0" for b in r.pattern),
+                area=float(r.area),
+                polygon=r.polygon.wkt,
+                interior_u=float(r.interior_point[0]),
+                interior_v=float(r.interior_point[1]),
+                intercept=" ".join(repr(float(x)) for x in r.intercept),
+            )
         for (a, b, seg, labels), same in zip(self.edges, self._same_map_edges()):
-            G.add_edge(a, b, neurons=";".join(f"{l}:{k}" for l, k in labels), same_map=bool(same),
-                       segment=f"LINESTRING ({float(seg[0][0])} {float(seg[0][1])}, {float(seg[1][0])} {float(seg[1][1])})")
+            G.add_edge(
+                a,
+                b,
+                neurons=";".join(f"{l}:{k}" for l, k in labels),
+                same_map=bool(same),
+                segment=f"LINESTRING ({float(seg[0][0])} {float(seg[0][1])}, {float(seg[1][0])} {float(seg[1][1])})",
+            )
         nx.write_graphml(G, path)
 
     def to_dict(self) -> dict:
         """JSON-ready summary; exact coordinates as ``"p/q"`` strings."""
-        fmt = format_fraction if self.exact else float
+        fmt: Callable[[Any], Any] = format_fraction if self.exact else float
         return {
             "mode": "exact" if self.exact else "float",
             "regions": self.num_regions,
@@ -522,8 +551,13 @@ class _ExactSource:
         S = r.out_scale
         centroid = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
         reg = Region2D(
-            i, tuple(pts), _unpack(r.pattern, self.net.num_neurons), tuple(Fraction(z, S) for z in Z),
-            tuple((Fraction(a, S), Fraction(b, S)) for a, b in zip(DU, DV)), _area2(pts) / 2, centroid,
+            i,
+            tuple(pts),
+            _unpack(r.pattern, self.net.num_neurons),
+            tuple(Fraction(z, S) for z in Z),
+            tuple((Fraction(a, S), Fraction(b, S)) for a, b in zip(DU, DV)),
+            _area2(pts) / 2,
+            centroid,
         )
         if self.exact:
             return reg
@@ -621,7 +655,9 @@ class _FloatSource:
         self.plane_float = plane.float_arrays  # (origin, directions) in float64
         self._exact_maps = exact_maps  # () -> ExactMaps of the plane, built on first use
         c = fp.counts
-        self.offsets, self.verts, self.areas, E = _extract(c, fp.vx, fp.he_org, fp.he_next, fp.he_twin, fp.he_face, fp.f_he)
+        self.offsets, self.verts, self.areas, E = _extract(
+            c, fp.vx, fp.he_org, fp.he_next, fp.he_twin, fp.he_face, fp.f_he
+        )
         self.edge_pairs = E
         self.num_regions = int(c[2])
         self.pat_words = fp.f_pat[: c[2]]
@@ -663,8 +699,9 @@ class _FloatSource:
         words = self.pat_words[i].astype("<u8").view(np.uint8)
         pattern = np.unpackbits(words, bitorder="little")[: self.net.num_neurons].astype(bool)
         centroid = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
-        return Region2D(i, pts, pattern, tuple(icp[i].tolist()), tuple(map(tuple, grad[i].tolist())),
-                        float(self.areas[i]), centroid)
+        return Region2D(
+            i, pts, pattern, tuple(icp[i].tolist()), tuple(map(tuple, grad[i].tolist())), float(self.areas[i]), centroid
+        )
 
     def all_regions(self) -> tuple[Region2D, ...]:
         """Every region, built with array operations (the same values as :meth:`region`)."""
@@ -679,8 +716,15 @@ class _FloatSource:
         icps, grads, areas = icp[:n].tolist(), grad[:n].tolist(), self.areas[:n].tolist()
         offs = self.offsets.tolist()
         return tuple(
-            Region2D(i, tuple(pts[offs[i] : offs[i + 1]]), patterns[i], tuple(icps[i]), tuple(map(tuple, grads[i])),
-                     areas[i], tuple(centroids[i]))
+            Region2D(
+                i,
+                tuple(pts[offs[i] : offs[i + 1]]),
+                patterns[i],
+                tuple(icps[i]),
+                tuple(map(tuple, grads[i])),
+                areas[i],
+                tuple(centroids[i]),
+            )
             for i in range(n)
         )
 
@@ -712,13 +756,21 @@ class _FloatSource:
 def _build_graph(nx, regions, edges, same_flags):
     G = nx.Graph()
     G.add_nodes_from(
-        (r.index, dict(pattern=r.pattern, vertices=r.vertices, area=r.area, interior_point=r.interior_point,
-                       intercept=r.intercept, gradient=r.gradient))
+        (
+            r.index,
+            dict(
+                pattern=r.pattern,
+                vertices=r.vertices,
+                area=r.area,
+                interior_point=r.interior_point,
+                intercept=r.intercept,
+                gradient=r.gradient,
+            ),
+        )
         for r in regions
     )
     G.add_edges_from(
-        (a, b, dict(neurons=labels, segment=seg, same_map=same))
-        for (a, b, seg, labels), same in zip(edges, same_flags)
+        (a, b, dict(neurons=labels, segment=seg, same_map=same)) for (a, b, seg, labels), same in zip(edges, same_flags)
     )
     return G
 
@@ -797,8 +849,15 @@ def _clip_polygon(poly, half):
 
 def _float_region(r: Region2D) -> Region2D:
     f = float_or_inf  # output maps beyond float64's range become +-inf
-    return Region2D(r.index, tuple((f(u), f(v)) for u, v in r.vertices), r.pattern, tuple(map(f, r.intercept)),
-                    tuple((f(a), f(b)) for a, b in r.gradient), f(r.area), tuple(map(f, r.interior_point)))
+    return Region2D(
+        r.index,
+        tuple((f(u), f(v)) for u, v in r.vertices),
+        r.pattern,
+        tuple(map(f, r.intercept)),
+        tuple((f(a), f(b)) for a, b in r.gradient),
+        f(r.area),
+        tuple(map(f, r.interior_point)),
+    )
 
 
 def _point_on(key, t):
@@ -858,7 +917,9 @@ def partition(
     ``RuntimeError``.
     """
     if not isinstance(net, Network):
-        raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch")
+        raise TypeError(
+            f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch"
+        )
     max_regions = check_max_regions(max_regions)
     if plane is None:
         if net.input_dim != 2:
@@ -998,6 +1059,19 @@ def _certified_same_maps(net: Network, fp, edge_pairs: np.ndarray):
     if A is None:
         A = net.__dict__["_exactnet_plane_arrays"] = _NetArrays(net)
     edge_bit = fp.he_label[edge_pairs[:, 2]]
-    same, ok = _same_maps(np.ascontiguousarray(edge_pairs[:, 0]), edge_bit, A.bit_layer, A.bit_unit, fp.f_pat,
-                          A.layer_rows, A.layer_cols, A.w_off, A.weights, A.slopes, A.s_off, A.nbit, A.gammas)
+    same, ok = _same_maps(
+        np.ascontiguousarray(edge_pairs[:, 0]),
+        edge_bit,
+        A.bit_layer,
+        A.bit_unit,
+        fp.f_pat,
+        A.layer_rows,
+        A.layer_cols,
+        A.w_off,
+        A.weights,
+        A.slopes,
+        A.s_off,
+        A.nbit,
+        A.gammas,
+    )
     return same if ok else None

@@ -177,11 +177,12 @@ def _count_patterns(packed: np.ndarray, found: set, counts: dict) -> None:
             h ^= h >> np.uint64(29)
     _, first, inverse, cnt = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
     if np.array_equal(w[first[inverse]], w):
-        rows = packed[first]
+        rows = list(packed[first])
     else:  # a hash collision: group by the bytes themselves
-        rows, cnt = np.unique(np.ascontiguousarray(packed).view(np.dtype((np.void, nbytes))).ravel(),
-                              return_counts=True)
-        rows = [bytes(r) for r in rows]
+        unique, cnt = np.unique(
+            np.ascontiguousarray(packed).view(np.dtype((np.void, nbytes))).ravel(), return_counts=True
+        )
+        rows = [bytes(r) for r in unique]
     for r, c in zip(rows, cnt.tolist()):
         key = bytes(r)
         counts[key] = counts.get(key, 0) + c

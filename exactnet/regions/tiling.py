@@ -83,8 +83,9 @@ def _tile_job(net: Network, tile, plane: Plane, exact: bool):
     # first: an uncertified piece decision switches the partition to its exact source,
     # which numbers regions its own way
     same = list(part._same_map_edges())
-    regions = [(r.vertices, np.packbits(r.pattern, bitorder="little").tobytes(), r.intercept, r.gradient)
-               for r in part.regions]
+    regions = [
+        (r.vertices, np.packbits(r.pattern, bitorder="little").tobytes(), r.intercept, r.gradient) for r in part.regions
+    ]
     edges = [(a, b) for a, b, _, _ in part.edges]
     return {"regions": regions, "edges": edges, "same": same, "patterns": _pattern_set(part)}
 
@@ -217,13 +218,15 @@ class _StitchedSource:
             return tuple(ca) == tuple(cb) and tuple(ga) == tuple(gb)
         scale = 1 + max(abs(x) for x in tuple(ca) + tuple(cb))
         return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9 * scale) for x, y in zip(ca, cb)) and all(
-            math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9 * scale) for g, h in zip(ga, gb) for x, y in zip(g, h))
+            math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9 * scale) for g, h in zip(ga, gb) for x, y in zip(g, h)
+        )
 
     def _shared_segment(self, a, b):
         """The common boundary of regions a and b (hull vertices on both boundaries)."""
         ra, rb = self.region(a), self.region(b)
-        on_both = [p for p in ra.vertices if _on_boundary(p, rb.vertices)] + \
-                  [p for p in rb.vertices if _on_boundary(p, ra.vertices)]
+        on_both = [p for p in ra.vertices if _on_boundary(p, rb.vertices)] + [
+            p for p in rb.vertices if _on_boundary(p, ra.vertices)
+        ]
         if len(on_both) < 2:
             return (on_both[0], on_both[0]) if on_both else (ra.interior_point, rb.interior_point)
         # the two extreme points of the collinear set
@@ -293,7 +296,10 @@ def _on_boundary(p, poly) -> bool:
     n = len(poly)
     for i in range(n):
         a, b = poly[i], poly[(i + 1) % n]
-        if _cross(a, b, p) == 0 and min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and \
-                min(a[1], b[1]) <= p[1] <= max(a[1], b[1]):
+        if (
+            _cross(a, b, p) == 0
+            and min(a[0], b[0]) <= p[0] <= max(a[0], b[0])
+            and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+        ):
             return True
     return False

@@ -22,8 +22,8 @@ Sources
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from math import comb, prod
-from typing import Sequence
 
 __all__ = [
     "zaslavsky",
@@ -60,7 +60,9 @@ def _check_widths(widths) -> tuple[int, ...]:
     try:
         ws = list(widths)
     except TypeError:
-        raise TypeError(f"widths must be a sequence of hidden-layer widths (ints), got {type(widths).__name__}") from None
+        raise TypeError(
+            f"widths must be a sequence of hidden-layer widths (ints), got {type(widths).__name__}"
+        ) from None
     if not ws:
         raise ValueError("widths is empty; pass the hidden widths n_1..n_L, e.g. [16, 16] (at least one hidden layer)")
     out = []

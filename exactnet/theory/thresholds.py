@@ -23,11 +23,11 @@ need prod_l (n_l + 1) >= p; when every n_l >= 3 the bound is reached, e.g. by
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from math import lcm, prod
-from typing import Sequence
 
 from .._rational import to_fraction
 from ..net.network import Network
@@ -119,7 +119,9 @@ class PiecewiseLinear1D:
         dom = _check_domain(self.domain)
         _check_increasing(xs, "breakpoints")
         if xs and len(ys) != len(xs):
-            raise ValueError(f"values has {len(ys)} entries but breakpoints has {len(xs)}; pass f(x_k) for every breakpoint")
+            raise ValueError(
+                f"values has {len(ys)} entries but breakpoints has {len(xs)}; pass f(x_k) for every breakpoint"
+            )
         if not xs:
             if len(ys) != 1:
                 raise ValueError(f"with no breakpoints, values must hold exactly one entry, f(0); got {len(ys)}")
@@ -130,17 +132,23 @@ class PiecewiseLinear1D:
                 )
         if dom is not None and xs and not (dom[0] < xs[0] and xs[-1] < dom[1]):
             raise ValueError(
-                f"breakpoints must lie strictly inside domain = ({dom[0]}, {dom[1]}), but they span [{xs[0]}, {xs[-1]}]; "
-                "widen the domain or use restrict(a, b)"
+                f"breakpoints must lie strictly inside domain = ({dom[0]}, {dom[1]}), but they span "
+                f"[{xs[0]}, {xs[-1]}]; widen the domain or use restrict(a, b)"
             )
         slopes = _all_slopes(xs, ys, s0, sn)
         for k in range(len(xs)):
             if slopes[k + 1] == slopes[k]:
                 raise ValueError(
-                    f"breakpoints[{k}] = {xs[k]} has slope jump 0 (slope {slopes[k]} on both sides), so it is not a kink; "
-                    "remove it, or build with from_breakpoints(..., simplify=True) to drop such points"
+                    f"breakpoints[{k}] = {xs[k]} has slope jump 0 (slope {slopes[k]} on both sides), so it is not a "
+                    "kink; remove it, or build with from_breakpoints(..., simplify=True) to drop such points"
                 )
-        for name, val in (("breakpoints", xs), ("values", ys), ("left_slope", s0), ("right_slope", sn), ("domain", dom)):
+        for name, val in (
+            ("breakpoints", xs),
+            ("values", ys),
+            ("left_slope", s0),
+            ("right_slope", sn),
+            ("domain", dom),
+        ):
             object.__setattr__(self, name, val)
 
     # ------------------------------------------------------------------ constructors
@@ -201,7 +209,9 @@ class PiecewiseLinear1D:
         else:
             dom = _check_domain(domain)
             if dom is not None and not (dom[0] <= xs[0] and xs[-1] <= dom[1]):
-                raise ValueError(f"domain = ({dom[0]}, {dom[1]}) must contain every point, but xs spans [{xs[0]}, {xs[-1]}]")
+                raise ValueError(
+                    f"domain = ({dom[0]}, {dom[1]}) must contain every point, but xs spans [{xs[0]}, {xs[-1]}]"
+                )
         s0 = (ys[1] - ys[0]) / (xs[1] - xs[0])
         sn = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
         if len(xs) == 2:
@@ -246,9 +256,10 @@ class PiecewiseLinear1D:
             raise ValueError(f"x = {q} lies outside the domain [{self.domain[0]}, {self.domain[1]}]")
         return self._eval(q)
 
-    def restrict(self, a, b) -> "PiecewiseLinear1D":
+    def restrict(self, a, b) -> PiecewiseLinear1D:
         """The same function on the interval [a, b] (which must lie inside the current domain)."""
         dom = _check_domain((a, b))
+        assert dom is not None  # a pair was given
         a, b = dom
         if self.domain is not None and not (self.domain[0] <= a and b <= self.domain[1]):
             raise ValueError(f"[{a}, {b}] is not inside the domain [{self.domain[0]}, {self.domain[1]}]")
@@ -264,7 +275,10 @@ class PiecewiseLinear1D:
         dom = "R" if self.domain is None else f"[{self.domain[0]}, {self.domain[1]}]"
         if not self.breakpoints:
             return f"PiecewiseLinear1D(affine: {self.values[0]} + {self.left_slope} x on {dom})"
-        return f"PiecewiseLinear1D(breakpoints={f(self.breakpoints)}, values={f(self.values)}, slopes={f(self.slopes)}, on {dom})"
+        return (
+            f"PiecewiseLinear1D(breakpoints={f(self.breakpoints)}, values={f(self.values)}, "
+            f"slopes={f(self.slopes)}, on {dom})"
+        )
 
 
 def _check_function(f) -> PiecewiseLinear1D:
@@ -318,11 +332,15 @@ def subset_with_sum(values: Sequence, target, *, max_size: int = DEFAULT_MAX_BRE
             s += right[i] if mask >> i & 1 else -right[i]
         m = left.get(goal - s)
         if m is not None:
-            return tuple(i for i in range(half) if m >> i & 1) + tuple(half + i for i in range(len(right)) if mask >> i & 1)
+            return tuple(i for i in range(half) if m >> i & 1) + tuple(
+                half + i for i in range(len(right)) if mask >> i & 1
+            )
     return None
 
 
-def right_oriented_subset(f: PiecewiseLinear1D, *, max_breakpoints: int = DEFAULT_MAX_BREAKPOINTS) -> tuple[int, ...] | None:
+def right_oriented_subset(
+    f: PiecewiseLinear1D, *, max_breakpoints: int = DEFAULT_MAX_BREAKPOINTS
+) -> tuple[int, ...] | None:
     """Indices k of breakpoints whose slope jumps sum to the far-right slope s_n, or ``None``.
 
     Such a subset is exactly a valid choice of right-oriented neurons for a network with one
@@ -501,18 +519,17 @@ def sawtooth_network(widths: Sequence[int]) -> Network:
     ``Fraction``. All breakpoints lie in (0, 1); see :func:`sawtooth_segment`.
     """
     ws = _check_sawtooth_widths(widths)
-    weights, biases = [], []
-    prev_v, prev_c = None, None
+    weights: list[list[list[Fraction]]] = []
+    biases: list[list[Fraction]] = []
+    # the previous layer's read-out u = prev_v . h + prev_c (the input itself at first)
+    prev_v: list[Fraction] = [Fraction(1)]
+    prev_c = Fraction(0)
     for n in ws:
         g = zigzag(n)
         neurons = _neurons(g, _zigzag_right_set(n))
         c = _output_constant(g, neurons)
-        if prev_v is None:
-            weights.append([[w] for w, _, _ in neurons])
-            biases.append([b for _, b, _ in neurons])
-        else:
-            weights.append([[w * v for v in prev_v] for w, _, _ in neurons])
-            biases.append([w * prev_c + b for w, b, _ in neurons])
+        weights.append([[w * v for v in prev_v] for w, _, _ in neurons])
+        biases.append([w * prev_c + b for w, b, _ in neurons])
         prev_v, prev_c = [v for _, _, v in neurons], c
     weights.append([prev_v])
     biases.append([prev_c])
