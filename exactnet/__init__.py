@@ -26,8 +26,8 @@ _EXPORTS = {
     "affinity_score": ".probe.affinity",
     "Layer": ".net.network",
     "Network": ".net.network",
-    "UnsupportedLayerError": ".net.torch_lowering",
-    "from_torch": ".net.torch_lowering",
+    "UnsupportedLayerError": ".net.lowering",
+    "from_torch": ".net.lowering",
     "load_network": ".net.io",
     "save_npz": ".net.io",
     "Piece1D": ".regions.line",
@@ -43,8 +43,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .net.io import load_network, save_npz
+    from .net.lowering import UnsupportedLayerError, from_torch
     from .net.network import Layer, Network
-    from .net.torch_lowering import UnsupportedLayerError, from_torch
     from .probe.affinity import affinity_score
     from .regions.line import (
         Piece1D,

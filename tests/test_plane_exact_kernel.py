@@ -30,11 +30,11 @@ def _canon(raw, net):
     return out
 
 
-def assert_kernel_equals_definition(net, domain=None, plane=None):
+def assert_kernel_equals_definition(net, domain=None, plane=None, **kernel_options):
     plane = plane or Plane.identity()
     hv, lines = _domain_integers(parse_domain(domain))
     ints = plane.integers()
-    got = run_plane_exact(net, *ints, hv, lines)
+    got = run_plane_exact(net, *ints, hv, lines, **kernel_options)
     ref = exact_plane(net, *ints, hv, lines)
     assert got is not None
     assert len(got) == len(ref)
@@ -107,13 +107,10 @@ def test_kernel_equals_definition_deep_networks(data):
 
 
 @pytest.mark.parametrize("backward", [True, False])
-def test_every_exact_path_is_taken_and_agrees(backward, monkeypatch):
-    import exactnet.regions._plane_exact_kernel as K
-
-    monkeypatch.setattr(K, "BACKWARD", backward)
+def test_every_exact_path_is_taken_and_agrees(backward):
     net = benchmark_net("2-8-8-8-8-8-8-1", 0)
-    assert_kernel_equals_definition(net)
-    stats = K.LAST_STATS
+    stats: dict = {}
+    assert_kernel_equals_definition(net, backward=backward, stats=stats)
     assert stats["float maps"] > 0 and stats["full exact"] > 0 and stats["incremental exact"] > 0
     assert stats["cut retries"] > 0 and stats["exact rows"] > 0
     assert (stats["backward outputs"] > 0) == backward
@@ -122,11 +119,9 @@ def test_every_exact_path_is_taken_and_agrees(backward, monkeypatch):
 def test_float_maps_decide_most_signs_on_deep_nets():
     # the point of the lazy maps: on a deep benchmark net most depth-region pairs never
     # need exact maps (full layers made are far fewer than float maps)
-    import exactnet.regions._plane_exact_kernel as K
-
     net = benchmark_net("2-16-16-16-16-16-16-1", 0)
-    assert_kernel_equals_definition(net, (-0.5, 0.5, -0.5, 0.5))
-    stats = K.LAST_STATS
+    stats: dict = {}
+    assert_kernel_equals_definition(net, (-0.5, 0.5, -0.5, 0.5), stats=stats)
     assert stats["full exact"] + stats["incremental exact"] < stats["float maps"]
 
 

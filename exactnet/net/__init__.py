@@ -1,7 +1,7 @@
 """Lowering: every supported model becomes one canonical :class:`Network`."""
 
 from .io import load_network, save_npz
+from .lowering import UnsupportedLayerError, from_torch
 from .network import IntegerLayer, Layer, Network
-from .torch_lowering import UnsupportedLayerError, from_torch
 
 __all__ = ["Layer", "Network", "IntegerLayer", "from_torch", "UnsupportedLayerError", "load_network", "save_npz"]

@@ -25,7 +25,7 @@ import numpy as np
 from ..extras import require
 from .network import Network
 
-__all__ = ["load_network", "save_npz"]
+__all__ = ["load_network", "read_state_dict", "save_npz"]
 
 FORMATS = ".npz (arrays W0, b0, W1, b1, ...), .pt/.pth (torch state_dict), .safetensors"
 
@@ -77,6 +77,22 @@ def _not_valid(path: Path, kind: str, err: Exception) -> ValueError:
         f"{path}: not a valid weights file: it cannot be read as {kind} ({type(err).__name__}: {err}); "
         f"it may be truncated or corrupt, so save or copy it again"
     )
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict:
+    """A torch state_dict from a ``.pt``/``.pth``/``.bin`` checkpoint, read only with
+    ``torch.load(weights_only=True)`` (no arbitrary unpickling), or from a ``.safetensors``
+    file; a truncated or corrupt file, or one holding other Python objects, is refused
+    with an error naming it."""
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise ValueError(f"weights file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        return _read_safetensors(path)
+    if suffix in (".pt", ".pth", ".bin"):
+        return _read_torch(path)
+    raise ValueError(f"weights file {path}: use a .pt/.pth state_dict (read with weights_only=True) or .safetensors")
 
 
 # ---------------------------------------------------------------------------- npz

@@ -23,7 +23,7 @@ fast engines account for that rounding in their error bounds.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -376,9 +376,3 @@ class Network:
             out[f"W{i}"] = np.array(layer.weight)
             out[f"b{i}"] = np.array(layer.bias)
         return out
-
-
-def iter_layers_with_neurons(net: Network) -> Iterable[tuple[int, Layer]]:
-    for i, layer in enumerate(net.layers):
-        if not layer.is_linear:
-            yield i, layer

@@ -19,6 +19,8 @@ require("torch", "the probe's datasets")
 
 import torch  # noqa: E402
 
+from ..net.io import read_state_dict  # noqa: E402
+
 __all__ = ["random_images", "digits_images", "torchvision_model"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -86,23 +88,9 @@ def torchvision_model(name: str, *, seed: int = 0, weights: str | Path | None = 
         torch.manual_seed(int(seed))
         model = torchvision.models.get_model(name, weights=None)
     if weights is not None:
-        state = _read_state_dict(Path(weights))
+        state = read_state_dict(weights)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise ValueError(f"{weights}: does not fit {name}: {str(exc).splitlines()[0]} ...") from None
     return model.eval()
-
-
-def _read_state_dict(path: Path) -> dict:
-    if not path.exists():
-        raise ValueError(f"weights file {path} does not exist")
-    if path.suffix == ".safetensors":
-        from ..net.io import _read_safetensors
-
-        return _read_safetensors(path)
-    if path.suffix in (".pt", ".pth", ".bin"):
-        from ..net.io import _read_torch
-
-        return _read_torch(path)
-    raise ValueError(f"weights file {path}: use a .pt/.pth state_dict (read with weights_only=True) or .safetensors")

@@ -115,7 +115,7 @@ def _as_network(model, kind: str, M: int) -> Network:
         return model
     torch = sys.modules.get("torch")  # a torch model means torch is imported
     if torch is not None and isinstance(model, torch.nn.Module):
-        from ..net.torch_lowering import from_torch
+        from ..net.lowering import from_torch
 
         n = 2 * M + 1
         shape = (1, n) if kind == "pulse" else (1, n, n)

@@ -112,10 +112,6 @@ _jit = njit(cache=True, nogil=True)
 
 
 # --------------------------------------------------------------------------- accumulator
-@_inline
-def acc_clear(ACC, a, n):
-    for i in range(n):
-        ACC[a, i] = 0
 
 
 @_inline
@@ -290,19 +286,6 @@ def bi_cmp_mag(X, r, Y, s):
 
 
 @_jit
-def bi_cmp(X, r, Y, s):
-    """Compare X[r] with Y[s]: -1, 0 or 1."""
-    sx = X[r, 0]
-    sy = Y[s, 0]
-    if sx != sy:
-        return 1 if sx > sy else -1
-    if sx == 0:
-        return 0
-    c = bi_cmp_mag(X, r, Y, s)
-    return c if sx > 0 else -c
-
-
-@_jit
 def bi_add(X, r, Y, s, Z, q, negate_y, ACC, a):
     """Z[q] = X[r] + Y[s] (or - Y[s]); ACC row a is scratch. False on overflow."""
     n1 = acc_add(ACC, a, X, r, False)
@@ -315,18 +298,3 @@ def bi_mul(X, r, Y, s, Z, q, ACC, a):
     """Z[q] = X[r] * Y[s]; ACC row a is scratch. False on overflow."""
     n = acc_add_mul(ACC, a, X, r, Y, s)
     return acc_store(ACC, a, n, Z, q)
-
-
-@_jit
-def bi_muladd(X, r, Y, s, Z, q, ACC, a):
-    """Z[q] += X[r] * Y[s]. False on overflow."""
-    if X[r, 0] == 0 or Y[s, 0] == 0:
-        return True
-    n1 = acc_add(ACC, a, Z, q, False)
-    n2 = acc_add_mul(ACC, a, X, r, Y, s)
-    return acc_store(ACC, a, max(n1, n2), Z, q)
-
-
-@_inline
-def bi_neg(X, r):
-    X[r, 0] = -X[r, 0]

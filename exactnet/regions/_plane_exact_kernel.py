@@ -880,13 +880,17 @@ def _backward_rows(
     return True
 
 
-#: counts of the last run (float maps, exact maps in full / incrementally, outputs
-#: composed backward, cuts retried with exact maps), for benchmarks
-LAST_STATS: dict = {}
-
-#: compose the output maps from the output side when there are at most two outputs
-#: (tests switch it off to check the forward path)
-BACKWARD = True
+#: the counters of ``run_plane_exact(..., stats=)``: how often each path was taken
+STAT_NAMES = (
+    "float maps",
+    "full exact",
+    "incremental exact",
+    "backward outputs",
+    "cut retries",
+    "exact rows",
+    "output updates",
+    "output layers composed",
+)
 NEED_EXACT = 3  # _cut: a decision needs the exact maps of the region
 
 
@@ -1661,10 +1665,14 @@ class _Capacities:
         )
 
 
-def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines):
+def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines, *, backward: bool = True, stats: dict | None = None):
     """Exact regions of ``net`` on the convex polygon (domain_hv, domain_lines), CCW, of the
     plane x = (P0 + P1 u + P2 v) / Sx. Returns a list of ``ExactPlaneRegion`` (with zero
-    masks per vertex) or None when the integers would need an unreasonable capacity."""
+    masks per vertex) or None when the integers would need an unreasonable capacity.
+
+    ``backward``: compose the output maps from the output side when there are at most two
+    outputs (``False`` always takes the forward path; both give the same result).
+    ``stats``: a dict that receives how often each path was taken (:data:`STAT_NAMES`)."""
     from ._line_exact_kernel import ExactNetData
 
     data = net.__dict__.get("_exactnet_exact_data")
@@ -1681,7 +1689,7 @@ def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines):
     )
     cap = _Capacities(B.capacity_for_bits(_bits_estimate(net, data, P_bits)))
     for _ in range(12):
-        status, result = _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap)
+        status, result = _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, stats)
         if status == OK:
             return result
         cap = (
@@ -1696,7 +1704,7 @@ def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines):
     return None
 
 
-def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
+def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, stats_out):
 
     L = cap.limbs
     dims = data.dims
@@ -1788,7 +1796,7 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
     EZ = np.zeros((int(data.u_off[-1]), 3))
     _float_from_exact(ZM, 0, dims[1], s_mant[0], s_exp[0], ZF, EZ)
     n_out = int(dims[-1])
-    backward = n_out <= 2 and BACKWARD  # output maps from the output side: n_out products per weight instead of 3
+    backward = n_out <= 2 and backward  # output maps from the output side: n_out products per weight instead of 3
     PS = np.zeros(((n_layers + 1) * n_out * maxw, 2 + L), np.int64)
     RS = np.zeros_like(PS)
     CS = np.zeros(((n_layers + 1) * n_out, 2 + L), np.int64)
@@ -1887,22 +1895,8 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap):
     )
     if status != OK:
         return status, None
-    global LAST_STATS
-    LAST_STATS = dict(
-        zip(
-            (
-                "float maps",
-                "full exact",
-                "incremental exact",
-                "backward outputs",
-                "cut retries",
-                "exact rows",
-                "output updates",
-                "output layers composed",
-            ),
-            stats.tolist(),
-        )
-    )
+    if stats_out is not None:
+        stats_out.update(zip(STAT_NAMES, stats.tolist()))
     return OK, PooledPlane(net, VP, LP, int(counts[0]), int(counts[1]), args, out_scale)
 
 

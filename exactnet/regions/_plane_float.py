@@ -393,11 +393,10 @@ class FloatPlane:
         self.ZB = np.zeros((BLOCK, cap))
         self.EZB = np.zeros((BLOCK, cap))
         # set by run_plane: a degenerate arrangement met, a hidden value near overflow, and
-        # the outputs (values and error bounds) at the vertices
+        # the outputs at the vertices
         self.exact_zero = False
         self.overflow = False
         self.out_values = np.zeros((0, 0))
-        self.out_errors = np.zeros((0, 0))
         self.vx[:n] = verts_uv
         for i in range(n):
             self.he_org[i] = i
@@ -459,7 +458,7 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
     """Certified float partition of the polygon ``verts_uv`` (CCW, float64) of the plane
     x = origin + directions @ (u, v). ``decide(fp, layer, unit, bit, vertex)`` returns
     the exact sign of that unit's pre-activation at that vertex. Returns the FloatPlane,
-    with ``out_values`` (vertices, outputs) and ``out_errors`` set, or with ``overflow``
+    with ``out_values`` (vertices, outputs) set, or with ``overflow``
     set (and no partition) when a hidden layer's values or bounds leave the range where
     the kernel's arithmetic cannot overflow: the caller then asks the exact engine."""
     layers = net.layers
@@ -495,7 +494,6 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
             EZ += TINY * ((ra > 0) | (b != 0) | (EH[:nv, None] > 0))
         if li == len(layers) - 1:
             fp.out_values = Zv  # may overflow to +-inf: the output maps handle it
-            fp.out_errors = EZ
             return fp
         if not _within_safe_range(Zv, EZ):
             fp.overflow = True
