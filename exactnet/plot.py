@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .extras import require
 
-__all__ = ["plot_segment", "plot_partition"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from .regions.line import SegmentRegions
+    from .regions.plane import Partition
+
+__all__ = ["figure_of", "plot_segment", "plot_partition"]
 
 
-def plot_segment(result, *, output: int | None = None, ax=None, path=None, title: str | None = None):
+def figure_of(ax: Axes) -> Figure:
+    """The figure that holds ``ax``: the root Figure also for an Axes of a SubFigure (which
+    has neither ``tight_layout`` nor ``savefig``)."""
+    from matplotlib.figure import SubFigure
+
+    fig = ax.figure
+    while isinstance(fig, SubFigure):
+        fig = fig.figure
+    return fig
+
+
+def plot_segment(
+    result: SegmentRegions,
+    *,
+    output: int | None = None,
+    ax: Axes | None = None,
+    path: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Draw a network's outputs along a segment with its regions, breakpoints and kinks.
 
     ``result`` is a :class:`~exactnet.regions.line.SegmentRegions`. The curve is drawn
@@ -29,7 +56,7 @@ def plot_segment(result, *, output: int | None = None, ax=None, path=None, title
 
         fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     else:
-        fig = ax.figure
+        fig = figure_of(ax)
     n_out = len(result.smp)
     outs = range(n_out) if output is None else [output]
     if output is not None and not 0 <= output < n_out:
@@ -68,19 +95,19 @@ def plot_segment(result, *, output: int | None = None, ax=None, path=None, title
 
 
 def plot_partition(
-    part,
+    part: Partition,
     *,
     color_by: str = "pattern",
     output: int = 0,
     edges: bool = True,
     decision_boundary: bool = True,
-    points=None,
-    labels=None,
-    ax=None,
-    path=None,
+    points: ArrayLike | None = None,
+    labels: ArrayLike | None = None,
+    ax: Axes | None = None,
+    path: str | os.PathLike[str] | None = None,
     title: str | None = None,
     cmap: str | None = None,
-):
+) -> Figure:
     """Draw a :class:`~exactnet.regions.plane.Partition`.
 
     ``color_by``: ``"pattern"`` (a colour per region), ``"piece"`` (a colour per linear
@@ -97,7 +124,7 @@ def plot_partition(
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 6), dpi=120)
     else:
-        fig = ax.figure
+        fig = figure_of(ax)
     regs = part.regions
     polys = [[(float(u), float(v)) for u, v in r.vertices] for r in regs]
     if color_by == "pattern":

@@ -20,6 +20,7 @@ the same point), duplicated rows, negated rows, rows that are positive multiples
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ __all__ = [
 WEIGHT_KINDS = ("int", "dyadic", "float")
 
 
-def weights_kind(kind: str):
+def weights_kind(kind: str) -> st.SearchStrategy[Fraction]:
     """A strategy for one weight entry of the given kind."""
     if kind == "int":
         return st.integers(-3, 3).map(Fraction)
@@ -94,7 +95,7 @@ def _degenerate_layer(draw, W: list, b: list, kind: str):
 
 @st.composite
 def relu_networks(
-    draw,
+    draw: st.DrawFn,
     *,
     input_dim: int | None = None,
     output_dim: int | None = None,
@@ -104,7 +105,7 @@ def relu_networks(
     kind: str | None = None,
     leaky: bool = False,
     linear_units: bool = False,
-):
+) -> Network:
     """Small ReLU (or leaky ReLU) networks, generic or degenerate.
 
     Parameters fix the shape when given; otherwise they are drawn (input dimension 1-3,
@@ -141,12 +142,12 @@ def relu_networks(
     return Network(layers)
 
 
-def generic_networks(**kwargs):
+def generic_networks(**kwargs: Any) -> st.SearchStrategy[Network]:
     """:func:`relu_networks` with random float weights and no forced degeneracy."""
     return relu_networks(degenerate=False, kind="float", **kwargs)
 
 
-def degenerate_networks(**kwargs):
+def degenerate_networks(**kwargs: Any) -> st.SearchStrategy[Network]:
     """:func:`relu_networks` with small integer or dyadic weights and forced degeneracies."""
     kind = kwargs.pop("kind", None)
     return (
@@ -156,7 +157,7 @@ def degenerate_networks(**kwargs):
     )
 
 
-def points(dim: int, *, kind: str = "dyadic", bound: int = 2):
+def points(dim: int, *, kind: str = "dyadic", bound: int = 2) -> st.SearchStrategy[tuple[Fraction, ...]]:
     """Points of R^dim with coordinates in [-bound, bound]: dyadic (k/4), int or float."""
     if kind == "dyadic":
         coord = st.integers(-4 * bound, 4 * bound).map(lambda k: Fraction(k, 4))
@@ -170,7 +171,9 @@ def points(dim: int, *, kind: str = "dyadic", bound: int = 2):
 
 
 @st.composite
-def segments_for(draw, net: Network, *, kind: str | None = None, bound: int = 2):
+def segments_for(
+    draw: st.DrawFn, net: Network, *, kind: str | None = None, bound: int = 2
+) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
     """(start, end): two distinct points of the network's input space, as Fractions.
 
     Dyadic and integer coordinates make segments whose ends or interior points sit

@@ -250,3 +250,13 @@ def test_cli_pulse_verify_text(capsys):
     text = capsys.readouterr().out
     assert "lemma2_clamp: pulse, M = 3, r = 0..3, a in [1/2, 3]: EXACT" in text
     assert "NOT exact: worst error 1/2" in text
+
+
+def test_amplitude_range_as_a_list_or_a_tuple():
+    from exactnet.pulse import disks, pulses
+
+    for gen in (pulses, disks):
+        x_list, r_list = gen(4, 3, 20, amplitude=[1, 4], seed=2)
+        x_tuple, r_tuple = gen(4, 3, 20, amplitude=(1, 4), seed=2)
+        assert torch.equal(x_list, x_tuple) and torch.equal(r_list, r_tuple)
+        assert len({round(float(v), 6) for v in x_list.amax(dim=tuple(range(1, x_list.dim())))}) > 1

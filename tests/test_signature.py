@@ -4,6 +4,7 @@ channel means, exact answers (affine activations score 1), the table, the plot a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from exactnet.cli import main
 from exactnet.probe.data import digits_images, random_images, torchvision_model
-from exactnet.probe.nonlinearity import Signature, plot_signatures, signature
+from exactnet.probe.nonlinearity import plot_signatures, signature
 
 
 def _pot_score(X, Y, ridge_mode="absolute"):
@@ -61,7 +62,7 @@ def test_scores_equal_an_independent_pipeline_on_hand_captured_means(ridge_mode)
     for h in handles:
         h.remove()
     sig = signature(model, x, samples=300, progress=False, shrinkage=False, ridge_mode=ridge_mode)
-    assert sig.ridge_mode == ridge_mode == sig.to_json()["ridge_mode"]
+    assert sig.options["ridge_mode"] == ridge_mode == sig.to_json()["ridge_mode"]
     assert [layer.type for layer in sig.layers] == ["ReLU", "Tanh", "GELU"]
     assert [(layer.n, layer.d) for layer in sig.layers] == [(300, 6), (300, 8), (300, 10)]
     for layer, (X, Y) in zip(sig.layers, pairs):
@@ -98,7 +99,9 @@ def test_shrinkage_auto_marks_the_layers_with_d_at_least_n():
     x = random_images(8, 16, seed=0)
     sig = signature(model, x, samples=8, progress=False)
     assert [layer.shrinkage for layer in sig.layers] == [False, True, True]  # d = 6, 8, 10 with n = 8
-    assert "LW" in sig.table()
+    table = sig.table()
+    assert table.splitlines()[2].endswith("shrinkage") and not table.splitlines()[1].endswith("shrinkage")
+    assert "shrinkage: d >= n, scored with Ledoit-Wolf shrinkage" in table
     with pytest.raises(ValueError, match=r"layer '3'.*shrinkage='ledoit-wolf'"):
         signature(model, x, samples=8, progress=False, shrinkage=False)
 
@@ -111,15 +114,7 @@ def test_table_json_and_plot(tmp_path):
     assert doc["model"] == "tiny" and [entry["name"] for entry in doc["layers"]] == ["1", "3", "6"]
     assert set(doc["layers"][0]) >= {"name", "type", "d", "n", "score", "seconds"}
     assert "tiny" in str(sig) and "Tanh" in sig.table()
-    other = Signature(
-        model="shifted",
-        layers=sig.layers[:2],
-        reduction=sig.reduction,
-        normalization="sqrt",
-        samples=64,
-        seed=0,
-        capture_seconds=0.0,
-    )
+    other = dataclasses.replace(sig, model="shifted", layers=sig.layers[:2])
     out = tmp_path / "both.png"
     fig = plot_signatures([sig, other], path=out)
     assert out.stat().st_size > 10_000

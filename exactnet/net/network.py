@@ -30,8 +30,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .._rational import fraction_array, fraction_to_float, real_tensor_to_numpy, to_fraction
 from ..extras import require
+from .rational import fraction_array, fraction_to_float, real_tensor_to_numpy, to_fraction
 
 __all__ = ["Layer", "Network", "IntegerLayer"]
 

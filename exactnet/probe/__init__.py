@@ -5,7 +5,11 @@
   activation call site, recorded by hooks; :mod:`~exactnet.probe.reductions` turns
   activation tensors into rows, :mod:`~exactnet.probe.sampling` keeps a bounded sample,
   :mod:`~exactnet.probe.batches` streams the data.
-* :mod:`~exactnet.probe.nonlinearity`: the non-linearity signature (affinity per layer).
+* :mod:`~exactnet.probe.runner`: :func:`layerwise`, one pass of the data through a model
+  and any per-layer score on what capture records, with one result type
+  (:class:`LayerwiseResult`: table, JSON, plot).
+* :mod:`~exactnet.probe.nonlinearity`: the non-linearity signature (the affinity score per
+  layer through the runner).
 
 Capture and the signature need torch (the ``torch`` extra). Names are imported from their
 submodules on first use, so ``exactnet.probe.affinity_score`` on numpy arrays never loads
@@ -30,10 +34,15 @@ _EXPORTS = {
     "capture": ".recording",
     "Projection": ".reductions",
     "sample_priorities": ".sampling",
-    "LayerScore": ".nonlinearity",
-    "Signature": ".nonlinearity",
+    "AffinityScore": ".nonlinearity",
     "plot_signatures": ".nonlinearity",
     "signature": ".nonlinearity",
+    "LayerData": ".runner",
+    "LayerRow": ".runner",
+    "LayerScoreFunction": ".runner",
+    "LayerwiseResult": ".runner",
+    "layerwise": ".runner",
+    "plot_layerwise": ".runner",
 }
 
 __all__ = list(_EXPORTS)
@@ -41,7 +50,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .affinity import AffinityResult, affinity_score, gaussian_ot_map, ledoit_wolf_covariance, wasserstein2_squared
-    from .nonlinearity import LayerScore, Signature, plot_signatures, signature
+    from .nonlinearity import AffinityScore, plot_signatures, signature
     from .recording import ACTIVATION_TYPES, LayerCapture, activation_modules, capture
     from .reductions import Projection
+    from .runner import LayerData, LayerRow, LayerScoreFunction, LayerwiseResult, layerwise, plot_layerwise
     from .sampling import sample_priorities

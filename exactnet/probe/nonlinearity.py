@@ -3,14 +3,15 @@
 Bouniot, Redko et al., arXiv 2310.11439 (CVPR 2025): the signature of a network, for an
 input distribution, is the vector of affinity scores ``rho_aff`` (:func:`affinity_score`)
 of its activation modules in forward order. Here each activation call site is captured
-(:func:`exactnet.probe.capture`, with an explicit reduction) and scored; the result is a
+(:func:`exactnet.probe.capture`, with an explicit reduction) and scored by the layer-wise
+runner (:func:`exactnet.probe.layerwise`) with :class:`AffinityScore`; the result is a
 table (name, type, d, n, score, seconds) and a picture.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,88 +22,66 @@ require("torch", "the non-linearity signature")
 
 import torch  # noqa: E402
 
-from ._device import checked_device  # noqa: E402
-from .affinity import RIDGE_MODES, affinity_score  # noqa: E402
-from .recording import capture  # noqa: E402
+from .affinity import NORMALIZATIONS, RIDGE_MODES, affinity_score  # noqa: E402
+from .runner import LayerData, LayerwiseResult, layerwise, plot_layerwise  # noqa: E402
 
-__all__ = ["LayerScore", "Signature", "signature", "plot_signatures"]
+__all__ = ["AffinityScore", "signature", "plot_signatures"]
 
 SHRINKAGE_CHOICES = (False, True, "ledoit-wolf", "auto")
 
 
 @dataclass(frozen=True)
-class LayerScore:
-    """One activation call site: its affinity score and what it was computed from."""
+class AffinityScore:
+    """The affinity score of a layer, as a score for :func:`~exactnet.probe.layerwise`:
+    ``rho_aff = 1 - sqrt(W2^2(T#X, Y) / (2 tr Sigma_Y))`` of the layer's input rows X and
+    output rows Y (:func:`~exactnet.probe.affinity_score`; Bouniot, Redko et al., arXiv
+    2310.11439). Values: ``score``, ``shrinkage`` (Ledoit-Wolf used) and
+    ``constant_output`` (scored 1 by definition).
 
-    name: str
-    type: str
-    d: int  # features per sample after the reduction
-    n: int  # samples
-    score: float
-    seconds: float  # time of the score (capture excluded)
-    shrinkage: bool  # Ledoit-Wolf used for this layer
-    constant_output: bool = False  # tr Sigma_Y <= 2 ridge d: scored 1 by definition
+    shrinkage : False (a layer with d >= n raises), True / "ledoit-wolf" (every layer) or
+        "auto" (default: Ledoit-Wolf exactly for the layers with d >= n).
+    ridge_mode : "relative" (default) or "absolute" (AffScoreDeep's 1e-6 I).
+    The score is computed on the device the model ran on (CUDA when it ran there)."""
 
+    normalization: str = "sqrt"
+    shrinkage: bool | str = "auto"
+    ridge_mode: str = "relative"
 
-@dataclass(frozen=True)
-class Signature:
-    """The per-layer affinity scores of one network, in forward order."""
+    name = "affinity"
+    primary = "score"
+    needs = ("input", "output")
+    legend = {
+        "shrinkage": "d >= n, scored with Ledoit-Wolf shrinkage",
+        "constant_output": "the output is constant (its variance is at most 1e-6 of the input's, or within "
+        "rounding); the score is 1 by definition",
+    }
 
-    model: str
-    layers: tuple[LayerScore, ...]
-    reduction: str
-    normalization: str
-    samples: int
-    seed: int
-    capture_seconds: float
-    info: dict = field(default_factory=dict)
-    ridge_mode: str = "relative"  # see affinity_score
+    def __post_init__(self) -> None:
+        if self.shrinkage not in SHRINKAGE_CHOICES:
+            raise ValueError(f"shrinkage={self.shrinkage!r}; use one of {SHRINKAGE_CHOICES}")
+        if self.ridge_mode not in RIDGE_MODES:
+            raise ValueError(f"ridge_mode={self.ridge_mode!r}; use one of {RIDGE_MODES}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization={self.normalization!r}; use one of {NORMALIZATIONS}")
 
     @property
-    def scores(self) -> np.ndarray:
-        return np.array([layer.score for layer in self.layers])
+    def options(self) -> dict[str, Any]:
+        return {"normalization": self.normalization, "ridge_mode": self.ridge_mode, "shrinkage": self.shrinkage}
 
-    def to_json(self) -> dict:
-        return {
-            "model": self.model,
-            "reduction": self.reduction,
-            "normalization": self.normalization,
-            "ridge_mode": self.ridge_mode,
-            "samples": self.samples,
-            "seed": self.seed,
-            "capture_seconds": self.capture_seconds,
-            "layers": [asdict(layer) for layer in self.layers],
-            **({"info": self.info} if self.info else {}),
-        }
-
-    def table(self) -> str:
-        """A plain-text table, one row per activation call site."""
-        width = max([len("name")] + [len(layer.name) for layer in self.layers])
-        kinds = max([len("type")] + [len(layer.type) for layer in self.layers])
-        lines = [f"{'#':>3}  {'name':<{width}}  {'type':<{kinds}}  {'d':>6}  {'n':>6}  {'score':>8}  {'time s':>7}"]
-        for k, layer in enumerate(self.layers):
-            mark = (" LW" if layer.shrinkage else "") + (" const" if layer.constant_output else "")
-            lines.append(
-                f"{k:>3}  {layer.name:<{width}}  {layer.type:<{kinds}}  {layer.d:>6}  {layer.n:>6}  "
-                f"{layer.score:>8.4f}  {layer.seconds:>7.3f}{mark}"
-            )
-        if any(layer.shrinkage for layer in self.layers):
-            lines.append("LW: d >= n, scored with Ledoit-Wolf shrinkage")
-        if any(layer.constant_output for layer in self.layers):
-            rule = (
-                "tr cov(Y) <= 1e-6 tr cov(X), or within rounding"
-                if self.ridge_mode == "relative"
-                else "tr cov(Y) <= 1e-6 d"
-            )
-            lines.append(f"const: the output is constant ({rule}); the score is 1 by definition")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return f"non-linearity signature of {self.model} ({self.reduction}, n={self.samples}):\n{self.table()}"
-
-    def plot(self, ax=None, **kwargs):
-        """Draw the scores against the layer index on ``ax`` (a new figure if None)."""
-        return plot_signatures([self], ax=ax, normalized_depth=False, **kwargs)
+    def __call__(self, layer: LayerData) -> dict[str, Any]:
+        assert layer.input is not None and layer.output is not None  # needs input and output
+        n, d = layer.input.shape
+        shrink = self.shrinkage in (True, "ledoit-wolf") or (self.shrinkage == "auto" and d >= n)
+        res = affinity_score(
+            layer.input,
+            layer.output,
+            normalization=self.normalization,
+            shrinkage=shrink,
+            ridge_mode=self.ridge_mode,
+            device=layer.device,
+            return_details=True,
+        )
+        return {"score": float(res.score), "shrinkage": bool(shrink), "constant_output": bool(res.constant_output)}
 
 
 def signature(
@@ -121,143 +100,62 @@ def signature(
     device: str | torch.device | None = None,
     seed: int = 987,
     progress: bool = True,
-) -> Signature:
-    """The non-linearity signature of ``model`` on ``data``.
+) -> LayerwiseResult:
+    """The non-linearity signature of ``model`` on ``data``: :func:`~exactnet.probe.layerwise`
+    with :class:`AffinityScore`.
 
-    Captures the input and output of every activation call site (:func:`capture`, keeping
-    at most ``samples`` rows per layer, bottom-k by seeded hash of the sample index) and
-    scores each with :func:`affinity_score` (``rho_aff = 1 - sqrt(W2^2(T#X, Y) / (2 tr
-    Sigma_Y))``, Bouniot, Redko et al., arXiv 2310.11439).
-
-    shrinkage : False (a layer with d >= n raises), True / "ledoit-wolf" (every layer) or
-        "auto" (default: Ledoit-Wolf exactly for the layers with d >= n, marked in the
-        table and the JSON).
-    ridge_mode : "relative" (default) or "absolute" (AffScoreDeep's 1e-6 I), see
-        :func:`affinity_score`.
-    device : where the model runs and the matrix functions are computed (CUDA when given);
-        the assignment of the exact W2 runs on the CPU.
+    Captures the input and output of every activation call site (``modules=``: which ones,
+    as ``layers=`` of the runner), keeping at most ``samples`` rows per layer (bottom-k by
+    seeded hash of the sample index), and scores each with the affinity score. Returns a
+    :class:`~exactnet.probe.LayerwiseResult` whose rows have ``score``, ``shrinkage`` and
+    ``constant_output``; ``device`` is where the model runs and the matrix functions are
+    computed (CUDA when given; the assignment of the exact W2 runs on the CPU).
     """
-    if shrinkage not in SHRINKAGE_CHOICES:
-        raise ValueError(f"shrinkage={shrinkage!r}; use one of {SHRINKAGE_CHOICES}")
-    if ridge_mode not in RIDGE_MODES:
-        raise ValueError(f"ridge_mode={ridge_mode!r}; use one of {RIDGE_MODES}")
-    if not isinstance(samples, int) or samples < 2:
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
         raise ValueError(f"samples={samples!r}; at least 2 samples per layer are needed")
-    t0 = time.perf_counter()
-    caps = capture(
+    score = AffinityScore(normalization=normalization, shrinkage=shrinkage, ridge_mode=ridge_mode)
+    return layerwise(
         model,
         data,
-        modules=modules,
+        score,
+        layers=modules,
         reduction=reduction,
         channel_axis=channel_axis,
-        max_samples=samples,
+        samples=samples,
         batch_size=batch_size,
         seed=seed,
         device=device,
         progress=progress,
-    )
-    capture_seconds = time.perf_counter() - t0
-    score_device = (
-        checked_device(device)
-        if device is not None
-        else next((p.device for p in model.parameters()), torch.device("cpu"))
-    )
-    layers = []
-    items = list(caps.items())
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(items), desc="affinity scores", unit="layer")
-    try:
-        for layer_name, cap in items:
-            assert cap.input is not None and cap.output is not None  # both sides are captured
-            n, d = cap.input.shape
-            shrink = shrinkage in (True, "ledoit-wolf") or (shrinkage == "auto" and d >= n)
-            t = time.perf_counter()
-            try:
-                res = affinity_score(
-                    cap.input,
-                    cap.output,
-                    normalization=normalization,
-                    shrinkage=shrink,
-                    ridge_mode=ridge_mode,
-                    device=score_device,
-                    return_details=True,
-                )
-            except ValueError as exc:
-                raise ValueError(f"layer {layer_name!r} ({cap.type}, n={n}, d={d}): {exc}") from exc
-            layers.append(
-                LayerScore(
-                    name=layer_name,
-                    type=cap.type,
-                    d=d,
-                    n=n,
-                    score=float(res.score),
-                    seconds=time.perf_counter() - t,
-                    shrinkage=bool(shrink),
-                    constant_output=bool(res.constant_output),
-                )
-            )
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    red = reduction if isinstance(reduction, str) else str(reduction)
-    return Signature(
-        model=name or type(model).__name__,
-        layers=tuple(layers),
-        reduction=red,
-        normalization=normalization,
-        samples=samples,
-        seed=seed,
-        capture_seconds=capture_seconds,
-        ridge_mode=ridge_mode,
+        name=name,
     )
 
 
-def plot_signatures(signatures, *, ax=None, normalized_depth: bool | None = None, path=None, title=None):
-    """Several signatures in one figure: score against depth, one line per network.
-
-    With ``normalized_depth`` (default when more than one signature is drawn) the x axis is
-    the relative depth k / (L - 1), so networks with different numbers of activations can
-    be compared; a single signature is drawn against the layer index with the layer names
-    as ticks. Saves to ``path`` (PNG or SVG) when given; returns the figure."""
-    require("matplotlib", "plot_signatures")
-    import matplotlib
-
-    if ax is None and path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    sigs = list(signatures.values()) if isinstance(signatures, dict) else list(signatures)
+def plot_signatures(
+    signatures: Sequence[LayerwiseResult] | Mapping[str, LayerwiseResult],
+    *,
+    ax: Any = None,
+    normalized_depth: bool | None = None,
+    path: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Several signatures in one figure (:func:`~exactnet.probe.plot_layerwise` of the
+    affinity scores): score against depth, one line per network, relative depth when
+    there are several. Saves to ``path`` when given; returns the figure."""
+    sigs = list(signatures.values()) if isinstance(signatures, Mapping) else list(signatures)
     if not sigs:
-        raise ValueError("signatures is empty; pass one or more Signature objects")
-    if normalized_depth is None:
-        normalized_depth = len(sigs) > 1
-    if ax is None:
-        width = 7 if normalized_depth else max(6, 0.22 * len(sigs[0].layers) + 2)
-        fig, ax = plt.subplots(figsize=(width, 4))
-    else:
-        fig = ax.figure
-    for sig in sigs:
-        k = np.arange(len(sig.layers))
-        x = k / max(len(k) - 1, 1) if normalized_depth else k
-        ax.plot(x, sig.scores, marker="o", markersize=3, linewidth=1.2, label=f"{sig.model} ({len(k)})")
-    if normalized_depth:
-        ax.set_xlabel("relative depth of the activation")
-    else:
-        names = [layer.name for layer in sigs[0].layers]
-        ax.set_xticks(np.arange(len(names)))
-        ax.set_xticklabels(names, rotation=90, fontsize=6)
-        ax.set_xlabel("activation (forward order)")
-    ax.set_ylabel("affinity score")
-    ax.set_ylim(min(0.0, float(np.nanmin(np.concatenate([s.scores for s in sigs]))) - 0.02), 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title or "non-linearity signature (affinity score per activation)")
-    fig.tight_layout()
+        raise ValueError("signatures is empty; pass one or more signatures")
+    fig = plot_layerwise(
+        sigs,
+        key="score",
+        ax=ax,
+        normalized_depth=normalized_depth,
+        path=None,
+        title=title or "non-linearity signature (affinity score per activation)",
+    )
+    axis = fig.axes[0] if ax is None else ax
+    axis.set_ylabel("affinity score")
+    low = min(float(np.nanmin(s.scores)) for s in sigs)
+    axis.set_ylim(min(0.0, low) - 0.02, 1.02)
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

@@ -24,17 +24,23 @@ weights are floats.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import ceil
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._rational import to_fraction
 from ..extras import require
 from ..net.network import Layer, Network
+from ..net.rational import to_fraction
 from ..theory.thresholds import PiecewiseLinear1D, minimal_network, minimal_neurons
 from .data import check_geometry, lattice_count
+
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "Construction",
@@ -70,7 +76,7 @@ class Construction:
     radii: tuple[int, int]
     amplitude: Fraction | tuple[Fraction, Fraction]
     network: Network
-    module: object = field(repr=False)
+    module: torch.nn.Module = field(repr=False)
     info: dict = field(default_factory=dict)
 
     @property
@@ -79,7 +85,7 @@ class Construction:
         return (1, n) if self.kind == "pulse" else (1, n, n)
 
 
-def GlobalSumPool(dims):
+def GlobalSumPool(dims: Sequence[int]) -> torch.nn.Module:
     """A torch module summing over the given per-sample dimensions (global sum pooling)."""
     require("torch", "the pulse constructions (torch modules)")
     import torch
@@ -98,7 +104,7 @@ def GlobalSumPool(dims):
     return _GlobalSumPool(dims)
 
 
-def _check_amplitude_range(a_min, a_max):
+def _check_amplitude_range(a_min: Fraction | float, a_max: Fraction | float) -> tuple[Fraction, Fraction]:
     a_min, a_max = to_fraction(a_min, "a_min"), to_fraction(a_max, "a_max")
     if not 0 < a_min <= a_max:
         raise ValueError(f"need 0 < a_min <= a_max, got a_min={a_min}, a_max={a_max}")
@@ -115,7 +121,9 @@ def _lemma1_sum(w, b, M, r):
     return edge + (n - 2 * k - 2 * r + 1) * _relu(b) + (2 * r + 2 - k) * _relu(sum(w, Fraction(0)) + b)
 
 
-def lemma1_readout(w, b, M: int) -> tuple[Fraction, Fraction, tuple[int, int]]:
+def lemma1_readout(
+    w: ArrayLike | Sequence[Fraction | float], b: Fraction | float, M: int
+) -> tuple[Fraction, Fraction, tuple[int, int]]:
     """The read-out (alpha, beta) that makes conv(w, b), ReLU, sum, alpha S + beta output
     y = r exactly on a binary pulse, and the radii (r_lo, r_hi) where Lemma 1 proves it.
 
@@ -181,7 +189,7 @@ def _lemma1(name, w, b, alpha, beta, M, radii, info):
     return Construction(name, "pulse", M, radii, Fraction(1), net, module, info)
 
 
-def lemma1_network(w, b, M: int) -> Construction:
+def lemma1_network(w: ArrayLike | Sequence[Fraction | float], b: Fraction | float, M: int) -> Construction:
     """Lemma 1 for the filter w, bias b: the exact network, radii (k-1)/2 <= r <= M-k+1."""
     alpha, beta, radii = lemma1_readout(w, b, M)
     w = tuple(to_fraction(v, "w") for v in np.asarray(w, dtype=object).reshape(-1))
@@ -230,7 +238,7 @@ def _lemma2_network(M, a_min, name):
     )
 
 
-def lemma2_relu(M: int, a_min=1, a_max=4) -> Construction:
+def lemma2_relu(M: int, a_min: Fraction | float = 1, a_max: Fraction | float = 4) -> Construction:
     """Lemma 2 with two ReLU channels: conv(1 -> 2, kernel 1) with weights 1/a_min, biases
     (0, -1), ReLU, global sum of each channel (S_1, S_2), y = (S_1 - S_2 - 1)/2.
 
@@ -255,7 +263,7 @@ def lemma2_relu(M: int, a_min=1, a_max=4) -> Construction:
     return Construction("lemma2_relu", "pulse", M, (0, M), (a_min, a_max), net, module, info)
 
 
-def lemma2_clamp(M: int, a_min=1, a_max=4) -> Construction:
+def lemma2_clamp(M: int, a_min: Fraction | float = 1, a_max: Fraction | float = 4) -> Construction:
     """Lemma 2 with one channel and a clamp activation: conv(1 -> 1, kernel 1) with weight
     1/a_min, hardtanh clamped to [0, 1], global sum S = 2r + 1, y = (S - 1)/2. (The
     canonical network writes the clamp as relu(z) - relu(z - 1).)"""
@@ -286,7 +294,9 @@ def disk_readout(R: int) -> PiecewiseLinear1D:
     return PiecewiseLinear1D.from_points(xs, list(range(R + 1)))
 
 
-def disk_network(M: int, R: int | None = None, a_min=1, a_max=4) -> Construction:
+def disk_network(
+    M: int, R: int | None = None, a_min: Fraction | float = 1, a_max: Fraction | float = 4
+) -> Construction:
     """Clamp (Lemma 2's, per pixel), global sum S = L(r) = #{i^2 + j^2 <= r^2}, then the
     one-hidden-layer ReLU read-out equal to the piecewise-linear interpolant through
     (L(r), r), r = 0..R (R = M - 1 by default), with the fewest neurons that write that
@@ -366,7 +376,7 @@ def _readout_module(ro: Network):
     return torch.nn.Sequential(*mods)
 
 
-def all_constructions(M: int, *, a_min=1, a_max=4) -> list[Construction]:
+def all_constructions(M: int, *, a_min: Fraction | float = 1, a_max: Fraction | float = 4) -> list[Construction]:
     """Every analytic construction at half-length M (the disk with R = M - 1)."""
     out = [lemma1_instance(M)]
     if M >= 4:

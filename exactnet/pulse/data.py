@@ -10,12 +10,17 @@ the amplitude a is fixed (a = 1, "binary") or unknown in [a_min, a_max], a_min >
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._rational import to_fraction
 from ..extras import require
+from ..net.rational import to_fraction
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["pulse_signal", "disk_image", "lattice_count", "pulses", "disks", "check_geometry"]
 
@@ -35,14 +40,14 @@ def check_geometry(M: int, r_max: int | None = None, *, kind: str = "pulse") -> 
         raise ValueError(f"radius {r_max} too large for M = {M}: a {kind} needs {what}")
 
 
-def pulse_signal(M: int, r: int, a=1) -> list[Fraction]:
+def pulse_signal(M: int, r: int, a: Fraction | float = 1) -> list[Fraction]:
     """The exact pulse of radius r and amplitude a (a Fraction), as N = 2M + 1 Fractions."""
     check_geometry(M, r)
     a = to_fraction(a, "a")
     return [a if abs(i - M) <= r else Fraction(0) for i in range(2 * M + 1)]
 
 
-def disk_image(M: int, r: int, a=1) -> list[Fraction]:
+def disk_image(M: int, r: int, a: Fraction | float = 1) -> list[Fraction]:
     """The exact disk of radius r and amplitude a, as the N * N Fractions of the image in
     row-major order (the flattening of a (1, N, N) torch tensor)."""
     check_geometry(M, r, kind="disk")
@@ -51,7 +56,7 @@ def disk_image(M: int, r: int, a=1) -> list[Fraction]:
     return [a if (i - M) ** 2 + (j - M) ** 2 <= r * r else Fraction(0) for i in range(n) for j in range(n)]
 
 
-def lattice_count(r) -> int:
+def lattice_count(r: Fraction | float) -> int:
     """L(r) = #{(i, j) in Z^2 : i^2 + j^2 <= r^2} (Gauss circle problem), for a real r >= 0."""
     r = to_fraction(r, "r")
     if r < 0:
@@ -84,7 +89,7 @@ def _radii_and_amplitudes(n, r_min, r_max, amplitude, rng):
         if n < 1:
             raise ValueError(f"n must be positive, got {n}")
         r = rng.integers(r_min, r_max + 1, size=n)
-    if isinstance(amplitude, tuple):
+    if isinstance(amplitude, (tuple, list)):
         lo, hi = (float(v) for v in amplitude)
         if not 0 < lo <= hi:
             raise ValueError(f"amplitude range must satisfy 0 < a_min <= a_max, got {amplitude}")
@@ -125,16 +130,16 @@ def pulses(
     n: int | None = None,
     *,
     r_min: int = 0,
-    amplitude=1.0,
+    amplitude: Fraction | float | Sequence[Fraction | float] = 1.0,
     noise: float = 0.0,
     seed: int = 0,
-    dtype=None,
-):
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A torch batch of pulses: ``(x, r)`` with x of shape (n, 1, N) and r of shape (n,).
 
     ``n=None`` gives one pulse per radius r_min..r_max; otherwise radii are drawn
     uniformly. ``amplitude``: a number (fixed) or a pair (a_min, a_max) drawn uniformly
-    per pulse. ``noise``: standard deviation of additive Gaussian noise."""
+    per pulse (a tuple or a list). ``noise``: standard deviation of additive Gaussian noise."""
     return _batch("pulse", M, r_max, n, r_min, amplitude, noise, seed, dtype)
 
 
@@ -144,10 +149,10 @@ def disks(
     n: int | None = None,
     *,
     r_min: int = 0,
-    amplitude=1.0,
+    amplitude: Fraction | float | Sequence[Fraction | float] = 1.0,
     noise: float = 0.0,
     seed: int = 0,
-    dtype=None,
-):
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A torch batch of disks: ``(x, r)`` with x of shape (n, 1, N, N); arguments as in :func:`pulses`."""
     return _batch("disk", M, r_max, n, r_min, amplitude, noise, seed, dtype)

@@ -21,14 +21,18 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._rational import format_fraction, to_fraction
 from ..extras import require
 from ..net.network import Network
+from ..net.rational import format_fraction, to_fraction
 from .constructions import Construction
 from .data import check_geometry, disk_image, pulse_signal
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Failure", "Verdict", "verify", "float_errors", "disk_real_radii"]
 
@@ -126,12 +130,12 @@ def _as_network(model, kind: str, M: int) -> Network:
 
 
 def verify(
-    model,
+    model: Construction | Network | torch.nn.Module,
     *,
     kind: str | None = None,
     M: int | None = None,
     radii: tuple[int, int] | None = None,
-    amplitude=None,
+    amplitude: Fraction | float | tuple[Fraction | float, Fraction | float] | None = None,
     name: str | None = None,
 ) -> Verdict:
     """Decide exactly whether ``model`` outputs r on every admissible input.
@@ -211,7 +215,15 @@ def verify(
     )
 
 
-def float_errors(module, *, kind: str, M: int, radii: tuple[int, int], amplitude=1.0, amplitudes: int = 33) -> dict:
+def float_errors(
+    module: torch.nn.Module,
+    *,
+    kind: str,
+    M: int,
+    radii: tuple[int, int],
+    amplitude: Fraction | float | tuple[Fraction | float, Fraction | float] = 1.0,
+    amplitudes: int = 33,
+) -> dict:
     """Float64 errors |y - r| of any torch module (smooth activations included) on every
     radius and on ``amplitudes`` evenly spaced amplitudes of the range: ``max_error``,
     its input ``(r, a)`` and the error per radius. An evaluation on a grid, not a proof:
@@ -244,7 +256,9 @@ def float_errors(module, *, kind: str, M: int, radii: tuple[int, int], amplitude
     return {"max_error": worst, "at": worst_at, "per_radius": per_r}
 
 
-def disk_real_radii(model, *, M: int, R: int, amplitude=1) -> dict:
+def disk_real_radii(
+    model: Construction | Network | torch.nn.Module, *, M: int, R: int, amplitude: Fraction | float = 1
+) -> dict:
     """The error of a disk network over every real radius rho in [0, R].
 
     The image of the disk of radius rho changes only where rho^2 crosses a sum of two

@@ -29,19 +29,29 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from .._rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
 from ..net.network import Network
+from ..net.rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
 from ._common import warn_beyond_float64
 from ._line_exact import ExactLine, _segment_integers, exact_line
-from ._line_exact_kernel import ExactNetData, run_exact
+from ._line_exact_kernel import ExactNetData, PooledLine, run_exact
 from ._line_float import OK, FloatNetData, run_kernel
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    #: a point of input space: an array (numpy, torch) or a sequence of numbers, which
+    #: may be Fractions (sympy Rationals and strings like "3/4" are accepted too)
+    PointLike: TypeAlias = ArrayLike | Sequence[Fraction | float]
+    #: several points, one a row
+    PointsLike: TypeAlias = ArrayLike | Sequence[PointLike]
 
 __all__ = [
     "Region1D",
@@ -65,7 +75,7 @@ class Region1D:
     intercept: tuple
     slope: tuple
 
-    def output(self, t):
+    def output(self, t: Fraction | float) -> tuple[Fraction | float, ...]:
         """The outputs at parameter t (exact if t and the region are exact)."""
         return tuple(a + b * t for a, b in zip(self.intercept, self.slope))
 
@@ -93,7 +103,16 @@ class SegmentRegions:
     kernel could not certify a decision and the exact engine answered).
     """
 
-    def __init__(self, net: Network, start, end, *, exact: bool, source, decided_exactly: bool):
+    def __init__(
+        self,
+        net: Network,
+        start: Sequence[Fraction | float],
+        end: Sequence[Fraction | float],
+        *,
+        exact: bool,
+        source: _ExactSource | _BatchSource,
+        decided_exactly: bool,
+    ):
         self.network = net
         self.start = start
         self.end = end
@@ -154,7 +173,7 @@ class SegmentRegions:
                 first = i
         return tuple(out)
 
-    def point(self, t):
+    def point(self, t: Fraction | float) -> tuple[Fraction | float, ...]:
         """x(t) = start + t (end - start)."""
         return tuple(a + t * (b - a) for a, b in zip(self.start, self.end))
 
@@ -167,7 +186,7 @@ class SegmentRegions:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict; exact values are strings ``"p/q"``."""
-        fmt = format_fraction if self.exact else float
+        fmt: Callable[[Any], Any] = format_fraction if self.exact else float
         return {
             "mode": "exact" if self.exact else "float",
             "regions": self.num_regions,
@@ -217,7 +236,7 @@ def _unpack_pattern(bits: int, n: int) -> np.ndarray:
 class _ExactSource:
     """Fields of one segment from the exact engine's integers."""
 
-    def __init__(self, raw: ExactLine, num_neurons: int):
+    def __init__(self, raw: ExactLine | PooledLine, num_neurons: int):
         self.raw = raw
         self.n = num_neurons
         self.num_regions = raw.num_regions
@@ -320,21 +339,21 @@ class SegmentBatch:
 
     def __init__(
         self,
-        net,
-        starts,
-        ends,
-        offsets,
-        t_hi,
-        t_err,
-        packed,
-        intercepts,
-        slopes,
-        kink_mask,
-        piece_start,
-        num_pieces,
-        num_patterns,
-        smp,
-        decided_exactly,
+        net: Network,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        offsets: np.ndarray,
+        t_hi: np.ndarray,
+        t_err: np.ndarray,
+        packed: np.ndarray,
+        intercepts: np.ndarray,
+        slopes: np.ndarray,
+        kink_mask: np.ndarray,
+        piece_start: np.ndarray,
+        num_pieces: np.ndarray,
+        num_patterns: np.ndarray,
+        smp: np.ndarray,
+        decided_exactly: np.ndarray,
     ):
         self.network = net
         self.starts = starts
@@ -395,7 +414,13 @@ class ExactSegmentBatch:
     ``num_regions``, ``num_pieces``, ``num_patterns`` are integer arrays; ``smp`` and
     ``breakpoints(i)`` give Fractions (built on first use)."""
 
-    def __init__(self, net, starts, ends, lines):
+    def __init__(
+        self,
+        net: Network,
+        starts: Sequence[tuple[Fraction, ...]],
+        ends: Sequence[tuple[Fraction, ...]],
+        lines: Sequence[ExactLine | PooledLine],
+    ):
         self.network = net
         self.starts = starts
         self.ends = ends
@@ -523,7 +548,7 @@ def _exact_lines(net: Network, starts, ends, progress: bool = False) -> list:
     return lines
 
 
-def segment_regions(net: Network, start: Sequence, end: Sequence, *, exact: bool = False) -> SegmentRegions:
+def segment_regions(net: Network, start: PointLike, end: PointLike, *, exact: bool = False) -> SegmentRegions:
     """The regions of ``net`` along the segment from ``start`` to ``end``.
 
     ``exact=True``: integer arithmetic, values are ``fractions.Fraction`` (``start`` and
@@ -537,17 +562,18 @@ def segment_regions(net: Network, start: Sequence, end: Sequence, *, exact: bool
         )
     if exact:
         start, end = real_tensor_to_numpy(start, "start"), real_tensor_to_numpy(end, "end")
-        raw = exact_line(net, start, end)
-        s = tuple(to_fraction(v, f"start[{i}]") for i, v in enumerate(start))
-        e = tuple(to_fraction(v, f"end[{i}]") for i, v in enumerate(end))
+        # (start and end may be arrays, which exact_line and enumerate take like sequences)
+        raw = exact_line(net, start, end)  # type: ignore[arg-type]
+        s = tuple(to_fraction(v, f"start[{i}]") for i, v in enumerate(start))  # type: ignore[arg-type]
+        e = tuple(to_fraction(v, f"end[{i}]") for i, v in enumerate(end))  # type: ignore[arg-type]
         return SegmentRegions(net, s, e, exact=True, source=_ExactSource(raw, net.num_neurons), decided_exactly=True)
     return segment_regions_batch(net, [start], [end])[0]
 
 
 def segment_regions_batch(
     net: Network,
-    starts,
-    ends,
+    starts: PointsLike,
+    ends: PointsLike,
     *,
     exact: bool = False,
     threads: int | None = None,

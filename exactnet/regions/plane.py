@@ -20,16 +20,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from .._rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
 from ..net.network import Network
+from ..net.rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
 from ._common import check_max_regions, warn_beyond_float64
 from ._plane_exact import (
     ExactMaps,
@@ -40,6 +41,21 @@ from ._plane_exact import (
     vertex_point,
     zero_mask_at,
 )
+
+if TYPE_CHECKING:
+    import networkx
+    from matplotlib.figure import Figure
+    from shapely.geometry import Polygon
+
+    from .line import PointLike
+    from .tiling import _StitchedSource
+
+    #: a convex polygon of the plane (see :func:`parse_domain`): None ([-1, 1]^2), a box
+    #: (u0, u1, v0, v1), a sequence (or an (n, 2) array) of (u, v) vertices, or a shapely
+    #: Polygon; numbers may be Fractions (sympy Rationals and strings like "3/4" too)
+    DomainLike: TypeAlias = (
+        np.ndarray | Sequence[Fraction | float] | Sequence[Sequence[Fraction | float] | np.ndarray] | Polygon | None
+    )
 
 __all__ = ["Plane", "Region2D", "Partition", "partition", "parse_domain"]
 
@@ -90,7 +106,7 @@ class Plane:
         return arrs
 
     @classmethod
-    def through(cls, a, b, c) -> Plane:
+    def through(cls, a: PointLike, b: PointLike, c: PointLike) -> Plane:
         """The plane through three inputs: a at (u, v) = (0, 0), b at (1, 0), c at (0, 1)."""
         a = [to_fraction(v, f"a[{i}]") for i, v in enumerate(_flat(a, "a"))]
         b = [to_fraction(v, f"b[{i}]") for i, v in enumerate(_flat(b, "b"))]
@@ -99,11 +115,11 @@ class Plane:
             raise ValueError("the three points must have the same number of coordinates")
         return cls(tuple(a), tuple(x - y for x, y in zip(b, a)), tuple(x - y for x, y in zip(c, a)))
 
-    def point(self, u, v):
+    def point(self, u: Fraction | float, v: Fraction | float) -> tuple[Fraction | float, ...]:
         """x(u, v) (exact when u, v are)."""
         return tuple(o + u * a + v * b for o, a, b in zip(self.origin, self.d1, self.d2))
 
-    def integers(self):
+    def integers(self) -> tuple[list[int], list[int], list[int], int]:
         """(P0, P1, P2, S) with x(u, v) = (P0 + P1 u + P2 v) / S, all integers."""
         vals = self.origin + self.d1 + self.d2
         S = 1
@@ -123,7 +139,7 @@ def _flat(x, name: str):
 _DEFAULT_DOMAIN: list | None = None
 
 
-def parse_domain(domain) -> list[tuple[Fraction, Fraction]]:
+def parse_domain(domain: DomainLike) -> list[tuple[Fraction, Fraction]]:
     """A convex polygon as CCW exact vertices, from ``None`` ([-1, 1]^2), a box
     ``(u0, u1, v0, v1)`` with ``u0 < u1`` and ``v0 < v1`` (a box given as hi, lo is
     refused, not reordered), a sequence of (u, v) vertices in either orientation, or a
@@ -267,13 +283,13 @@ class Region2D:
     interior_point: tuple
 
     @property
-    def polygon(self):
+    def polygon(self) -> Polygon:
         """The region as a shapely Polygon (float coordinates)."""
         from shapely.geometry import Polygon
 
         return Polygon([(float(u), float(v)) for u, v in self.vertices])
 
-    def output(self, u, v):
+    def output(self, u: Fraction | float, v: Fraction | float) -> tuple[Fraction | float, ...]:
         return tuple(c + g[0] * u + g[1] * v for c, g in zip(self.intercept, self.gradient))
 
 
@@ -293,7 +309,14 @@ class Partition:
     Exact partitions hold Fractions; float ones (the certified kernel) hold floats and
     the same regions, patterns, graph and counts."""
 
-    def __init__(self, net: Network, plane: Plane, domain, source, rebuild=None):
+    def __init__(
+        self,
+        net: Network,
+        plane: Plane,
+        domain: Sequence[tuple[Fraction, Fraction]],
+        source: _ExactSource | _FloatSource | _StitchedSource,
+        rebuild: Callable[[], _ExactSource] | None = None,
+    ):
         self.network = net
         self.plane = plane
         self.domain = tuple(domain)
@@ -369,7 +392,7 @@ class Partition:
         return self._src.num_patterns()
 
     @cached_property
-    def graph(self):
+    def graph(self) -> networkx.Graph:
         """The region graph (networkx.Graph); node attributes: pattern (bool array),
         vertices, area, interior_point, intercept, gradient; edge attributes: neurons
         (tuple of (layer, unit)), segment (two endpoints), same_map (bool)."""
@@ -459,7 +482,7 @@ class Partition:
         return self.__dict__["zero_regions"]
 
     # ---- pictures and exports
-    def plot(self, **kwargs):
+    def plot(self, **kwargs: Any) -> Figure:
         """Draw the partition (see :func:`exactnet.plot.plot_partition`)."""
         from ..plot import plot_partition
 
@@ -488,13 +511,13 @@ class Partition:
             )
         return {"type": "FeatureCollection", "features": features}
 
-    def write_geojson(self, path) -> None:
+    def write_geojson(self, path: str | os.PathLike[str]) -> None:
         import json
 
         with open(path, "w") as fh:
             json.dump(self.to_geojson(), fh)
 
-    def write_graphml(self, path) -> None:
+    def write_graphml(self, path: str | os.PathLike[str]) -> None:
         """Write the region graph as GraphML (attributes as strings and numbers:
         pattern "0110...", polygon as WKT, neurons as "layer:unit;...")."""
         import networkx as nx
@@ -868,24 +891,6 @@ def _point_on(key, t):
     return ((-a * c - b * t) / d, (a * t - b * c) / d)
 
 
-def _oriented_lines(reg: ExactPlaneRegion):
-    """Edge lines oriented so that the region's interior is on the positive side."""
-    pts = [vertex_point(v) for v in reg.vertices]
-    cx = sum(p[0] for p in pts) / len(pts)
-    cy = sum(p[1] for p in pts) / len(pts)
-    out = []
-    for a, b, c in reg.lines:
-        s = a * cx + b * cy + c
-        out.append((a, b, c) if s > 0 else (-a, -b, -c))
-    return out
-
-
-def _side(line, X, Y, reg):
-    a, b, c = line
-    v = a * X + b * Y + c
-    return (v > 0) - (v < 0)
-
-
 # --------------------------------------------------------------------------- API
 #: from this many neurons on, exact partitions use the compiled big-integer engine; smaller
 #: ones use the Python engine, which needs no compilation (the compiled engine's first use
@@ -898,7 +903,7 @@ COMPILED_EXACT_MIN_NEURONS = 96
 
 def partition(
     net: Network,
-    domain=None,
+    domain: DomainLike = None,
     *,
     plane: Plane | None = None,
     exact: bool = False,

@@ -14,11 +14,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..net.network import Network
 from .plane import Partition, Plane, parse_domain
+
+if TYPE_CHECKING:
+    from .plane import DomainLike
 
 __all__ = ["SampleEstimate", "sample_patterns"]
 
@@ -87,7 +91,7 @@ def _points(domain, n: int, method: str, rng) -> np.ndarray:
 
 def sample_patterns(
     net: Network,
-    domain=None,
+    domain: DomainLike = None,
     *,
     plane: Plane | None = None,
     n: int = 10**6,

@@ -24,6 +24,7 @@ import math
 from concurrent.futures import Executor
 from fractions import Fraction
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,10 +39,13 @@ from .plane import (
     partition,
 )
 
+if TYPE_CHECKING:
+    from .plane import DomainLike
+
 __all__ = ["partition_tiled", "tile_domain"]
 
 
-def tile_domain(domain, tiles) -> list[list[tuple[Fraction, Fraction]]]:
+def tile_domain(domain: DomainLike, tiles: int | tuple[int, int]) -> list[list[tuple[Fraction, Fraction]]]:
     """Convex tiles covering the domain: a ``tiles`` (nu, nv) grid over its bounding box
     (cut positions are exact rationals), each cell clipped to the domain; empty cells are
     dropped."""
@@ -101,9 +105,9 @@ def _pattern_set(part: Partition) -> set:
 
 def partition_tiled(
     net: Network,
-    domain=None,
+    domain: DomainLike = None,
     *,
-    tiles=(2, 2),
+    tiles: int | tuple[int, int] = (2, 2),
     executor: Executor | None = None,
     plane: Plane | None = None,
     exact: bool = False,

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from math import lcm, prod
+from typing import TYPE_CHECKING, Literal, Self
 
-from .._rational import to_fraction
 from ..net.network import Network
+from ..net.rational import to_fraction
 from .bounds import _check_int, _check_widths
 
 __all__ = [
@@ -111,6 +112,18 @@ class PiecewiseLinear1D:
     right_slope: Fraction
     domain: tuple[Fraction, Fraction] | None = None
 
+    if TYPE_CHECKING:
+        # the constructor takes any rationals and floats (__post_init__ converts them to
+        # Fraction); the fields above are the converted values
+        def __init__(
+            self,
+            breakpoints: Sequence[Fraction | float],
+            values: Sequence[Fraction | float],
+            left_slope: Fraction | float,
+            right_slope: Fraction | float,
+            domain: tuple[Fraction | float, Fraction | float] | None = None,
+        ) -> None: ...
+
     def __post_init__(self):
         xs = _fractions(self.breakpoints, "breakpoints")
         ys = _fractions(self.values, "values")
@@ -153,7 +166,16 @@ class PiecewiseLinear1D:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_breakpoints(cls, breakpoints, values, left_slope, right_slope, domain=None, *, simplify=False):
+    def from_breakpoints(
+        cls,
+        breakpoints: Sequence[Fraction | float],
+        values: Sequence[Fraction | float],
+        left_slope: Fraction | float,
+        right_slope: Fraction | float,
+        domain: tuple[Fraction | float, Fraction | float] | None = None,
+        *,
+        simplify: bool = False,
+    ) -> Self:
         """From breakpoints x_k, values f(x_k) and the two end slopes.
 
         ``simplify=True`` drops breakpoints whose slope jump is zero instead of raising.
@@ -172,7 +194,15 @@ class PiecewiseLinear1D:
         return cls(tuple(xs[k] for k in keep), tuple(ys[k] for k in keep), s0, sn, domain)
 
     @classmethod
-    def from_slopes(cls, breakpoints, slopes, value=0, domain=None, *, simplify=False):
+    def from_slopes(
+        cls,
+        breakpoints: Sequence[Fraction | float],
+        slopes: Sequence[Fraction | float],
+        value: Fraction | float = 0,
+        domain: tuple[Fraction | float, Fraction | float] | None = None,
+        *,
+        simplify: bool = False,
+    ) -> Self:
         """From breakpoints x_1..x_n, all slopes s_0..s_n and ``value`` = f(x_1) (f(0) if n = 0)."""
         xs, ss = _fractions(breakpoints, "breakpoints"), _fractions(slopes, "slopes")
         if len(ss) != len(xs) + 1:
@@ -184,12 +214,22 @@ class PiecewiseLinear1D:
         return cls.from_breakpoints(xs, ys, ss[0], ss[-1], domain, simplify=simplify)
 
     @classmethod
-    def affine(cls, slope, intercept=0, domain=None):
+    def affine(
+        cls,
+        slope: Fraction | float,
+        intercept: Fraction | float = 0,
+        domain: tuple[Fraction | float, Fraction | float] | None = None,
+    ) -> Self:
         """The affine function x -> intercept + slope * x (no breakpoints)."""
         return cls((), (intercept,), slope, slope, domain)
 
     @classmethod
-    def from_points(cls, xs, ys, domain="hull"):
+    def from_points(
+        cls,
+        xs: Sequence[Fraction | float],
+        ys: Sequence[Fraction | float],
+        domain: tuple[Fraction | float, Fraction | float] | Literal["hull"] | None = "hull",
+    ) -> Self:
         """The function interpolating (xs[i], ys[i]) linearly, extended linearly beyond the ends.
 
         ``domain="hull"`` (default) gives [xs[0], xs[-1]]; ``None`` the real line; a pair
@@ -205,7 +245,7 @@ class PiecewiseLinear1D:
         if isinstance(domain, str):
             if domain != "hull":
                 raise ValueError(f"domain = {domain!r}; pass 'hull', None (the real line) or a pair (a, b)")
-            dom = (xs[0], xs[-1])
+            dom: tuple[Fraction, Fraction] | None = (xs[0], xs[-1])
         else:
             dom = _check_domain(domain)
             if dom is not None and not (dom[0] <= xs[0] and xs[-1] <= dom[1]):
@@ -256,7 +296,7 @@ class PiecewiseLinear1D:
             raise ValueError(f"x = {q} lies outside the domain [{self.domain[0]}, {self.domain[1]}]")
         return self._eval(q)
 
-    def restrict(self, a, b) -> PiecewiseLinear1D:
+    def restrict(self, a: Fraction | float, b: Fraction | float) -> PiecewiseLinear1D:
         """The same function on the interval [a, b] (which must lie inside the current domain)."""
         dom = _check_domain((a, b))
         assert dom is not None  # a pair was given
@@ -291,7 +331,9 @@ def _check_function(f) -> PiecewiseLinear1D:
 
 
 # ============================================================================ subset sum
-def subset_with_sum(values: Sequence, target, *, max_size: int = DEFAULT_MAX_BREAKPOINTS) -> tuple[int, ...] | None:
+def subset_with_sum(
+    values: Sequence[Fraction | float], target: Fraction | float, *, max_size: int = DEFAULT_MAX_BREAKPOINTS
+) -> tuple[int, ...] | None:
     """Indices of a subset of ``values`` summing exactly to ``target``, or ``None``.
 
     Exact on rationals (everything is scaled to integers by the lcm of the denominators).

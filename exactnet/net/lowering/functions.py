@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..._rational import to_fraction
+from ..rational import to_fraction
 from .modules import _check_module, _ModuleRules
 from .tracing import _BATCH, _MaxResult, _Opaque
 from .values import _ZERO, _const, _Val, _vals_in

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..._rational import fraction_array, real_tensor_to_numpy
+from ..rational import fraction_array, real_tensor_to_numpy
 from .state import _State
 from .tracing import UnsupportedLayerError
 from .values import _ONE, _ZERO, _Val, _zeros

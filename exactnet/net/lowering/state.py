@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..._rational import fraction_array, to_fraction
+from ..rational import fraction_array, to_fraction
 from .fusion import _compose, _dense, _stack, _times, _Units
 from .tracing import _BATCH, SUPPORTED, UnsupportedLayerError, _target_name
 from .values import _ONE, _ZERO, _const, _ints, _leaves, _map, _map_vals, _Val, _vals_in, _zeros

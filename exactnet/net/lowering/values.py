@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..._rational import fraction_array, real_tensor_to_numpy
+from ..rational import fraction_array, real_tensor_to_numpy
 from .tracing import UnsupportedLayerError, _Batch, _Opaque
 
 _ONE, _ZERO = Fraction(1), Fraction(0)
