@@ -24,7 +24,7 @@ from _timing import time_best
 
 from exactnet import segment_regions_batch
 from exactnet.builtin import benchmark_net
-from exactnet.regions._line_exact import exact_line
+from exactnet.regions.line._exact import exact_line
 
 
 def random_chords(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -26,10 +26,15 @@ __all__ = ["KERNEL_MODULES", "compiled_signatures", "warmup"]
 #: modules that define numba kernels
 KERNEL_MODULES = (
     "exactnet.regions._bigint",
-    "exactnet.regions._line_float",
-    "exactnet.regions._line_exact_kernel",
-    "exactnet.regions._plane_float",
-    "exactnet.regions._plane_exact_kernel",
+    "exactnet.regions.line._float_kernel",
+    "exactnet.regions.line._exact_kernel",
+    "exactnet.regions.plane._float_kernel",
+    "exactnet.regions.plane._float_results",
+    "exactnet.regions.plane._exact_numbers",
+    "exactnet.regions.plane._exact_maps",
+    "exactnet.regions.plane._exact_compose",
+    "exactnet.regions.plane._exact_cut",
+    "exactnet.regions.plane._exact_walk",
     "exactnet.probe._assignment",
 )
 

@@ -71,7 +71,7 @@ def test_warmup_command(capsys):
 _RUN = """
 import json, exactnet
 from exactnet.builtin import benchmark_net
-import exactnet.regions._line_float as lf
+import exactnet.regions.line._float_kernel as lf
 exactnet.segment_regions(benchmark_net("2-6-1", 0), [-1, -1], [1, 1])
 print(json.dumps({"hits": sum(lf._run.stats.cache_hits.values()), "misses": sum(lf._run.stats.cache_misses.values()),
                   "module": exactnet.__file__}))

@@ -6,8 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exactnet import segment_regions, segment_regions_batch
-from exactnet.regions._line_exact import _segment_integers, exact_line
-from exactnet.regions._line_exact_kernel import ExactNetData, run_exact
+from exactnet.regions.line._exact import _segment_integers, exact_line
+from exactnet.regions.line._exact_kernel import ExactNetData
+from exactnet.regions.line._exact_pooled import run_exact
 from exactnet.strategies import relu_networks, segments_for
 
 

@@ -10,9 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exactnet.builtin import benchmark_net
-from exactnet.regions._plane_exact import exact_plane, vertex_point, zero_mask_at
-from exactnet.regions._plane_exact_kernel import run_plane_exact
-from exactnet.regions.plane import Plane, _domain_integers, _ExactSource, parse_domain
+from exactnet.regions.plane import Plane, parse_domain
+from exactnet.regions.plane._exact import exact_plane, vertex_point, zero_mask_at
+from exactnet.regions.plane._exact_kernel import run_plane_exact
+from exactnet.regions.plane.domain import _domain_integers
+from exactnet.regions.plane.sources import _ExactSource
 from exactnet.strategies import relu_networks
 
 
@@ -149,7 +151,7 @@ def test_float_certificates_with_inexact_rational_weights(scale):
 def test_float_map_bounds_hold(data):
     # the certificate itself: for a layer with rational weights and float input maps within
     # their bounds of the exact ones, the exact output maps lie within the output bounds
-    import exactnet.regions._plane_exact_kernel as K
+    import exactnet.regions.plane._exact_numbers as K
 
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     n_in, n_out = data.draw(st.integers(1, 12)), data.draw(st.integers(1, 6))

@@ -42,11 +42,12 @@ def assert_same(tiled, whole):
 
 
 def test_tiles_cover_the_domain():
-    from exactnet.regions.plane import _area2, parse_domain
+    from exactnet.regions.plane import parse_domain
+    from exactnet.regions.plane.region import area2
 
     for domain in (None, [(0, 0), (3, 0), (1, 2)]):
         tiles = tile_domain(domain, (3, 2))
-        assert sum(_area2(t) for t in tiles) == _area2(parse_domain(domain))
+        assert sum(area2(t) for t in tiles) == area2(parse_domain(domain))
 
 
 @pytest.mark.parametrize("exact", [True, False])

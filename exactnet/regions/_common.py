@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import TypeAlias
 
-__all__ = ["check_max_regions", "warn_beyond_float64"]
+from numpy.typing import ArrayLike
+
+__all__ = ["PointLike", "PointsLike", "check_max_regions", "warn_beyond_float64"]
+
+#: a point of input space: an array (numpy, torch) or a sequence of numbers, which may be
+#: Fractions (sympy Rationals and strings like "3/4" are accepted too)
+PointLike: TypeAlias = ArrayLike | Sequence[Fraction | float]
+#: several points, one a row
+PointsLike: TypeAlias = ArrayLike | Sequence[PointLike]
 
 
 def warn_beyond_float64(what: str, stacklevel: int = 3) -> None:

@@ -22,7 +22,7 @@ from ..net.network import Network
 from .plane import Partition, Plane, parse_domain
 
 if TYPE_CHECKING:
-    from .plane import DomainLike
+    from .plane.domain import DomainLike
 
 __all__ = ["SampleEstimate", "sample_patterns"]
 

@@ -29,18 +29,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..net.network import Network
-from .plane import (
-    Partition,
-    Plane,
-    Region2D,
-    _area2,
-    _clip_polygon,
-    parse_domain,
-    partition,
-)
+from .plane import Partition, Plane, Region2D, parse_domain, partition
+from .plane.region import area2, clip_polygon
 
 if TYPE_CHECKING:
-    from .plane import DomainLike
+    from .plane.domain import DomainLike
 
 __all__ = ["partition_tiled", "tile_domain"]
 
@@ -63,10 +56,10 @@ def tile_domain(domain: DomainLike, tiles: int | tuple[int, int]) -> list[list[t
         for j in range(nv):
             poly = list(verts)
             for half in ((1, 0, -cu[i]), (-1, 0, cu[i + 1]), (0, 1, -cv[j]), (0, -1, cv[j + 1])):
-                poly = _clip_polygon(poly, half)
+                poly = clip_polygon(poly, half)
                 if not poly:
                     break
-            if poly and _area2(poly) > 0:
+            if poly and area2(poly) > 0:
                 out.append(_dedupe(poly))
     return out
 
@@ -168,7 +161,7 @@ class _StitchedSource:
         bits = np.unpackbits(np.frombuffer(pat, dtype=np.uint8), bitorder="little")[: self.net.num_neurons].astype(bool)
         n = len(hull)
         centroid = (sum(p[0] for p in hull) / n, sum(p[1] for p in hull) / n)
-        return Region2D(k, tuple(hull), bits, intercept, gradient, _area2(hull) / 2, centroid)
+        return Region2D(k, tuple(hull), bits, intercept, gradient, area2(hull) / 2, centroid)
 
     @cached_property
     def _edges(self):

@@ -28,7 +28,7 @@ from fractions import Fraction
 from math import gcd
 from operator import mul
 
-from ..net.network import Network
+from ...net.network import Network
 
 __all__ = ["ExactPlaneRegion", "exact_plane", "line_key", "vertex_point"]
 

@@ -1,6 +1,6 @@
 """Certified float64 regions along many segments (numba kernel).
 
-The same layer-by-layer interval refinement as :mod:`._line_exact`, in float64, with a
+The same layer-by-layer interval refinement as :mod:`._exact`, in float64, with a
 rigorous forward error bound carried for every quantity (a *filter*, as robust geometry
 kernels do). Every decision the algorithm makes (the sign of a neuron at an interval end,
 whether a root lies inside an interval, the order of two roots, whether an output's slope

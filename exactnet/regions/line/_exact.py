@@ -37,8 +37,8 @@ from operator import mul
 
 import numpy as np
 
-from ..net.network import Network
-from ..net.rational import to_fraction
+from ...net.network import Network
+from ...net.rational import to_fraction
 
 __all__ = ["ExactLine", "exact_line"]
 

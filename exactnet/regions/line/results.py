@@ -1,67 +1,25 @@
-"""Linear regions of a network along a segment (the 1-D engine).
-
-The segment from ``start`` to ``end`` in input space is parametrised by
-x(t) = start + t (end - start), t in [0, 1]. Along it the network is a continuous
-piecewise-linear function of t. Definitions (Serra, Tjandraatmadja, Ramalingam, ICML 2018;
-spec regions.md):
-
-* **region**: a maximal open interval of t on which the full activation pattern (``z > 0``
-  of every neuron) is constant; a neuron identically zero on an interval does not split it;
-* **breakpoint**: a point of (0, 1) where the pattern changes (several neurons switching
-  at the same t make one breakpoint);
-* **linear piece**: a maximal run of adjacent regions on which every output has one
-  affine map (pieces <= regions);
-* **non-empty patterns**: the patterns realised by at least one point of the closed
-  segment, including those realised only at a breakpoint or an end;
-* **kink** of output k: a breakpoint where the slope of output k changes;
-* **exact SMP** of output k (smp.md, our formulation): the sum over its kinks of
-  |slope jump|, with slopes taken per unit of t (multiply by 1 / ``length`` for slopes
-  per unit of Euclidean path length).
-
-Two modes give the same answer: ``exact=True`` computes in integers and returns
-``fractions.Fraction`` values; the default float mode runs a certified float64 kernel on a
-batch of segments and decides exactly (with the exact engine) every segment where a float
-decision could not be certified, so its counts and patterns are the exact ones and its
-numbers are the exact ones rounded (breakpoints within ``breakpoint_errors``).
+"""The results of the 1-D engines: regions and pieces along a segment (:class:`SegmentRegions`)
+and batches of segments (:class:`SegmentBatch` in float mode, :class:`ExactSegmentBatch`).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..net.network import Network
-from ..net.rational import float_or_inf, format_fraction, real_tensor_to_numpy, to_fraction
-from ._common import warn_beyond_float64
-from ._line_exact import ExactLine, _segment_integers, exact_line
-from ._line_exact_kernel import ExactNetData, PooledLine, run_exact
-from ._line_float import OK, FloatNetData, run_kernel
+from ...net.network import Network
+from ...net.rational import float_or_inf, format_fraction
+from ._exact import ExactLine
+from ._exact_pooled import PooledLine
 
 if TYPE_CHECKING:
-    from numpy.typing import ArrayLike
-
-    #: a point of input space: an array (numpy, torch) or a sequence of numbers, which
-    #: may be Fractions (sympy Rationals and strings like "3/4" are accepted too)
-    PointLike: TypeAlias = ArrayLike | Sequence[Fraction | float]
-    #: several points, one a row
-    PointsLike: TypeAlias = ArrayLike | Sequence[PointLike]
-
-__all__ = [
-    "Region1D",
-    "Piece1D",
-    "SegmentRegions",
-    "SegmentBatch",
-    "ExactSegmentBatch",
-    "segment_regions",
-    "segment_regions_batch",
-]
+    pass
 
 
 @dataclass(frozen=True)
@@ -228,7 +186,6 @@ class SegmentRegions:
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- sources
 def _unpack_pattern(bits: int, n: int) -> np.ndarray:
     return np.array([(bits >> k) & 1 for k in range(n)], dtype=bool)
 
@@ -325,7 +282,6 @@ class _BatchSource:
         return self.b.piece_start[self.lo : self.hi].tolist()
 
 
-# --------------------------------------------------------------------------- batch
 class SegmentBatch:
     """Float-mode regions of many segments, stored as flat arrays.
 
@@ -463,238 +419,3 @@ class ExactSegmentBatch:
 def _unpack_rows(rows: np.ndarray, n: int) -> np.ndarray:
     as_bytes = rows.astype("<u8").view(np.uint8).reshape(rows.shape[0], -1)
     return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :n].astype(bool)
-
-
-# --------------------------------------------------------------------------- API
-def _check_segments(net: Network, starts, ends) -> tuple[np.ndarray, np.ndarray]:
-    P = _as_float_points(starts, "starts", net.input_dim)
-    Q = _as_float_points(ends, "ends", net.input_dim)
-    if P.shape != Q.shape:
-        raise ValueError(f"starts has shape {P.shape} but ends has {Q.shape}; pass one end per start")
-    zero = ~(P != Q).any(axis=1)
-    if zero.any():
-        i = int(np.flatnonzero(zero)[0])
-        raise ValueError(f"segment {i} has zero length (starts[{i}] == ends[{i}]); pass two distinct points")
-    return P, Q
-
-
-def _as_float_points(x, name: str, dim: int) -> np.ndarray:
-    x = real_tensor_to_numpy(x, name)
-    if np.iscomplexobj(x):
-        raise TypeError(f"{name} holds complex numbers; segment ends are real points")
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of numbers of shape (n_segments, {dim})") from err
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != dim:
-        raise ValueError(
-            f"{name} must have shape (n_segments, {dim}) (the network's input dimension is {dim}); got {np.shape(x)}"
-        )
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite coordinates")
-    return np.ascontiguousarray(arr)
-
-
-def _cached(net: Network, key: str, build):
-    """Per-network data for the kernels, built once (the network is immutable)."""
-    data = net.__dict__.get(key)
-    if data is None:
-        data = build(net)
-        net.__dict__[key] = data
-    return data
-
-
-def _float_data(net: Network) -> FloatNetData:
-    return _cached(net, "_exactnet_float_data", FloatNetData)
-
-
-def _exact_data(net: Network) -> ExactNetData:
-    return _cached(net, "_exactnet_exact_data", ExactNetData)
-
-
-#: below this many segments the Python engine answers (no kernel compilation needed)
-KERNEL_MIN_SEGMENTS = 32
-_CHUNK = 512
-
-
-def _exact_lines(net: Network, starts, ends, progress: bool = False) -> list:
-    """Exact results (ExactLine or PooledLine) of many segments, in order.
-
-    Uses the compiled big-integer kernel for batches of at least KERNEL_MIN_SEGMENTS
-    segments, in chunks (a tqdm bar with ``progress``); segments whose integers outgrow
-    the kernel's capacity, and small batches, go to the Python engine."""
-    n = len(starts)
-    if n < KERNEL_MIN_SEGMENTS:
-        return [exact_line(net, s, e) for s, e in zip(starts, ends)]
-    segs = [_segment_integers(s, e, net.input_dim) for s, e in zip(starts, ends)]
-    data = _exact_data(net)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc="exact segments", unit="seg")
-    lines: list = []
-    for c0 in range(0, n, _CHUNK):
-        chunk, overflowed = run_exact(net, segs[c0 : c0 + _CHUNK], data)
-        for k in overflowed:
-            chunk[k] = exact_line(net, starts[c0 + k], ends[c0 + k])
-        lines.extend(chunk)
-        if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    return lines
-
-
-def segment_regions(net: Network, start: PointLike, end: PointLike, *, exact: bool = False) -> SegmentRegions:
-    """The regions of ``net`` along the segment from ``start`` to ``end``.
-
-    ``exact=True``: integer arithmetic, values are ``fractions.Fraction`` (``start`` and
-    ``end`` may be rationals). Default: the certified float64 engine (same regions, values
-    rounded; output maps and SMP beyond float64's range are +-inf, with a
-    ``RuntimeWarning``); see the module docstring for the definitions.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(
-            f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch"
-        )
-    if exact:
-        start, end = real_tensor_to_numpy(start, "start"), real_tensor_to_numpy(end, "end")
-        # (start and end may be arrays, which exact_line and enumerate take like sequences)
-        raw = exact_line(net, start, end)  # type: ignore[arg-type]
-        s = tuple(to_fraction(v, f"start[{i}]") for i, v in enumerate(start))  # type: ignore[arg-type]
-        e = tuple(to_fraction(v, f"end[{i}]") for i, v in enumerate(end))  # type: ignore[arg-type]
-        return SegmentRegions(net, s, e, exact=True, source=_ExactSource(raw, net.num_neurons), decided_exactly=True)
-    return segment_regions_batch(net, [start], [end])[0]
-
-
-def segment_regions_batch(
-    net: Network,
-    starts: PointsLike,
-    ends: PointsLike,
-    *,
-    exact: bool = False,
-    threads: int | None = None,
-    progress: bool = False,
-) -> SegmentBatch | ExactSegmentBatch:
-    """Regions of many segments ``starts[i] -> ends[i]`` at once.
-
-    Float mode (default): the certified numba kernel handles every segment whose
-    decisions it can certify; the others (degenerate arrangements) are decided by the
-    exact engine, and ``decided_exactly`` marks them. ``threads`` defaults to the number
-    of CPU cores. ``exact=True``: every segment in exact integer arithmetic (rational
-    ``starts``/``ends`` allowed), returning an :class:`ExactSegmentBatch`; ``progress``
-    shows a tqdm bar.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}")
-    if exact:
-        given_s = [list(s) for s in real_tensor_to_numpy(starts, "starts")]
-        given_e = [list(e) for e in real_tensor_to_numpy(ends, "ends")]
-        if len(given_s) != len(given_e):
-            raise ValueError(f"starts has {len(given_s)} points but ends has {len(given_e)}; pass one end per start")
-        S = [tuple(to_fraction(v, f"starts[{i}][{k}]") for k, v in enumerate(s)) for i, s in enumerate(given_s)]
-        E = [tuple(to_fraction(v, f"ends[{i}][{k}]") for k, v in enumerate(e)) for i, e in enumerate(given_e)]
-        return ExactSegmentBatch(net, S, E, _exact_lines(net, S, E, progress))
-    P, Q = _check_segments(net, starts, ends)
-    data = _float_data(net)
-    threads = threads or os.cpu_count() or 1
-    status, count, t_hi, t_err, packed, out_a, out_b = run_kernel(data, P, Q, threads=threads)
-    n_seg = len(P)
-    n_out = net.output_dim
-    certified = status == OK
-    # certified segments: every breakpoint is a kink of every output, regions = pieces = patterns
-    num_pieces = count.copy()
-    num_patterns = count.copy()
-    smp = np.zeros((n_seg, n_out))
-    kink = np.ones((len(t_hi), n_out), dtype=bool)
-    piece_start = np.ones(len(t_hi), dtype=bool)
-    offs = np.concatenate([[0], np.cumsum(count)])
-    first_rows = offs[:-1][certified & (count > 0)]
-    kink[first_rows] = False
-    if len(t_hi):
-        jumps = np.abs(np.diff(out_b, axis=0))
-        jumps = np.concatenate([np.zeros((1, n_out)), jumps])
-        jumps[first_rows] = 0.0
-        seg_of_row = np.repeat(np.arange(n_seg), count)
-        np.add.at(smp, seg_of_row, jumps)
-    uncertain = np.flatnonzero(~certified)
-    if len(uncertain):
-        raws = _exact_lines(net, P[uncertain].tolist(), Q[uncertain].tolist(), progress)
-        parts = [_float_rows(raw, data.nwords) for raw in raws]
-        (t_hi, t_err, packed, out_a, out_b, kink, piece_start, count) = _splice(
-            count, uncertain, parts, (t_hi, t_err, packed, out_a, out_b, kink, piece_start)
-        )
-        for s, part in zip(uncertain, parts):
-            num_pieces[s] = part["pieces"]
-            num_patterns[s] = part["patterns"]
-            smp[s] = part["smp"]
-        offs = np.concatenate([[0], np.cumsum(count)])
-        if not (np.isfinite(out_a).all() and np.isfinite(out_b).all() and np.isfinite(smp).all()):
-            warn_beyond_float64("output maps or SMP values")
-    return SegmentBatch(
-        net, P, Q, offs, t_hi, t_err, packed, out_a, out_b, kink, piece_start, num_pieces, num_patterns, smp, ~certified
-    )
-
-
-def _float_rows(raw, nwords: int) -> dict:
-    """An exact segment result as the float rows of a SegmentBatch."""
-    S = raw.out_scale
-    n = raw.num_regions
-    pts = raw.points
-    words = np.zeros((n, nwords), np.uint64)
-    for r, bits in enumerate(raw.patterns):
-        for w in range(nwords):
-            words[r, w] = (bits >> (64 * w)) & 0xFFFFFFFFFFFFFFFF
-    beta = raw.out_beta
-    n_out = len(beta[0])
-    kink = np.zeros((n, n_out), dtype=bool)
-    for k in range(n_out):
-        kink[1:, k] = [j != 0 for j in raw.slope_jumps(k)]
-    return {
-        "t_hi": np.array([num / den for num, den in pts[1:]]),
-        # int true division rounds correctly: within an ulp
-        "t_err": np.array([math.ulp(num / den) for num, den in pts[1:]]),
-        "packed": words,
-        # output maps beyond float64's range are +-inf (their IEEE rounding)
-        "a": np.array([[float_or_inf(v, S) for v in row] for row in raw.out_alpha]),
-        "b": np.array([[float_or_inf(v, S) for v in row] for row in beta]),
-        "kink": kink,
-        "piece_start": np.array(raw.piece_starts(), dtype=bool),
-        "pieces": raw.num_pieces,
-        "patterns": raw.num_patterns,
-        "smp": np.array([float_or_inf(sum(abs(j) for j in raw.slope_jumps(k)), S) for k in range(n_out)]),
-    }
-
-
-def _splice(count, segs, parts, arrays):
-    """Insert the exact segments' rows into the certified rows, in segment order."""
-    keys = ("t_hi", "t_err", "packed", "a", "b", "kink", "piece_start")
-    count = count.copy()
-    for s, part in zip(segs, parts):
-        count[s] = len(part["t_hi"])
-    offs = np.concatenate([[0], np.cumsum(count)])
-    total = int(offs[-1])
-    is_exact = np.zeros(len(count), dtype=bool)
-    is_exact[segs] = True
-    # destination rows of the certified segments, in order
-    cert_rows = _rows_of(offs, count, ~is_exact)
-    out = []
-    for key, arr in zip(keys, arrays):
-        new = np.empty((total,) + arr.shape[1:], arr.dtype)
-        new[cert_rows] = arr
-        for s, part in zip(segs, parts):
-            new[offs[s] : offs[s + 1]] = part[key]
-        out.append(new)
-    return tuple(out) + (count,)
-
-
-def _rows_of(offs: np.ndarray, count: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Concatenation of range(offs[s], offs[s] + count[s]) over the segments s in mask."""
-    starts, lens = offs[:-1][mask], count[mask]
-    if not len(lens):
-        return np.zeros(0, dtype=np.int64)
-    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
-    return shift + np.arange(int(lens.sum()))
