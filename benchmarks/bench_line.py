@@ -2,7 +2,7 @@
 
 Breakpoints of 10,000 random chords of [-1, 1]^2 (both ends uniform on the square's
 boundary, coordinates representable in float32 so that both tools get the very same
-segments) through the benchmark net 2-32-32-1 (seed 0, spec README.md). Checks that both
+segments) through the benchmark net 2-32-32-1 (seed 0, docs/definitions.md). Checks that both
 find the same breakpoints, prints lines per second of each and the ratio. Then times the
 exact mode against the float mode on 2-16-16-1.
 
@@ -77,7 +77,7 @@ def main():
     )
     for label, t in (("1 thread ", t1), ("2 threads", t2)):
         rate, per_line = args.chords / t, 1e6 * t / args.chords
-        print(f"exactnet float (certified), {label}: {rate:12,.0f} lines/s ({per_line:.2f} us/line)")
+        print(f"exactnet float (certified), {label}: {rate:12,.0f} lines/s ({per_line:.2f} us/line; {t.note()})")
     print(f"  segments decided by the exact engine: {int(batch.decided_exactly.sum())}")
     try:
         import regioncam  # noqa: F401

@@ -82,7 +82,7 @@ def main(argv=None) -> None:
         n, d = cap.input.shape
         shrink = "ledoit-wolf" if d >= n else False
         t = time.perf_counter()
-        score = affinity_score(cap.input, cap.output, shrinkage=shrink, device=args.device)
+        score = affinity_score(cap.input, cap.output, shrinkage=shrink, ridge_mode="absolute", device=args.device)
         t_ours = time.perf_counter() - t
         t_ours_total += t_ours
         line = f"{k:>3} {name:<18} {d:>5} {n:>5} {t_ours:>10.3f} "

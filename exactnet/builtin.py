@@ -1,4 +1,5 @@
-"""Built-in networks: the benchmark nets of the spec, reproducible without downloads."""
+"""Built-in networks: the benchmark nets (docs/definitions.md, "Networks") and the demo's
+trained classifier, reproducible without downloads."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def parse_widths(spec: str) -> list[int]:
 
 
 def benchmark_net(spec: str = "2-32-32-1", seed: int = 0) -> Network:
-    """The benchmark network ``d-w1-...-1`` of the spec (README.md, conventions).
+    """The benchmark network ``d-w1-...-1`` (docs/definitions.md, "Networks").
 
     With ``rng = np.random.default_rng(seed)``, for each layer in order
     ``k = 1/sqrt(fan_in)``, ``W = rng.uniform(-k, k, size=(fan_in, fan_out))`` then

@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("warmup", help="compile every numba kernel now (kept in numba's cache for later runs)")
 
-    m = sub.add_parser("make-net", help="write a benchmark network d-w1-...-1 (spec README) to an .npz file")
+    m = sub.add_parser("make-net", help="write a benchmark network d-w1-...-1 (docs/definitions.md) to an .npz file")
     m.add_argument("spec", help="e.g. 2-32-32-1 or 2-32x8-1")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--out", required=True, help="output .npz path")

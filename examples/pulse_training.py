@@ -3,7 +3,7 @@
 The task is that of Dagès, Lindenbaum and Bruckstein (arXiv 2303.06638): a small CNN
 (convolution, activation, global sum pooling, linear read-out) outputs the radius r of a
 centred pulse. The lemmas and their exact solution families used here are exactnet's own
-formulation (../shared/spec/pulse.md, ``exactnet.pulse``), not the paper's text:
+formulation (docs/definitions.md, ``exactnet.pulse``), not the paper's text:
 
 * Lemma 1 (binary pulse, amplitude 1): Conv1d(1, 1, k=3) -> activation -> global sum S ->
   Linear(1, 1). Every window is all-ones, all-zeros or an edge window that does not depend

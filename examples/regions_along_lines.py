@@ -1,6 +1,6 @@
 """Linear regions along lines: random initialisation against the worst case.
 
-Reproduces the 1-D statements of regions.md with exact counts:
+Reproduces known 1-D statements on linear regions with exact counts:
 
 * Hanin & Rolnick (ICML 2019), Kogan et al. (arXiv 2512.08091): at He initialisation with
   nonzero biases, a 1-input network has on average about 1 + N regions on a long segment

@@ -1,6 +1,6 @@
 """Machine check of proofs/pulse_lemmas.md (run by pytest; exact arithmetic and sympy only).
 
-exactnet's own formulation (../shared/spec/pulse.md) of the pulse / disk radius task of
+exactnet's own formulation (docs/definitions.md) of the pulse / disk radius task of
 Dagès, Lindenbaum, Bruckstein (arXiv 2303.06638), whose full text we could not consult.
 
 1. Lemma 1, symbolically: for k = 1..4 and symbolic r, M (every r >= (k-1)//2 with

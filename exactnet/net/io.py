@@ -18,19 +18,26 @@ import re
 import warnings
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..extras import require
 from .network import Network
 
+if TYPE_CHECKING:
+    from .rational import RealLike
+
 __all__ = ["load_network", "read_state_dict", "save_npz"]
 
 FORMATS = ".npz (arrays W0, b0, W1, b1, ...), .pt/.pth (torch state_dict), .safetensors"
 
 
-def load_network(path, widths=None, *, negative_slope=0.0) -> Network:
+def load_network(
+    path: str | os.PathLike[str], widths: Sequence[int] | None = None, *, negative_slope: RealLike = 0.0
+) -> Network:
     """Load a ReLU network (ReLU, or leaky ReLU with ``negative_slope``, after every layer but the last).
 
     Parameters
@@ -58,7 +65,7 @@ def load_network(path, widths=None, *, negative_slope=0.0) -> Network:
     return Network.from_arrays(weights, biases, negative_slope=negative_slope, name=path.stem)
 
 
-def save_npz(net: Network, path) -> None:
+def save_npz(net: Network, path: str | os.PathLike[str]) -> None:
     """Write ``net`` as ``W0, b0, W1, b1, ...`` float64 arrays (numpy adds ``.npz`` if missing).
 
     Only plain ReLU networks fit the format. Warns when a weight is a rational that float64
@@ -79,7 +86,7 @@ def _not_valid(path: Path, kind: str, err: Exception) -> ValueError:
     )
 
 
-def read_state_dict(path: str | os.PathLike[str]) -> dict:
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A torch state_dict from a ``.pt``/``.pth``/``.bin`` checkpoint, read only with
     ``torch.load(weights_only=True)`` (no arbitrary unpickling), or from a ``.safetensors``
     file; a truncated or corrupt file, or one holding other Python objects, is refused

@@ -27,11 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..extras import require
 from .rational import fraction_array, fraction_to_float, real_tensor_to_numpy, to_fraction
+
+if TYPE_CHECKING:
+    import torch
+
+    from .rational import RealArrayLike, RealLike
 
 __all__ = ["Layer", "Network", "IntegerLayer"]
 
@@ -68,7 +74,14 @@ class Layer:
 
     __slots__ = ("_weight_q", "_bias_q", "_slope_q", "weight", "bias", "negative_slope", "__dict__")
 
-    def __init__(self, weight, bias, negative_slope=0, *, name: str = "layer"):
+    def __init__(
+        self,
+        weight: RealArrayLike,
+        bias: RealArrayLike,
+        negative_slope: RealLike | RealArrayLike = 0,
+        *,
+        name: str = "layer",
+    ):
         wq = fraction_array(weight, f"{name}.weight", ndim=2)
         bq = fraction_array(bias, f"{name}.bias", ndim=1)
         if wq.shape[0] != bq.shape[0]:
@@ -78,9 +91,11 @@ class Layer:
             )
         if wq.shape[0] == 0 or wq.shape[1] == 0:
             raise ValueError(f"{name}: weight has shape {wq.shape}; a layer needs at least one input and one output")
-        if np.ndim(negative_slope) == 0:
+        # np.ndim takes any object at run time (numpy's stubs say ArrayLike, which has no Fraction);
+        # ndim 0: one slope for every unit (a number, or a 0-d array or tensor)
+        if np.ndim(negative_slope) == 0:  # type: ignore[arg-type]
             sq = np.empty(wq.shape[0], dtype=object)
-            s = to_fraction(negative_slope, f"{name}.negative_slope")
+            s = to_fraction(negative_slope, f"{name}.negative_slope")  # type: ignore[arg-type]
             for j in range(wq.shape[0]):
                 sq[j] = s
         else:
@@ -206,10 +221,10 @@ class Network:
     @classmethod
     def from_arrays(
         cls,
-        weights: Sequence,
-        biases: Sequence,
+        weights: Sequence[RealArrayLike],
+        biases: Sequence[RealArrayLike],
         *,
-        negative_slope=0,
+        negative_slope: RealLike | RealArrayLike = 0,
         name: str | None = None,
     ) -> Network:
         """A network from weight matrices ``W_l`` of shape (out, in) and biases ``b_l``.
@@ -282,7 +297,7 @@ class Network:
             raise ValueError(f"{name} contains NaN or infinite values")
         return arr2, single
 
-    def preactivations(self, x) -> list[np.ndarray]:
+    def preactivations(self, x: RealArrayLike) -> list[np.ndarray]:
         """Float64 pre-activations ``z_l`` of every layer, each of shape (batch, width_l)."""
         h, single = self._check_points(x)
         zs = []
@@ -292,19 +307,19 @@ class Network:
             h = np.where(z > 0, z, layer.negative_slope * z)
         return zs
 
-    def forward(self, x) -> np.ndarray:
+    def forward(self, x: RealArrayLike) -> np.ndarray:
         """Float64 output for a point (n_0,) or a batch (batch, n_0)."""
         return self.preactivations(x)[-1]
 
     __call__ = forward
 
-    def pattern(self, x) -> np.ndarray:
+    def pattern(self, x: RealArrayLike) -> np.ndarray:
         """Activation pattern ``z > 0`` of every neuron (float64), shape (N,) or (batch, N)."""
         zs = self.preactivations(x)
         parts = [z[..., layer.is_neuron] > 0 for z, layer in zip(zs, self.layers)]
         return np.concatenate(parts, axis=-1)
 
-    def preactivations_exact(self, x) -> list[list[Fraction]]:
+    def preactivations_exact(self, x: RealArrayLike) -> list[list[Fraction]]:
         """Exact rational pre-activations at one point ``x`` (any real or rational entries)."""
         xs = fraction_array(x, "x", ndim=1)
         if xs.shape[0] != self.input_dim:
@@ -324,11 +339,11 @@ class Network:
             h = [v if v > 0 else s * v for v, s in zip(z, layer.negative_slope_exact)]
         return zs
 
-    def forward_exact(self, x) -> tuple[Fraction, ...]:
+    def forward_exact(self, x: RealArrayLike) -> tuple[Fraction, ...]:
         """Exact rational output at one point."""
         return tuple(self.preactivations_exact(x)[-1])
 
-    def pattern_exact(self, x) -> np.ndarray:
+    def pattern_exact(self, x: RealArrayLike) -> np.ndarray:
         """Exact activation pattern (bool array of length N) at one point."""
         zs = self.preactivations_exact(x)
         return np.array(
@@ -337,7 +352,7 @@ class Network:
         )
 
     # ------------------------------------------------------------------ export
-    def to_torch(self, dtype=None):
+    def to_torch(self, dtype: torch.dtype | None = None) -> torch.nn.Sequential:
         """An equivalent ``torch.nn.Sequential`` (float64 by default).
 
         Layers whose units all share one activation become ``Linear`` + ``ReLU`` /

@@ -11,9 +11,28 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    class _SupportsArray(Protocol):
+        def __array__(self) -> np.ndarray: ...
+
+    #: A real number as exactnet's exact paths take it: Python and numpy ints and floats,
+    #: ``Fraction``, a string such as ``"3/4"``, or any ``numbers.Real`` (sympy rationals).
+    RealLike: TypeAlias = int | float | Fraction | str | np.integer | np.floating | numbers.Real
+    #: Reals nested in sequences to any depth (numpy arrays allowed inside).
+    NestedReals: TypeAlias = RealLike | np.ndarray | Sequence["NestedReals"]
+    #: An array of reals (or a scalar, as in numpy's ``ArrayLike``): nested sequences of
+    #: ``RealLike`` (lists mixing ``Fraction`` and ``int``), numpy arrays, torch tensors, or
+    #: anything with ``__array__``. Not ``numpy.typing.ArrayLike``: it has no ``Fraction``, and
+    #: its nested-sequence protocol keeps mypy from typing list literals that mix numbers.
+    RealArrayLike: TypeAlias = NestedReals | torch.Tensor | _SupportsArray
 
 __all__ = [
     "to_fraction",
@@ -25,7 +44,7 @@ __all__ = [
 ]
 
 
-def to_fraction(value, name: str = "value") -> Fraction:
+def to_fraction(value: RealLike, name: str = "value") -> Fraction:
     """Return ``value`` as an exact :class:`fractions.Fraction`.
 
     Floats are converted exactly (float64 is dyadic); NaN and infinities raise
@@ -33,6 +52,10 @@ def to_fraction(value, name: str = "value") -> Fraction:
     """
     if isinstance(value, Fraction):
         return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # a 0-d array holds one number
+        return to_fraction(value.item(), name)
+    if hasattr(value, "detach") and hasattr(value, "is_complex"):  # a torch tensor
+        return to_fraction(real_tensor_to_numpy(value, name), name)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} is a boolean ({value!r}); pass a number")
     if isinstance(value, (int, np.integer)):
@@ -63,7 +86,11 @@ def to_fraction(value, name: str = "value") -> Fraction:
     )
 
 
-def real_tensor_to_numpy(values, name: str):
+@overload
+def real_tensor_to_numpy(values: torch.Tensor, name: str) -> np.ndarray: ...
+@overload
+def real_tensor_to_numpy(values: object, name: str) -> Any: ...  # ``values`` itself, unchanged
+def real_tensor_to_numpy(values: object, name: str) -> Any:
     """A torch tensor's values as a numpy array (float64 for floating dtypes, which holds
     float16/bfloat16/float32 exactly); anything else is returned unchanged.
 
@@ -80,7 +107,7 @@ def real_tensor_to_numpy(values, name: str):
     return t.double().numpy() if t.is_floating_point() else t.numpy()
 
 
-def fraction_array(values, name: str, ndim: int | None = None) -> np.ndarray:
+def fraction_array(values: RealArrayLike, name: str, ndim: int | None = None) -> np.ndarray:
     """Convert a (nested) sequence or array to a numpy object array of ``Fraction``.
 
     Raises ``ValueError`` naming ``name`` and the index of the first NaN/infinite entry,
@@ -117,13 +144,13 @@ def fraction_to_float(q: Fraction, name: str = "value") -> float:
         raise ValueError(f"{name} = {q} does not fit in float64; use exact mode") from err
 
 
-def float_or_inf(num, den: int = 1) -> float:
+def float_or_inf(num: float | Fraction, den: int = 1) -> float:
     """The float64 nearest to the rational ``num / den`` (``num`` an int or a Fraction,
     ``den`` a nonzero int; round to nearest even), and ``inf`` or ``-inf`` where it is
     beyond float64's range: what IEEE 754 rounding gives, where Python's ``float`` and
     integer division raise ``OverflowError`` instead."""
     try:
-        return float(num) if den == 1 else num / den
+        return float(num if den == 1 else num / den)  # int / int and float(Fraction) round correctly
     except OverflowError:
         return math.inf if (num > 0) == (den > 0) else -math.inf
 

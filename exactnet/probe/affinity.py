@@ -3,10 +3,10 @@
 Bouniot, Redko, Mallasto, Laclau, Struckmeier, Arndt, Lamprier, Habrard, "Understanding
 deep neural networks through the lens of their non-linearity", arXiv 2310.11439 (CVPR
 2025); the definition follows what the authors' code computes (AffScoreDeep,
-``src/aff_core.py``, ``rho_aff``), as pinned down in ../shared/spec/affinity.md.
+``src/aff_core.py``, ``rho_aff``); see docs/definitions.md, "The affinity score".
 
 Samples are rows here (``X``, ``Y`` of shape (n_samples, n_features), the convention of
-scikit-learn and POT); the spec and the paper write them as columns.
+scikit-learn and POT); the paper writes them as columns.
 
 For the input ``X`` of an activation and its output ``Y`` (both n x d):
 
@@ -51,12 +51,17 @@ computed in float64.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
 from . import _backend as bk
 from .gaussian import covariance, gaussian_ot_map, ledoit_wolf_covariance, map_factors
 from .wasserstein import w2_of_samples, wasserstein2_squared
+
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "AffinityResult",
@@ -95,7 +100,7 @@ class AffinityResult:
 
 
 # --------------------------------------------------------------------------- validation
-def _check_pair(X, Y, device, backend):
+def _check_pair(X, Y, device, backend) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]:
     X, Y = bk.sample_pair(
         ("X", "Y"),
         X,
@@ -111,18 +116,57 @@ def _check_pair(X, Y, device, backend):
 
 
 # --------------------------------------------------------------------------- the score
+@overload
 def affinity_score(
-    X,
-    Y,
+    X: ArrayLike | torch.Tensor,
+    Y: ArrayLike | torch.Tensor,
+    *,
+    normalization: str = ...,
+    shrinkage: bool | str = ...,
+    ridge: float = ...,
+    ridge_mode: str = ...,
+    device: str | torch.device | None = ...,
+    backend: str = ...,
+    return_details: Literal[False] = ...,
+) -> float: ...
+@overload
+def affinity_score(
+    X: ArrayLike | torch.Tensor,
+    Y: ArrayLike | torch.Tensor,
+    *,
+    normalization: str = ...,
+    shrinkage: bool | str = ...,
+    ridge: float = ...,
+    ridge_mode: str = ...,
+    device: str | torch.device | None = ...,
+    backend: str = ...,
+    return_details: Literal[True],
+) -> AffinityResult: ...
+@overload
+def affinity_score(
+    X: ArrayLike | torch.Tensor,
+    Y: ArrayLike | torch.Tensor,
+    *,
+    normalization: str = ...,
+    shrinkage: bool | str = ...,
+    ridge: float = ...,
+    ridge_mode: str = ...,
+    device: str | torch.device | None = ...,
+    backend: str = ...,
+    return_details: bool,
+) -> float | AffinityResult: ...
+def affinity_score(
+    X: ArrayLike | torch.Tensor,
+    Y: ArrayLike | torch.Tensor,
     *,
     normalization: str = "sqrt",
     shrinkage: bool | str = False,
     ridge: float = RIDGE,
     ridge_mode: str = "relative",
-    device=None,
+    device: str | torch.device | None = None,
     backend: str = "auto",
     return_details: bool = False,
-):
+) -> float | AffinityResult:
     """Affinity score ``rho_aff`` of an activation with input samples ``X`` and output
     samples ``Y`` (rows are samples: shape (n_samples, n_features), numpy or torch):
 

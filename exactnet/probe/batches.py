@@ -3,7 +3,7 @@ their inputs (and labels), and the share of a ``torch.distributed`` rank."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..extras import require
@@ -15,7 +15,7 @@ import torch  # noqa: E402
 __all__ = ["batches", "count_batches", "inputs_of", "rank_and_world"]
 
 
-def batches(data: Any, batch_size: int) -> Iterator[Any]:
+def batches(data: torch.Tensor | Iterable[Any], batch_size: int) -> Iterator[Any]:
     """The batches of ``data``: slices of ``batch_size`` rows of a tensor, or whatever a
     DataLoader or other iterable yields."""
     if isinstance(data, torch.Tensor):
@@ -33,7 +33,7 @@ def batches(data: Any, batch_size: int) -> Iterator[Any]:
         yield from it
 
 
-def inputs_of(batch: Any, b: int) -> torch.Tensor:
+def inputs_of(batch: object, b: int) -> torch.Tensor:
     """The inputs of batch number ``b``: the batch itself, or element 0 of an
     ``(inputs, labels, ...)`` tuple or list."""
     x = batch
@@ -51,12 +51,12 @@ def inputs_of(batch: Any, b: int) -> torch.Tensor:
     return x
 
 
-def count_batches(data: Any, batch_size: int) -> int | None:
+def count_batches(data: torch.Tensor | Iterable[Any], batch_size: int) -> int | None:
     """How many batches :func:`batches` yields, when known (for progress bars)."""
     if isinstance(data, torch.Tensor):
         return -(-data.shape[0] // batch_size) if data.dim() else None
     try:
-        return len(data)
+        return len(data)  # type: ignore[arg-type]  # an iterable without len() raises TypeError
     except TypeError:
         return None
 

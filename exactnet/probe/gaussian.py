@@ -14,21 +14,44 @@ any device with ``backend="torch"``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import numpy as np
 
 from . import _backend as bk
 
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike
+
+    _Matrix = TypeVar("_Matrix", np.ndarray, torch.Tensor)  # numpy in, numpy out; torch in, torch out
+
 __all__ = ["covariance", "gaussian_ot_map", "ledoit_wolf_covariance", "map_factors"]
 
 
-def covariance(C):
+def covariance(C: _Matrix) -> _Matrix:
     """Unbiased covariance ``C^T C / (n - 1)`` of the rows of ``C``, already centred."""
     return bk.sym(C.T @ C) / (C.shape[0] - 1)
 
 
-def ledoit_wolf_covariance(Z, *, return_shrinkage: bool = False):
+@overload
+def ledoit_wolf_covariance(Z: torch.Tensor, *, return_shrinkage: Literal[False] = ...) -> torch.Tensor: ...
+@overload
+def ledoit_wolf_covariance(Z: torch.Tensor, *, return_shrinkage: Literal[True]) -> tuple[torch.Tensor, float]: ...
+@overload
+def ledoit_wolf_covariance(Z: ArrayLike, *, return_shrinkage: Literal[False] = ...) -> np.ndarray: ...
+@overload
+def ledoit_wolf_covariance(Z: ArrayLike, *, return_shrinkage: Literal[True]) -> tuple[np.ndarray, float]: ...
+@overload
+def ledoit_wolf_covariance(
+    Z: ArrayLike | torch.Tensor, *, return_shrinkage: bool
+) -> np.ndarray | torch.Tensor | tuple[np.ndarray | torch.Tensor, float]: ...
+def ledoit_wolf_covariance(
+    # the overloads above type Z; the body uses it as whatever _backend.as_samples (untyped) returns
+    Z: Any,
+    *,
+    return_shrinkage: bool = False,
+) -> np.ndarray | torch.Tensor | tuple[np.ndarray | torch.Tensor, float]:
     """Ledoit-Wolf shrunk covariance of the rows of ``Z`` (n x d), as scikit-learn's
     ``LedoitWolf().fit(Z).covariance_``:
 
@@ -67,7 +90,7 @@ def ledoit_wolf_covariance(Z, *, return_shrinkage: bool = False):
 SMALL_EIGENVALUE = 1e-8
 
 
-def map_factors(Sx, Sy):
+def map_factors(Sx: _Matrix, Sy: _Matrix) -> tuple[_Matrix, _Matrix]:
     """(W, s) with A = W diag(s) W^T the SPD solution of A Sx A = Sy (see gaussian_ot_map)."""
     L = bk.cholesky_lower(Sx)
     if L is not None:
@@ -127,7 +150,13 @@ def _accurate_roots(w, V, Sy, R):
     return s, V
 
 
-def gaussian_ot_map(cov_x, cov_y, *, backend: str = "auto"):
+@overload
+def gaussian_ot_map(cov_x: torch.Tensor, cov_y: ArrayLike | torch.Tensor, *, backend: str = ...) -> torch.Tensor: ...
+@overload
+def gaussian_ot_map(cov_x: ArrayLike, cov_y: ArrayLike | torch.Tensor, *, backend: str = ...) -> np.ndarray: ...
+def gaussian_ot_map(
+    cov_x: ArrayLike | torch.Tensor, cov_y: ArrayLike | torch.Tensor, *, backend: str = "auto"
+) -> np.ndarray | torch.Tensor:
     """The symmetric positive definite ``A`` with ``A Sigma_X A = Sigma_Y``: the linear part of
     the optimal-transport (Monge) map ``x -> A (x - m_X) + m_Y`` between ``N(m_X, Sigma_X)``
     and ``N(m_Y, Sigma_Y)`` (Knott and Smith 1984; Peyre and Cuturi 2019, Remark 2.31),

@@ -10,9 +10,9 @@ table (name, type, d, n, score, seconds) and a picture.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,15 @@ import torch  # noqa: E402
 
 from .affinity import NORMALIZATIONS, RIDGE_MODES, affinity_score  # noqa: E402
 from .runner import LayerData, LayerwiseResult, layerwise, plot_layerwise  # noqa: E402
+
+if TYPE_CHECKING:
+    import os
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .recording import ModuleSelection
+    from .reductions import ReductionLike
 
 __all__ = ["AffinityScore", "signature", "plot_signatures"]
 
@@ -86,12 +95,12 @@ class AffinityScore:
 
 def signature(
     model: torch.nn.Module,
-    data: Any,
+    data: torch.Tensor | Iterable[Any],
     *,
     name: str | None = None,
-    modules: Any = None,
-    reduction: Any = "channel_mean",
-    channel_axis: Any = "auto",
+    modules: ModuleSelection | None = None,
+    reduction: ReductionLike = "channel_mean",
+    channel_axis: int | str | Mapping[str, int | str] = "auto",
     samples: int = 2048,
     batch_size: int = 256,
     normalization: str = "sqrt",
@@ -133,11 +142,11 @@ def signature(
 def plot_signatures(
     signatures: Sequence[LayerwiseResult] | Mapping[str, LayerwiseResult],
     *,
-    ax: Any = None,
+    ax: Axes | None = None,
     normalized_depth: bool | None = None,
-    path: Any = None,
+    path: str | os.PathLike[str] | None = None,
     title: str | None = None,
-) -> Any:
+) -> Figure:
     """Several signatures in one figure (:func:`~exactnet.probe.plot_layerwise` of the
     affinity scores): score against depth, one line per network, relative depth when
     there are several. Saves to ``path`` when given; returns the figure."""

@@ -75,9 +75,9 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -92,6 +92,14 @@ from ._device import checked_device  # noqa: E402
 from .batches import batches, count_batches, inputs_of, rank_and_world  # noqa: E402
 from .reductions import POSITIONAL, USES_AXIS, ProjectionCache, parse_reduction, producer_axis, reduce_rows  # noqa: E402
 from .sampling import Rows, bottom_k, merge, merge_into, sample_priorities, sort_by_index  # noqa: E402
+
+if TYPE_CHECKING:
+    from .reductions import ReductionLike
+
+    #: A ``modules=`` argument (with ``None``: every activation module): a regular expression
+    #: searched in the qualified names, module types, or a list of names (the sequences must
+    #: be lists or tuples at run time; ``Sequence`` because ``list`` is invariant).
+    ModuleSelection: TypeAlias = str | type[nn.Module] | Sequence[type[nn.Module]] | Sequence[str]
 
 __all__ = [
     "ACTIVATION_TYPES",
@@ -424,10 +432,10 @@ class _Capturer:
 
 def capture(
     model: nn.Module,
-    data: Any,
+    data: torch.Tensor | Iterable[Any],
     *,
-    modules: Any = None,
-    reduction: Any = "channel_mean",
+    modules: ModuleSelection | None = None,
+    reduction: ReductionLike = "channel_mean",
     channel_axis: int | str | Mapping[str, int | str] = "auto",
     max_samples: int | None = 2048,
     max_inputs: int | None = None,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
@@ -107,7 +107,12 @@ class Projection:
         return f"project({self.k})"
 
 
-def parse_reduction(reduction: Any) -> tuple[str, Projection | None]:
+if TYPE_CHECKING:
+    #: A ``reduction=`` argument: a name of :data:`REDUCTIONS`, ``("project", k)`` or ``Projection(k)``.
+    ReductionLike: TypeAlias = str | tuple[str, int] | Projection
+
+
+def parse_reduction(reduction: ReductionLike) -> tuple[str, Projection | None]:
     """``(name, projection)`` of a ``reduction=`` argument: a name of :data:`REDUCTIONS`
     (projection ``None``), or ``("project", k)`` / ``Projection(k)`` (name ``"project(k)"``)."""
     if isinstance(reduction, Projection):

@@ -21,9 +21,9 @@ the score's values, a table, JSON and a plot; :func:`plot_layerwise` draws sever
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -36,6 +36,16 @@ import torch  # noqa: E402
 from ._device import checked_device  # noqa: E402
 from .batches import batches, inputs_of  # noqa: E402
 from .recording import LayerCapture, capture  # noqa: E402
+
+if TYPE_CHECKING:
+    import os
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from .recording import ModuleSelection
+    from .reductions import ReductionLike
 
 __all__ = ["LayerData", "LayerRow", "LayerScoreFunction", "LayerwiseResult", "layerwise", "plot_layerwise"]
 
@@ -173,7 +183,7 @@ class LayerwiseResult:
     def __str__(self) -> str:
         return f"{self.score} of {self.model} per layer ({self.reduction}, n={self.samples}):\n{self.table()}"
 
-    def plot(self, key: str | None = None, ax: Any = None, **kwargs: Any) -> Any:
+    def plot(self, key: str | None = None, ax: Axes | None = None, **kwargs: Any) -> Figure:
         """Draw the value ``key`` (default: the primary one) against the layer index on
         ``ax`` (a new figure if None); returns the figure. See :func:`plot_layerwise`."""
         return plot_layerwise([self], key=key, ax=ax, normalized_depth=False, **kwargs)
@@ -203,15 +213,15 @@ def _needs(score: Callable) -> tuple[str, ...]:
 
 def layerwise(
     model: torch.nn.Module,
-    data: Any,
-    score: LayerScoreFunction | Callable[[LayerData], Any],
+    data: torch.Tensor | Iterable[Any],
+    score: LayerScoreFunction | Callable[[LayerData], float | np.integer | np.floating | Mapping[str, Any]],
     *,
-    layers: Any = None,
-    reduction: Any = "channel_mean",
-    channel_axis: Any = "auto",
+    layers: ModuleSelection | None = None,
+    reduction: ReductionLike = "channel_mean",
+    channel_axis: int | str | Mapping[str, int | str] = "auto",
     samples: int | None = 2048,
     batch_size: int = 256,
-    labels: Any = None,
+    labels: ArrayLike | torch.Tensor | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
@@ -346,12 +356,12 @@ def plot_layerwise(
     results: Sequence[LayerwiseResult] | Mapping[str, LayerwiseResult],
     *,
     key: str | None = None,
-    ax: Any = None,
+    ax: Axes | None = None,
     normalized_depth: bool | None = None,
-    path: Any = None,
+    path: str | os.PathLike[str] | None = None,
     title: str | None = None,
     labels: Sequence[str] | None = None,
-) -> Any:
+) -> Figure:
     """Several results in one figure: a value per layer against depth, one line per result
     (networks, epochs, training-set sizes, ...).
 

@@ -3,10 +3,18 @@ a linear assignment problem, solved exactly and certified (:mod:`._assignment`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 import numpy as np
 
 from . import _backend as bk
 from ._assignment import certified_assignment, matched_squared_distances, optimal_matching
+
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike
+
+    _Samples = TypeVar("_Samples", np.ndarray, torch.Tensor)  # both numpy arrays, or both tensors
 
 __all__ = ["wasserstein2_squared", "w2_of_samples"]
 
@@ -23,7 +31,7 @@ def _torch_assignment_cost(P, Q) -> np.ndarray:
     return np.ascontiguousarray((Pa @ Qa.T).cpu().numpy())
 
 
-def w2_of_samples(P, Q) -> float:
+def w2_of_samples(P: _Samples, Q: _Samples) -> float:
     """W2^2 of validated float64 samples (numpy arrays, or tensors on one device)."""
     n, d = P.shape
     if d == 1:
@@ -40,7 +48,7 @@ def w2_of_samples(P, Q) -> float:
     return float(((P - Q[match]) ** 2).sum() / n)
 
 
-def wasserstein2_squared(P, Q, *, backend: str = "auto") -> float:
+def wasserstein2_squared(P: ArrayLike | torch.Tensor, Q: ArrayLike | torch.Tensor, *, backend: str = "auto") -> float:
     """Exact squared 2-Wasserstein distance between the empirical measures of the rows of
     ``P`` and ``Q`` (n x d each, uniform weights 1/n, cost ``|p - q|^2``):
 
@@ -66,7 +74,8 @@ def wasserstein2_squared(P, Q, *, backend: str = "auto") -> float:
         "equal sample counts and dimensions are needed (uniform weights, an assignment problem)",
         backend,
     )
-    if P.shape[0] == 0:
+    # P is now a float64 numpy array or tensor (_backend.sample_pair is untyped; P keeps its declared type)
+    if P.shape[0] == 0:  # type: ignore[union-attr]
         raise ValueError("P and Q are empty")
     # computed on P, Q times a power of two (exact) where needed, so that no square overflows
     e = bk.common_binary_scale(P, Q)

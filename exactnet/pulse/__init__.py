@@ -1,7 +1,7 @@
 """Radius of a centred pulse (1-D) or disk (2-D): data, analytic networks, exact verification.
 
 Our formulation of the task of Dagès, Lindenbaum and Bruckstein (arXiv 2303.06638),
-specified in ../shared/spec/pulse.md: the paper's full text could not be consulted, so
+described in docs/definitions.md: the paper's full text could not be consulted, so
 the lemmas, constructions and proofs here (``proofs/pulse_lemmas.md``) are exactnet's own.
 """
 

@@ -1,6 +1,6 @@
 """Analytic networks that output the radius of a centred pulse or disk exactly.
 
-Our formulation (../shared/spec/pulse.md; proofs in ``proofs/pulse_lemmas.md``, checked
+Our formulation (docs/definitions.md; proofs in ``proofs/pulse_lemmas.md``, checked
 symbolically by ``proofs/check_pulse_lemmas.py``). Each construction comes twice: as an
 exact :class:`~exactnet.net.network.Network` with rational weights (what the verifier
 checks) and as a float64 torch module of the paper's architecture (convolution,
@@ -131,7 +131,7 @@ def lemma1_readout(
     (k - 1)/2 <= r <= M - k + 1 (every window is all-ones, all-zeros or one of the 2(k - 1)
     edge windows, whose contents do not depend on r), so S(r) = S_0 + s r with slope
     s = 2 (relu(sum(w) + b) - relu(b)); alpha = 1/s, beta = -S_0 / s. Raises when s = 0:
-    that filter cannot see the radius (our formulation, ../shared/spec/pulse.md)."""
+    that filter cannot see the radius (our formulation, proofs/pulse_lemmas.md)."""
     w = tuple(to_fraction(v, f"w[{i}]") for i, v in enumerate(np.asarray(w, dtype=object).reshape(-1)))
     b = to_fraction(b, "b")
     check_geometry(M)
@@ -302,7 +302,7 @@ def disk_network(
     (L(r), r), r = 0..R (R = M - 1 by default), with the fewest neurons that write that
     function. Exact on integer radii and every amplitude a >= a_min; ``info`` holds that
     count (``minimal_neurons``, proofs/neuron_threshold.md). It is minimal among read-outs
-    equal to the interpolant (the spec's reading), not among all functions through the
+    equal to the interpolant (our reading), not among all functions through the
     points: those can be smaller (R = 2: one neuron instead of two; R = 3: two instead of
     three; proofs/pulse_lemmas.md)."""
     require("torch", "the pulse constructions (torch modules)")

@@ -1,6 +1,6 @@
 """Centred pulses (1-D) and disks (2-D) of integer radius: exact signals and torch batches.
 
-Our formulation (../shared/spec/pulse.md, after Dagès, Lindenbaum and Bruckstein,
+Our formulation (docs/definitions.md, after Dagès, Lindenbaum and Bruckstein,
 arXiv 2303.06638, whose full text we could not consult): a signal of length N = 2M + 1
 with centre index M holds x_i = a where |i - M| <= r and 0 elsewhere; an N x N image holds
 x_ij = a where (i - M)^2 + (j - M)^2 <= r^2. The radius r is an integer, 0 <= r <= R < M;

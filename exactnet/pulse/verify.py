@@ -1,6 +1,7 @@
 """Exact verification that a network outputs the radius of every admissible pulse or disk.
 
-A proof by enumeration, not a sample (our formulation, ../shared/spec/pulse.md):
+A proof by enumeration, not a sample (our formulation, docs/definitions.md and
+proofs/pulse_lemmas.md):
 
 * fixed amplitude a: an exact rational forward pass on the pulse (or disk) of every
   radius r; the error is |y - r|;
@@ -264,7 +265,7 @@ def disk_real_radii(
     The image of the disk of radius rho changes only where rho^2 crosses a sum of two
     squares n = i^2 + j^2, so on [sqrt(n_k), sqrt(n_{k+1})) the output y_k is constant (one
     exact forward pass each) and sup |y_k - rho| is at an end of the interval. No network
-    is exact on real radii (pulse.md): the image, hence y, is the same for every rho in an
+    is exact on real radii (proofs/pulse_lemmas.md): the image, hence y, is the same for every rho in an
     interval. Returns ``sup_error`` (float), the interval ``at`` (rho_lo, rho_hi) and its
     output, and ``intervals``: (n_lo, n_hi, y) for each, exact."""
     import math

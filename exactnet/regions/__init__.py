@@ -1,4 +1,8 @@
-"""Exact linear regions: along segments (1-D); polygons and boxes follow."""
+"""Exact linear regions: along segments (:mod:`.line`) and on convex polygons of a plane
+(:mod:`.plane`), tiled partitions (:mod:`.tiling`) and sampled estimates (:mod:`.sampling`).
+
+The 1-D names are exported here; the 2-D ones from :mod:`exactnet.regions.plane`.
+"""
 
 from .line import (
     Piece1D,

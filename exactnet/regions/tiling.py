@@ -54,7 +54,7 @@ def tile_domain(domain: DomainLike, tiles: int | tuple[int, int]) -> list[list[t
     out = []
     for i in range(nu):
         for j in range(nv):
-            poly = list(verts)
+            poly: list = list(verts)
             for half in ((1, 0, -cu[i]), (-1, 0, cu[i + 1]), (0, 1, -cv[j]), (0, -1, cv[j + 1])):
                 poly = clip_polygon(poly, half)
                 if not poly:

@@ -2,7 +2,7 @@
 
 Every function returns a Python ``int`` computed exactly (no floats, no overflow).
 
-Notation (as in the project's spec, docs ``regions.md``): input dimension ``n0`` = n_0,
+Notation (as in docs/definitions.md): input dimension ``n0`` = n_0,
 hidden widths ``widths`` = (n_1, ..., n_L). A *region* is a maximal set with nonempty
 interior on which the activation pattern is constant.
 

@@ -71,14 +71,22 @@ driver).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from ...extras import require
 from ..network import Network
 from .tracing import SUPPORTED, UnsupportedLayerError, _leaf_kind, _trace
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["SUPPORTED", "UnsupportedLayerError", "from_torch"]
 
 
-def from_torch(module, input_shape=None, *, name: str | None = None) -> Network:
+def from_torch(
+    module: torch.nn.Module, input_shape: int | Sequence[int] | None = None, *, name: str | None = None
+) -> Network:
     """Lower a torch model exactly to a :class:`Network` (see the module docstring).
 
     Parameters

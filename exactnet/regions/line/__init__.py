@@ -3,7 +3,7 @@
 The segment from ``start`` to ``end`` in input space is parametrised by
 x(t) = start + t (end - start), t in [0, 1]. Along it the network is a continuous
 piecewise-linear function of t. Definitions (Serra, Tjandraatmadja, Ramalingam, ICML 2018;
-spec regions.md):
+docs/definitions.md, "Linear regions"):
 
 * **region**: a maximal open interval of t on which the full activation pattern (``z > 0``
   of every neuron) is constant; a neuron identically zero on an interval does not split it;
@@ -14,7 +14,7 @@ spec regions.md):
 * **non-empty patterns**: the patterns realised by at least one point of the closed
   segment, including those realised only at a breakpoint or an end;
 * **kink** of output k: a breakpoint where the slope of output k changes;
-* **exact SMP** of output k (smp.md, our formulation): the sum over its kinks of
+* **exact SMP** of output k (docs/definitions.md, "SMP": our formulation): the sum over its kinks of
   |slope jump|, with slopes taken per unit of t (multiply by 1 / ``length`` for slopes
   per unit of Euclidean path length).
 

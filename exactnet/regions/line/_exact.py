@@ -15,7 +15,7 @@ z_j(t) = (alpha_j + beta_j t) / S_l. Processing layer l:
 * a neuron with strictly opposite signs at the two ends of an interval has exactly one
   root -alpha_j/beta_j inside it: the interval splits there (equal roots of several
   neurons give one point); zero at both ends means identically zero on the interval
-  (inactive, no split: regions.md); zero at one end only means the root is that end;
+  (inactive, no split: docs/definitions.md); zero at one end only means the root is that end;
 * on each sub-interval the sign of every neuron is constant, so the post-activation
   h_j = max(z_j, 0) + s_j min(z_j, 0) is again affine in t.
 

@@ -2,7 +2,7 @@
 
 The polygon lies in the input plane of a 2-input network, or in a 2-D affine slice of a
 higher-dimensional input space, x(u, v) = origin + u d1 + v d2 (:class:`Plane`), with the
-polygon given in (u, v) coordinates. Definitions (regions.md):
+polygon given in (u, v) coordinates. Definitions (docs/definitions.md, "Linear regions"):
 
 * **region**: a maximal set with nonempty interior on which the activation pattern is
   constant (a convex polygon); a neuron identically zero on it does not split it;

@@ -16,7 +16,7 @@ compute the layer's pre-activations; the neurons whose zero line has strictly po
 and strictly negative vertices cross the region and cut it, one after the other, into
 convex pieces (a cut only happens where a piece has vertices strictly on both sides, so
 every piece has positive area); a neuron zero at every vertex is identically zero on the
-region (inactive, no cut: regions.md). Each final piece is a region: pieces of one
+region (inactive, no cut: docs/definitions.md). Each final piece is a region: pieces of one
 parent differ in the side of some cutting line, pieces of different parents in an earlier
 layer, and patterns' realisation sets are convex (Serra et al. 2018).
 """

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 
 __all__ = ["Region2D", "area2", "clip_line", "clip_polygon"]
+
+#: a coordinate: exact (a Fraction) or float, as the mode of the partition
+Number: TypeAlias = Fraction | float
+Point: TypeAlias = tuple[Number, Number]
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,15 @@ def _point_on(key, t):
     return ((-a * c - b * t) / d, (a * t - b * c) / d)
 
 
-def clip_line(line, vertices, halves):
+def clip_line(
+    line: tuple[Number, Number, Number], vertices: Sequence[Point], halves: Sequence[tuple[Number, Number, Number]]
+) -> tuple[Point, Point] | None:
     """The segment of the line a u + b v + c = 0 inside the convex polygon (CCW vertices)
     and the half-planes a' u + b' v + c' >= 0, or None if it has no positive length.
     Exact with Fractions, float with floats."""
     a, b, c = line
     # parametrise the line: a point p0 and the direction d = (-b, a)
+    p0: Point
     if a != 0:
         p0 = (-c / a, 0 * c)
     else:
@@ -97,7 +104,7 @@ def clip_line(line, vertices, halves):
     return ((p0[0] + lo * d[0], p0[1] + lo * d[1]), (p0[0] + hi * d[0], p0[1] + hi * d[1]))
 
 
-def clip_polygon(poly, half):
+def clip_polygon(poly: Sequence[Point], half: tuple[Number, Number, Number]) -> list[Point]:
     """The part of a convex polygon (CCW vertices) where a u + b v + c >= 0."""
     a, b, c = half
     out = []
