@@ -14,7 +14,7 @@ import re
 import sys
 from fractions import Fraction
 
-from .extras import require
+from .extras import MissingExtraError, require
 
 __all__ = ["main"]
 
@@ -146,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(_fix_negative_values(argv))
+    try:
+        return _run(args)
+    except MissingExtraError as err:  # a clear message, not a traceback
+        raise SystemExit(f"exactnet {args.command or 'demo'}: {err}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command in (None, "demo"):
         if args.command is None:
             args = _parser().parse_args(["demo"])
@@ -435,7 +442,7 @@ def _pulse_verify(args) -> int:
 
 def _signature(args) -> int:
     """Affinity score of every activation of one or more torchvision models."""
-    require("torch", "exactnet signature")
+    require("torch", "the signature of a torch model")
     import torch
 
     from .probe.data import digits_images, random_images, torchvision_model

@@ -83,3 +83,17 @@ def test_regions1d_bad_coordinates(tmp_path):
         main(["regions1d", str(path), "--from", "0,0,0", "--to", "1,1,1"])
     with pytest.raises(SystemExit, match="not a number"):
         main(["regions1d", str(path), "--from", "0,zero", "--to", "1,1"])
+
+
+def test_a_missing_extra_is_a_one_line_message():
+    """exactnet signature without torch: the command names the extra, with no traceback."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['torch'] = None\nfrom exactnet.cli import main\nmain(['signature'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "exactnet signature: the signature of a torch model needs torch, which is not installed (import of torch "
+        "halted; None in sys.modules); it comes with the 'torch' extra: pip install 'exactnet[torch]'"
+    ]
