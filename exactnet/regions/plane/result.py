@@ -1,18 +1,7 @@
-"""The result of a 2-D partition: its regions (:class:`~.region.Region2D`) and :class:`Partition`.
-
-The polygon lies in the input plane of a 2-input network, or in a 2-D affine slice of a
-higher-dimensional input space, x(u, v) = origin + u d1 + v d2 (:class:`Plane`), with the
-polygon given in (u, v) coordinates. Definitions (docs/definitions.md, "Linear regions"):
-
-* **region**: a maximal set with nonempty interior on which the activation pattern is
-  constant (a convex polygon); a neuron identically zero on it does not split it;
-* **region graph**: a ``networkx.Graph`` with a node per region and an edge between two
-  regions sharing a segment of positive length, labelled with the neurons (layer, unit)
-  that flip across it;
-* **linear piece**: a connected component of the graph restricted to edges across which
-  the affine map of the outputs does not change;
-* **non-empty patterns**: the patterns realised by at least one point of the closed
-  polygon, including those realised only on an edge or at a vertex."""
+"""The result of a 2-D partition: :class:`Partition`, with its regions
+(:class:`~.region.Region2D`), counts, region graph, linear pieces, decision boundary,
+class cells, pictures and exports. The definitions are those of
+:mod:`exactnet.regions.plane` (docs/definitions.md, "Linear regions")."""
 
 from __future__ import annotations
 
