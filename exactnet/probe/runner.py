@@ -54,7 +54,8 @@ NEEDS = ("input", "output", "labels", "paths")
 
 @dataclass(frozen=True, eq=False)
 class LayerData:
-    """What a score sees of one layer (activation call site).
+    """What a score sees of one layer (activation call site): its ``capture`` (the rows
+    recorded, :class:`~exactnet.probe.LayerCapture`) and what the runner adds to it.
 
     ``input``/``output``: (n, d) float64 CPU tensors of rows (``None`` when the score did
     not ask for that side); ``index``: the global input index of every row (and
@@ -64,19 +65,34 @@ class LayerData:
     ``i // steps``); ``device``: where the model ran (scores may compute there)."""
 
     name: str
-    type: str
-    input: torch.Tensor | None
-    output: torch.Tensor | None
-    index: torch.Tensor
-    position: torch.Tensor | None
+    capture: LayerCapture
     labels: torch.Tensor | None
     paths: tuple[int, int] | None
     device: torch.device
-    capture: LayerCapture
+
+    @property
+    def type(self) -> str:
+        return self.capture.type
+
+    @property
+    def input(self) -> torch.Tensor | None:
+        return self.capture.input
+
+    @property
+    def output(self) -> torch.Tensor | None:
+        return self.capture.output
+
+    @property
+    def index(self) -> torch.Tensor:
+        return self.capture.index
+
+    @property
+    def position(self) -> torch.Tensor | None:
+        return self.capture.position
 
     @property
     def n(self) -> int:
-        return int(self.index.shape[0])
+        return self.capture.n
 
     @property
     def d(self) -> int:
@@ -316,15 +332,10 @@ def layerwise(
         for layer_name, cap in caps.items():
             layer = LayerData(
                 name=layer_name,
-                type=cap.type,
-                input=cap.input,
-                output=cap.output,
-                index=cap.index,
-                position=cap.position,
+                capture=cap,
                 labels=None if all_labels is None or "labels" not in needs else all_labels[cap.index],
                 paths=paths,
                 device=model_device,
-                capture=cap,
             )
             t = time.perf_counter()
             try:
