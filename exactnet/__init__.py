@@ -2,8 +2,9 @@
 
 * Lowering: :class:`Network` (from arrays or rationals), :func:`from_torch`,
   :func:`load_network`.
-* Exact regions along segments: :func:`segment_regions` (exact or certified float) and
-  :func:`segment_regions_batch` (many segments at once).
+* Exact linear regions in any dimension: ``exactnet.regions(net, domain)`` on a
+  :class:`Segment`, :class:`Polygon`, :class:`Box`, :class:`Polytope` or the whole space,
+  one :class:`Regions` result; along many segments at once: :func:`segment_regions_batch`.
 * Theory: region-count bounds and neuron thresholds in :mod:`exactnet.theory`.
 * Estimators for large models: :func:`affinity_score` and activation capture in
   :mod:`exactnet.probe`.
@@ -16,7 +17,7 @@ the functions that need them (see :mod:`exactnet.extras`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .extras import lazy_exports
 
@@ -36,16 +37,34 @@ _EXPORTS = {
     "SegmentRegions": ".regions.line",
     "segment_regions": ".regions.line",
     "segment_regions_batch": ".regions.line",
+    "Regions": ".regions.result",
+    "Region": ".regions.result",
+    "RegionLimitError": ".regions._common",
+    "Segment": ".regions.api",
+    "Polygon": ".regions.api",
+    "Box": ".regions.space.domain",
+    "Polytope": ".regions.space.domain",
 }
 
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS) + ["regions"]
+_getattr, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "regions":  # the package exactnet.regions, which is callable: exactnet.regions(net, domain)
+        import importlib
+
+        return importlib.import_module(".regions", __name__)
+    return _getattr(name)
+
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .net.io import load_network, save_npz
     from .net.lowering import UnsupportedLayerError, from_torch
     from .net.network import Layer, Network
     from .probe.affinity import affinity_score
+    from .regions._common import RegionLimitError
+    from .regions.api import Polygon, Segment
     from .regions.line import (
         Piece1D,
         Region1D,
@@ -54,3 +73,5 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         segment_regions,
         segment_regions_batch,
     )
+    from .regions.result import Region, Regions
+    from .regions.space.domain import Box, Polytope

@@ -15,6 +15,7 @@ import sys
 from fractions import Fraction
 
 from .extras import MissingExtraError, require
+from .regions._common import RegionLimitError
 
 __all__ = ["main"]
 
@@ -40,7 +41,7 @@ def _fix_negative_values(argv: list[str]) -> list[str]:
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--from", "--to", "--domain") and i + 1 < len(argv) and _COORDS.match(argv[i + 1]):
+        if a in ("--from", "--to", "--domain", "--box") and i + 1 < len(argv) and _COORDS.match(argv[i + 1]):
             out.append(f"{a}={argv[i + 1]}")
             i += 2
             continue
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     pa.add_argument("--domain", default="-1,1,-1,1", help="box x0,x1,y0,y1 (default -1,1,-1,1)")
     pa.add_argument("--exact", action="store_true", help="exact rational arithmetic (default: certified float64)")
     pa.add_argument("--json", action="store_true", help="print JSON: regions, pieces, patterns, edges, area")
+    pa.add_argument("--max-regions", type=int, help="stop with an error beyond this many regions")
     pa.add_argument("--png", help="draw the partition to this PNG/SVG file")
     pa.add_argument("--color-by", default="pattern", choices=["pattern", "piece", "output", "class"])
     pa.add_argument("--graphml", help="write the region graph to this GraphML file")
@@ -75,12 +77,28 @@ def _parser() -> argparse.ArgumentParser:
     pa.add_argument("--widths", help="layer widths n0,n1,...,nL for torch/safetensors state_dicts")
     pa.add_argument("--negative-slope", type=float, default=0.0, help="leaky ReLU slope for .npz networks")
 
+    rg = sub.add_parser("regions", help="exact linear regions of a network on a box in any input dimension")
+    rg.add_argument("weights", help=".npz (W0, b0, W1, b1, ...), .pt/.pth state_dict (with --widths) or .safetensors")
+    rg.add_argument(
+        "--box",
+        help="lo,hi (the same bounds on every axis) or lo0,hi0,lo1,hi1,... (default: the whole input space)",
+    )
+    rg.add_argument("--exact", action="store_true", help="exact rational arithmetic (default: certified float64)")
+    rg.add_argument("--max-regions", type=int, help="stop with an error beyond this many regions")
+    rg.add_argument("--json", action="store_true", help="print JSON: regions, pieces, patterns, edges")
+    rg.add_argument("--out", help="write the whole result (Regions.to_json) to this file")
+    rg.add_argument("--png", help="draw the regions (1-D and 2-D networks) to this PNG/SVG file")
+    rg.add_argument("--progress", action="store_true", help="show a progress bar")
+    rg.add_argument("--widths", help="layer widths n0,n1,...,nL for torch/safetensors state_dicts")
+    rg.add_argument("--negative-slope", type=float, default=0.0, help="leaky ReLU slope for .npz networks")
+
     r = sub.add_parser("regions1d", help="exact regions of a network along a segment")
     r.add_argument("weights", help=".npz (W0, b0, W1, b1, ...), .pt/.pth state_dict (with --widths) or .safetensors")
     r.add_argument("--from", dest="start", required=True, help="start point X1,...,Xd (rationals like 1/3 allowed)")
     r.add_argument("--to", dest="end", required=True, help="end point Y1,...,Yd")
     r.add_argument("--exact", action="store_true", help="exact rational arithmetic (default: certified float64)")
     r.add_argument("--json", action="store_true", help="print JSON: regions, pieces, patterns, breakpoints, smp")
+    r.add_argument("--max-regions", type=int, help="stop with an error beyond this many regions")
     r.add_argument("--png", help="draw the outputs along the segment to this PNG/SVG file")
     r.add_argument("--widths", help="layer widths n0,n1,...,nL for torch/safetensors state_dicts")
     r.add_argument(
@@ -148,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_fix_negative_values(argv))
     try:
         return _run(args)
-    except MissingExtraError as err:  # a clear message, not a traceback
+    except (MissingExtraError, RegionLimitError) as err:  # a clear message, not a traceback
         raise SystemExit(f"exactnet {args.command or 'demo'}: {err}") from None
 
 
@@ -161,6 +179,8 @@ def _run(args: argparse.Namespace) -> int:
         return _demo1d(args)
     if args.command == "regions1d":
         return _regions1d(args)
+    if args.command == "regions":
+        return _regions(args)
     if args.command == "partition":
         return _partition(args)
     if args.command == "make-net":
@@ -292,7 +312,9 @@ def _partition(args) -> int:
         raise SystemExit("exactnet: --domain is x0,x1,y0,y1 (four numbers)")
     if net.input_dim != 2:
         raise SystemExit(f"exactnet: partition needs a 2-input network; this one takes {net.input_dim} inputs")
-    part = partition(net, box if args.exact else [float(v) for v in box], exact=args.exact)
+    part = partition(
+        net, box if args.exact else [float(v) for v in box], exact=args.exact, max_regions=args.max_regions
+    )
     if args.json:
         print(json.dumps(part.to_dict(), indent=1))
     else:
@@ -359,6 +381,8 @@ def _regions1d(args) -> int:
         res = segment_regions(net, start, end, exact=True)
     else:
         res = segment_regions(net, [float(v) for v in start], [float(v) for v in end])
+    if args.max_regions is not None and res.num_regions > args.max_regions:
+        raise RegionLimitError(res.num_regions, args.max_regions)
     if args.json:
         print(json.dumps(res.to_dict(), indent=1))
     else:
@@ -368,6 +392,48 @@ def _regions1d(args) -> int:
         from .plot import plot_segment
 
         _save(plot_segment(res), args.png)
+    return 0
+
+
+def _regions(args) -> int:
+    from .net.io import load_network
+    from .regions import Box, regions
+
+    widths = [int(w) for w in args.widths.split(",") if w.strip()] if args.widths else None
+    net = load_network(args.weights, widths, negative_slope=args.negative_slope)
+    n = net.input_dim
+    domain = None
+    if args.box is not None:
+        vals = _coords(args.box, "--box")
+        if len(vals) == 2:
+            domain = Box(vals[0], vals[1])
+        elif len(vals) == 2 * n:
+            domain = Box(vals[0::2], vals[1::2])
+        else:
+            raise SystemExit(
+                f"exactnet: --box takes lo,hi or {2 * n} numbers lo0,hi0,...; got {len(vals)} numbers "
+                f"for a network with {n} inputs"
+            )
+    try:
+        res = regions(net, domain, exact=args.exact, max_regions=args.max_regions, progress=args.progress)
+    except ValueError as err:
+        raise SystemExit(f"exactnet regions: {err}") from None
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(res.to_json())
+    if args.json:
+        print(json.dumps(res.summary(), indent=1))
+    else:
+        where = "the whole input space" if domain is None else f"the box {args.box}"
+        print(
+            f"{net!r} on {where} ({'exact' if args.exact else 'certified float'}): {res.num_regions} regions, "
+            f"{res.num_pieces} linear pieces, {res.num_patterns} non-empty patterns, {len(res.edges)} graph edges"
+        )
+    if args.png:
+        if n > 2:
+            raise SystemExit(f"exactnet regions: --png draws 1-D and 2-D networks; this one takes {n} inputs")
+        require("matplotlib", "writing pictures")
+        _save(res.plot().figure, args.png)
     return 0
 
 

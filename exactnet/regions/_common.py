@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 from numpy.typing import ArrayLike
 
-__all__ = ["PointLike", "PointsLike", "check_max_regions", "warn_beyond_float64"]
+__all__ = ["PointLike", "PointsLike", "RegionLimitError", "check_max_regions", "warn_beyond_float64"]
 
 #: a point of input space: an array (numpy, torch) or a sequence of numbers, which may be
 #: Fractions (sympy Rationals and strings like "3/4" are accepted too)
@@ -43,3 +43,20 @@ def check_max_regions(max_regions) -> int | None:
     if max_regions < 1:
         raise ValueError(f"max_regions must be a positive integer or None (no cap); got {max_regions}")
     return int(max_regions)
+
+
+class RegionLimitError(RuntimeError):
+    """An enumeration reached more regions than ``max_regions``. ``count`` is the number of
+    regions reached when it stopped (a lower bound on the total), ``max_regions`` the cap.
+    Every engine raises it (1-D, 2-D, n-D, tiling); none returns a partial result."""
+
+    def __init__(self, count: int, max_regions: int):
+        self.count = count
+        self.max_regions = max_regions
+        super().__init__(
+            f"the partition has more than max_regions={max_regions} regions ({count} reached when it stopped); "
+            f"raise max_regions, or pass max_regions=None for no cap"
+        )
+
+    def __reduce__(self):  # picklable across process pools
+        return (type(self), (self.count, self.max_regions))

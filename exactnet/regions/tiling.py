@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..net.network import Network
+from ._common import RegionLimitError, check_max_regions
 from .plane import Partition, Plane, Region2D, parse_domain, partition
 from .plane.region import area2, clip_polygon
 
@@ -74,9 +75,9 @@ def _dedupe(poly):
     return out
 
 
-def _tile_job(net: Network, tile, plane: Plane, exact: bool):
+def _tile_job(net: Network, tile, plane: Plane, exact: bool, max_regions: int | None = None):
     """Partition one tile; returns plain data (picklable, compact)."""
-    part = partition(net, tile, plane=plane, exact=exact)
+    part = partition(net, tile, plane=plane, exact=exact, max_regions=max_regions)
     # first: an uncertified piece decision switches the partition to its exact source,
     # which numbers regions its own way
     same = list(part._same_map_edges())
@@ -105,18 +106,21 @@ def partition_tiled(
     plane: Plane | None = None,
     exact: bool = False,
     progress: bool = False,
+    max_regions: int | None = None,
 ) -> Partition:
     """The partition of ``domain`` computed tile by tile through ``executor`` and stitched
-    (see the module docstring); equal to ``partition(net, domain, ...)``."""
+    (see the module docstring); equal to ``partition(net, domain, ...)``. ``max_regions``
+    caps every tile and the stitched partition (:class:`~exactnet.regions.RegionLimitError`)."""
+    max_regions = check_max_regions(max_regions)
     if plane is None:
         if net.input_dim != 2:
             raise ValueError(f"the network takes {net.input_dim} inputs: pass plane=Plane(...)")
         plane = Plane.identity()
     tile_list = tile_domain(domain, tiles)
     if executor is None:
-        results = [_tile_job(net, t, plane, exact) for t in tile_list]
+        results = [_tile_job(net, t, plane, exact, max_regions) for t in tile_list]
     else:
-        futures = [executor.submit(_tile_job, net, t, plane, exact) for t in tile_list]
+        futures = [executor.submit(_tile_job, net, t, plane, exact, max_regions) for t in tile_list]
         if progress:
             from concurrent.futures import as_completed
 
@@ -125,7 +129,10 @@ def partition_tiled(
             for _ in tqdm(as_completed(futures), total=len(futures), desc="tiles", unit="tile"):
                 pass
         results = [f.result() for f in futures]
-    return Partition(net, plane, parse_domain(domain), _StitchedSource(net, tile_list, results, exact))
+    stitched = _StitchedSource(net, tile_list, results, exact)
+    if max_regions is not None and stitched.num_regions > max_regions:
+        raise RegionLimitError(stitched.num_regions, max_regions)
+    return Partition(net, plane, parse_domain(domain), stitched)
 
 
 class _StitchedSource:

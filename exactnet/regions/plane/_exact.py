@@ -29,6 +29,7 @@ from math import gcd
 from operator import mul
 
 from ...net.network import Network
+from .._common import RegionLimitError
 
 __all__ = ["ExactPlaneRegion", "exact_plane", "line_key", "vertex_point"]
 
@@ -130,7 +131,7 @@ def exact_plane(
     """Exact regions of ``net`` on the convex polygon (domain_vertices, domain_lines), CCW,
     of the plane x(u, v) = (P0 + P1 u + P2 v) / Sx.
 
-    ``max_regions``: raise RuntimeError when the partition would exceed it (a cap never
+    ``max_regions``: raise :class:`~exactnet.regions.RegionLimitError` when the partition would exceed it (a cap never
     silently truncates)."""
     # per region: vertices, lines, pattern, maps of the current post-activation
     # h = (A + B u + C v) / scale, and the pre-activation maps of past layers
@@ -179,7 +180,7 @@ def exact_plane(
                         cut.append((pv, pl, {**sides, j: 1 if 1 in signs else -1}))
                 pieces = cut
                 if max_regions is not None and len(new_regions) + len(pieces) > max_regions:
-                    raise RuntimeError(f"the partition has more than max_regions={max_regions} regions")
+                    raise RegionLimitError(len(new_regions) + len(pieces), max_regions)
             for pv, pl, sides in pieces:
                 bits = pat
                 A2, B2, C2 = [], [], []
@@ -198,7 +199,7 @@ def exact_plane(
         regions = new_regions
         scale = scale_z if layer.is_linear else scale_z * sden
         if max_regions is not None and len(regions) > max_regions:
-            raise RuntimeError(f"the partition has more than max_regions={max_regions} regions")
+            raise RegionLimitError(len(regions), max_regions)
     out = []
     for verts, lines, pat, Z, DU, DV, maps in regions:
         out.append(ExactPlaneRegion(verts, lines, pat, maps, (Z, DU, DV), maps[-1][3]))

@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._common import RegionLimitError
+
 U = 2.0**-53
 
 
@@ -568,7 +570,7 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
             if out[1]:
                 fp.exact_zero = True
             if max_faces is not None and fp.counts[2] > max_faces:
-                raise RuntimeError(f"the partition has more than max_regions={max_faces} regions")
+                raise RegionLimitError(int(fp.counts[2]), max_faces)
         nv = fp.counts[0]
         EH, mag = _activate(fp.Z, fp.EZ, nv, np.ascontiguousarray(layer.negative_slope))
         H = fp.Z

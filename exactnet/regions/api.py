@@ -1,0 +1,279 @@
+"""One entry point for linear regions in any dimension: :func:`regions`.
+
+The domain chooses the engine, never ``max_regions``:
+
+=====================================  ==============================================
+domain                                 engine
+=====================================  ==============================================
+:class:`Segment` (start, end)          1-D (:mod:`exactnet.regions.line`)
+:class:`Polygon` (vertices, plane)     2-D (:mod:`exactnet.regions.plane`)
+:class:`Box` of a 2-input network      2-D
+:class:`Box` or :class:`Polytope`      n-D (:mod:`exactnet.regions.space`)
+``None`` (the whole input space)       n-D, homogenised (unbounded regions)
+=====================================  ==============================================
+
+Every engine returns the same :class:`~exactnet.regions.result.Regions` and honours
+``max_regions`` by raising :class:`~exactnet.regions.RegionLimitError` with the count
+reached.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..net.network import Network
+from ..net.rational import format_fraction
+from ._common import RegionLimitError, check_max_regions
+from .result import Region, Regions
+from .space.domain import Box, Polytope
+
+__all__ = ["Segment", "Polygon", "Box", "Polytope", "regions"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The segment x(t) = start + t (end - start), 0 <= t <= 1, of input space."""
+
+    start: Any
+    end: Any
+
+
+@dataclass(frozen=True)
+class Polygon:
+    """A convex polygon of a plane: ``vertices`` as the 2-D engine takes them (a box
+    (u0, u1, v0, v1), a list of (u, v) vertices or a shapely Polygon) in the coordinates of
+    ``plane`` (default: the input plane of a 2-input network; see
+    :class:`~exactnet.regions.plane.Plane`)."""
+
+    vertices: Any = None
+    plane: Any = None
+
+
+def regions(
+    net: Network,
+    domain: Segment | Polygon | Box | Polytope | None = None,
+    *,
+    exact: bool = False,
+    max_regions: int | None = None,
+    executor: Executor | None = None,
+    tiles: int | tuple[int, int] = 2,
+    progress: bool = False,
+) -> Regions:
+    """The linear regions of ``net`` on ``domain``, with the region graph (any dimension).
+
+    ``domain``: a :class:`Segment`, a :class:`Polygon` (2-D slice), a :class:`Box` or a
+    :class:`Polytope` (any input dimension), or None for the whole input space (regions may
+    be unbounded). ``exact=True``: rational arithmetic throughout, Fractions out. Default:
+    float64 with every sign it cannot certify decided exactly: the same regions, graph and
+    counts, floats out. ``max_regions`` (a positive integer or None): more regions raise
+    :class:`RegionLimitError` carrying the count reached; it never changes the engine.
+    ``executor`` (2-D): the domain cut into ``tiles`` x ``tiles`` tiles computed through any
+    ``concurrent.futures.Executor`` and stitched. ``progress``: a tqdm bar (n-D).
+    Definitions: docs/definitions.md, "Linear regions".
+    """
+    if not isinstance(net, Network):
+        raise TypeError(
+            f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch"
+        )
+    max_regions = check_max_regions(max_regions)
+    if isinstance(domain, Segment):
+        return _segment(net, domain, exact, max_regions)
+    if isinstance(domain, Polygon):
+        return _polygon(net, domain.vertices, domain.plane, exact, max_regions, executor, tiles, None)
+    if isinstance(domain, Box) and net.input_dim == 2:
+        lo, hi = domain.resolved(2)
+        return _polygon(net, (lo[0], hi[0], lo[1], hi[1]), None, exact, max_regions, executor, tiles, (lo, hi))
+    if domain is not None and not isinstance(domain, (Box, Polytope)):
+        raise TypeError(
+            "domain must be exactnet.Segment(start, end), exactnet.Polygon(vertices, plane), "
+            f"exactnet.Box(lo, hi), exactnet.Polytope(A, b) or None (the whole space); got {type(domain).__name__}"
+        )
+    if executor is not None:
+        raise NotImplementedError(
+            "executor: the n-D engine does not cut its domain into cells yet; run without executor "
+            "(2-D domains take one)"
+        )
+    return _space(net, domain, exact, max_regions, progress)
+
+
+def _fmt(q) -> str:
+    return format_fraction(Fraction(q))
+
+
+def _space(net: Network, domain, exact: bool, max_regions: int | None, progress: bool) -> Regions:
+    from .space._engine import enumerate_cells
+    from .space.domain import homogenize, parse_space_domain, start_polytope
+    from .space.source import SpaceSource
+
+    n = net.input_dim
+    parsed = parse_space_domain(domain, n)
+    kind = parsed[0]
+    desc: dict[str, Any]
+    if kind == "box":
+        desc = {"kind": "box", "lo": [_fmt(v) for v in parsed[1]], "hi": [_fmt(v) for v in parsed[2]]}
+    elif kind == "polytope":
+        desc = {"kind": "polytope", "A": [[_fmt(v) for v in r] for r in parsed[1]], "b": [_fmt(v) for v in parsed[2]]}
+    else:
+        desc = {"kind": "space", "dim": n}
+    engine_net = homogenize(net) if kind == "space" else net
+    # the whole space: keep t >= 0 on every cell, where bounded regions touch it at the origin only
+    keep = frozenset({("domain", 2 * n + 1)}) if kind == "space" else frozenset()
+    cells, eng = enumerate_cells(
+        engine_net, start_polytope(parsed, n), exact=exact, max_regions=max_regions, progress=progress, keep_slots=keep
+    )
+    return Regions(SpaceSource(net, cells, eng, kind, desc), network=net)
+
+
+# ---------------------------------------------------------------------- 1-D
+class _LineSource:
+    def __init__(self, net: Network, seg, domain: dict):
+        self.seg = seg
+        self.dim = 1
+        self.exact = seg.exact
+        self.domain = domain
+        self.neurons = net.neurons
+        self.num_regions = seg.num_regions
+
+    def regions(self) -> tuple[Region, ...]:
+        out = []
+        two = 2 if self.exact else 2.0
+        for i, r in enumerate(self.seg.regions):
+            t0, t1 = r.t_lo, r.t_hi
+            out.append(
+                Region(
+                    i,
+                    r.pattern,
+                    tuple(r.intercept),
+                    tuple((s,) for s in r.slope),
+                    ((t0,), (t1,)),
+                    ((t0 + t1) / two,),
+                    facets=(((-1 if self.exact else -1.0,), -t0), ((1 if self.exact else 1.0,), t1)),
+                    measure=t1 - t0,
+                )
+            )
+        return tuple(out)
+
+    def edges(self):
+        regs = self.seg.regions
+        neurons = self.neurons
+        return [
+            (i, i + 1, tuple(neurons[k] for k in np.flatnonzero(regs[i].pattern != regs[i + 1].pattern)))
+            for i in range(len(regs) - 1)
+        ]
+
+    def same_map(self) -> list[bool]:
+        starts = {p.first for p in self.seg.pieces}
+        return [i + 1 not in starts for i in range(self.num_regions - 1)]
+
+    def num_patterns(self) -> int:
+        return self.seg.num_patterns
+
+    def decision_boundary(self, result):
+        from ._boundary import decision_boundary
+
+        return decision_boundary(result)
+
+
+def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -> Regions:
+    from .line import segment_regions
+
+    res = segment_regions(net, seg.start, seg.end, exact=exact)
+    if max_regions is not None and res.num_regions > max_regions:
+        raise RegionLimitError(res.num_regions, max_regions)
+    desc = {"kind": "segment", "start": [_fmt(v) for v in res.start], "end": [_fmt(v) for v in res.end]}
+    return Regions(_LineSource(net, res, desc), network=net)
+
+
+# ---------------------------------------------------------------------- 2-D
+class _PlaneSource:
+    def __init__(self, net: Network, part, domain: dict):
+        self.part = part
+        self.dim = 2
+        self.exact = part.exact
+        self.domain = domain
+        self.neurons = net.neurons
+        self.num_regions = part.num_regions
+
+    def regions(self) -> tuple[Region, ...]:
+        out = []
+        for r in self.part.regions:
+            verts = tuple(r.vertices)
+            out.append(
+                Region(
+                    r.index,
+                    r.pattern,
+                    tuple(r.intercept),
+                    tuple(tuple(g) for g in r.gradient),
+                    verts,
+                    tuple(r.interior_point),
+                    facets=partial(_polygon_facets, verts),
+                    measure=r.area,
+                )
+            )
+        return tuple(out)
+
+    def _ordered(self):
+        got = getattr(self, "_cache", None)
+        if got is None:
+            rows = []
+            for (a, b, _, labels), same in zip(self.part.edges, self.part._same_map_edges()):
+                if a > b:
+                    a, b = b, a
+                rows.append(((a, b, tuple(tuple(x) for x in labels)), bool(same)))
+            rows.sort(key=lambda r: r[0][:2])
+            got = self._cache = rows
+        return got
+
+    def edges(self):
+        return [e for e, _ in self._ordered()]
+
+    def same_map(self) -> list[bool]:
+        return [s for _, s in self._ordered()]
+
+    def num_patterns(self) -> int:
+        return self.part.num_patterns
+
+    def decision_boundary(self, result):
+        from ._boundary import decision_boundary
+
+        return decision_boundary(result)
+
+
+def _polygon_facets(verts) -> tuple:
+    """The edges of a CCW polygon as rows a . (u, v) <= b (outward normals)."""
+    out = []
+    for p, q in zip(verts, verts[1:] + verts[:1]):
+        a = (q[1] - p[1], p[0] - q[0])
+        out.append((a, a[0] * p[0] + a[1] * p[1]))
+    return tuple(out)
+
+
+def _polygon(net, vertices, plane, exact, max_regions, executor, tiles, box) -> Regions:
+    from .plane import Plane, partition
+    from .plane.domain import parse_domain
+
+    if executor is not None:
+        from .tiling import partition_tiled
+
+        part = partition_tiled(
+            net, vertices, tiles=tiles, executor=executor, plane=plane, exact=exact, max_regions=max_regions
+        )
+    else:
+        part = partition(net, vertices, plane=plane, exact=exact, max_regions=max_regions)
+    if box is not None:
+        desc: dict = {"kind": "box", "lo": [_fmt(v) for v in box[0]], "hi": [_fmt(v) for v in box[1]]}
+    else:
+        pl = part.plane if plane is None else plane
+        pl = pl if isinstance(pl, Plane) else Plane.identity()
+        desc = {
+            "kind": "polygon",
+            "vertices": [[_fmt(u), _fmt(v)] for u, v in parse_domain(vertices)],
+            "plane": {k: [_fmt(x) for x in getattr(pl, k)] for k in ("origin", "d1", "d2")},
+        }
+    return Regions(_PlaneSource(net, part, desc), network=net)

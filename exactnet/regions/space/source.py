@@ -1,0 +1,286 @@
+"""The n-D engine's cells as the regions of a :class:`~exactnet.regions.Regions` result:
+patterns, maps, vertices, facets, volumes, edges, pieces and non-empty patterns, in the
+domain's coordinates (undoing the homogenisation for the whole space)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import cached_property
+
+import numpy as np
+
+from ...net.network import Network
+from ..result import Region, Regions
+from ._engine import Cell, Polytope0, _edges, _Engine, _float_map
+from ._faces import faces_of, facet_slots, volume
+
+__all__ = ["SpaceSource"]
+
+
+class SpaceSource:
+    def __init__(self, net: Network, cells: list[Cell], eng: _Engine, kind: str, domain: dict):
+        self.net = net  # the network as given (not homogenised)
+        self.cells = cells
+        self.eng = eng
+        self.exact = eng.exact
+        self.whole = kind == "space"
+        self.dim = net.input_dim
+        self.domain = domain
+        self.neurons = net.neurons
+        self.num_regions = len(cells)
+        self._index = {c.cid: i for i, c in enumerate(cells)}
+        self._fmaps: dict = {}
+        self._neuron_units = [np.flatnonzero(layer.is_neuron) for layer in eng.net.layers]
+
+    # ------------------------------------------------------------------ per cell
+    def pattern(self, c: Cell) -> np.ndarray:
+        parts = [b[u] for b, u in zip(c.bits, self._neuron_units) if len(u)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+    def _exact_vertex(self, c: Cell, i: int) -> tuple[np.ndarray, int]:
+        return self.eng.exact_vertex(c, i)
+
+    def _coords(self, c: Cell) -> list[tuple]:
+        """The cell's vertices in the engine's coordinates (Fractions exact, floats fast)."""
+        if self.exact:
+            return [tuple(Fraction(int(a), int(d)) for a in row) for row, d in zip(c.V, c.d)]
+        return [tuple(float(a) for a in row) for row in c.V]
+
+    def _map(self, c: Cell) -> tuple[tuple, tuple]:
+        """(intercept, gradient) of every output on the cell, in domain coordinates."""
+        net = self.eng.net
+        L = len(net.layers) - 1
+        n_out = self.net.output_dim
+        n = self.dim
+        if self.exact:
+            xm = self.eng.maps.layer(L, tuple(c.bits))
+            num, const, den = xm.num, xm.const, xm.den
+            if self.whole:  # z = A (x, t); intercept is the t column
+                grad = tuple(tuple(Fraction(int(num[k, i]), den) for i in range(n)) for k in range(n_out))
+                icpt = tuple(Fraction(int(num[k, n]), den) for k in range(n_out))
+            else:
+                grad = tuple(tuple(Fraction(int(num[k, i]), den) for i in range(n)) for k in range(n_out))
+                icpt = tuple(Fraction(int(const[k]), den) for k in range(n_out))
+            return icpt, grad
+        fm = _float_map(net, L, c, self._fmaps)
+        A, cc = fm.A, fm.c
+        fgrad = tuple(tuple(float(A[k, i]) for i in range(n)) for k in range(n_out))
+        ficpt = tuple(float(A[k, n]) if self.whole else float(cc[k]) for k in range(n_out))
+        return ficpt, fgrad
+
+    def _facet_rows(self, c: Cell, slots: list[int]) -> tuple:
+        out: list[tuple[tuple, Fraction | float]] = []
+        n = self.dim
+        for s in slots:
+            r = self.eng.slot_row(c, c.slots[s])
+            slot = c.slots[s]
+            side = 1 if slot[0] == "domain" else -slot[2]  # side z >= 0  <=>  -side z <= 0
+            a = [side * int(v) for v in r[:n]]
+            b = -side * int(r[n]) if not self.whole else -side * int(r[n])
+            g = math.gcd(*a, b) or 1
+            if self.exact:
+                out.append((tuple(Fraction(v // g) for v in a), Fraction(b // g)))
+            else:
+                big = max(abs(v) for v in a + [b]) or 1
+                out.append((tuple(float(Fraction(v, big)) for v in a), float(Fraction(b, big))))
+        return tuple(out)
+
+    def _region(self, i: int, c: Cell) -> Region:
+        m = self.eng.m
+        icpt, grad = self._map(c)
+        pattern = self.pattern(c)
+        pts = self._coords(c)
+        zero = Fraction(0) if self.exact else 0.0
+        if not self.whole:
+            if m == 1:  # an interval: its ends in increasing order
+                order = sorted(range(len(pts)), key=lambda v: pts[v][0])
+                pts = [pts[v] for v in order]
+                c_inc = c.inc[order]
+            else:
+                c_inc = c.inc
+            k = len(pts)
+            interior = tuple(sum((p[a] for p in pts), zero) / k for a in range(m))
+            facets = facet_slots(c_inc, m)
+            inc = c_inc
+            return Region(
+                i,
+                pattern,
+                icpt,
+                grad,
+                tuple(pts),
+                interior,
+                facets=lambda: self._facet_rows(c, facets),
+                measure=lambda: volume(pts, inc, m, exact=self.exact),
+            )
+        n = self.dim
+        t_slot = self._t_zero_slot(c)
+        k = len(pts)
+        mean = tuple(sum((p[a] for p in pts), zero) / k for a in range(m))
+        interior = tuple(mean[a] / mean[n] for a in range(n))
+        neuron_cols = [s for s, sl in enumerate(c.slots) if sl[0] != "domain"]
+        facets_all = facet_slots(c.inc, m)
+        facets = [s for s in facets_all if c.slots[s][0] != "domain"]
+        at_infinity = np.flatnonzero(c.inc[:, t_slot]) if t_slot is not None else np.zeros(0, dtype=int)
+        if len(at_infinity) != 1:
+            return Region(
+                i,
+                pattern,
+                icpt,
+                grad,
+                None,
+                interior,
+                facets=lambda: self._facet_rows(c, facets),
+                measure=float("inf"),
+            )
+        o = int(at_infinity[0])
+        others = np.array([v for v in range(k) if v != o])
+        _, ws = _edges(c.inc, np.array([o]), others, m)
+        verts = [tuple(pts[w][a] / pts[w][n] for a in range(n)) for w in ws]
+        vinc = c.inc[ws][:, neuron_cols]
+        return Region(
+            i,
+            pattern,
+            icpt,
+            grad,
+            tuple(verts),
+            interior,
+            facets=lambda: self._facet_rows(c, facets),
+            measure=lambda: volume(verts, vinc, n, exact=self.exact),
+        )
+
+    def _t_zero_slot(self, c: Cell) -> int | None:
+        target = ("domain", 2 * self.dim + 1)  # -t <= 0
+        for s, sl in enumerate(c.slots):
+            if sl == target:
+                return s
+        return None
+
+    # ------------------------------------------------------------------ the protocol
+    def regions(self) -> tuple[Region, ...]:
+        return tuple(self._region(i, c) for i, c in enumerate(self.cells))
+
+    @cached_property
+    def _edge_list(self):
+        out = []
+        idx = self._index
+        pats = [self.pattern(c) for c in self.cells]
+        neurons = self.neurons
+        for cid, nbrs in self.eng.adj.items():
+            a = idx[cid]
+            for y in nbrs:
+                b = idx[y]
+                if a < b:
+                    flip = np.flatnonzero(pats[a] != pats[b])
+                    out.append((a, b, tuple(neurons[f] for f in flip)))
+        out.sort()
+        return out
+
+    def edges(self) -> list[tuple[int, int, tuple[tuple[int, int], ...]]]:
+        return self._edge_list
+
+    def same_map(self) -> list[bool]:
+        maps: dict[int, tuple] = {}
+
+        def exact_map(i):
+            got = maps.get(i)
+            if got is None:
+                xm = self.eng.maps.layer(len(self.eng.net.layers) - 1, tuple(self.cells[i].bits))
+                n_out = self.net.output_dim
+                got = (
+                    tuple(tuple(Fraction(int(v), xm.den) for v in row) for row in xm.num[:n_out]),
+                    tuple(Fraction(int(v), xm.den) for v in xm.const[:n_out]),
+                )
+                maps[i] = got
+            return got
+
+        out = []
+        L = len(self.eng.net.layers) - 1
+        n_out = self.net.output_dim
+        for a, b, _ in self._edge_list:
+            if not self.exact:
+                fa = _float_map(self.eng.net, L, self.cells[a], self._fmaps)
+                fb = _float_map(self.eng.net, L, self.cells[b], self._fmaps)
+                gap = np.abs(fa.A[:n_out] - fb.A[:n_out]) > fa.eA[:n_out] + fb.eA[:n_out]
+                gapc = np.abs(fa.c[:n_out] - fb.c[:n_out]) > fa.ec[:n_out] + fb.ec[:n_out]
+                if gap.any() or gapc.any():
+                    out.append(False)
+                    continue
+            out.append(exact_map(a) == exact_map(b))
+        return out
+
+    def num_patterns(self) -> int:
+        """Distinct patterns over every face of every cell: a neuron is on at the relative
+        interior of a face iff its pre-activation is >= 0 at the face's vertices and > 0 at
+        one of them (signs decided exactly). A face's pattern differs from its cell's only
+        where a neuron on in the cell vanishes, so only those faces are visited."""
+        eng = self.eng
+        seen: set[bytes] = set()
+        layers = eng.net.layers
+        units = self._neuron_units
+        for c in self.cells:
+            signs = []
+            for l in range(len(layers)):
+                if not len(units[l]):
+                    continue
+                xmap = eng.maps.layer(l, tuple(c.bits))
+                fmap = None if eng.exact else _float_map(eng.net, l, c, self._fmaps)
+                S, _, _ = eng.evaluate(c, np.arange(len(c.V)), l, fmap, xmap, units[l])
+                signs.append(S)
+            sg = np.concatenate(signs, axis=1) if signs else np.zeros((len(c.V), 0), dtype=np.int8)
+            skip = None
+            if self.whole:
+                t_slot = self._t_zero_slot(c)
+                skip = c.inc[:, t_slot] if t_slot is not None else None
+            on_cell = (sg >= 0).all(axis=0) & (sg > 0).any(axis=0)
+            seen.add(np.packbits(on_cell).tobytes())
+            # a face has another pattern than the cell only inside the zero set of a neuron
+            # that is on in the cell (those zero sets are faces, z being >= 0 on the cell)
+            tops = {frozenset(np.flatnonzero(sg[:, j] == 0).tolist()) for j in np.flatnonzero(on_cell)}
+            done: set[bytes] = set()
+            for top in tops:
+                if not top:
+                    continue
+                for face in faces_of(c.inc, sorted(top)):
+                    key = face.tobytes()
+                    if key in done:
+                        continue
+                    done.add(key)
+                    if skip is not None and skip[face].all():
+                        continue  # points at infinity (t = 0) are not points of R^n
+                    f = sg[face]
+                    on = (f >= 0).all(axis=0) & (f > 0).any(axis=0)
+                    seen.add(np.packbits(on).tobytes())
+        return len(seen)
+
+    def exact_polytope(self, i: int) -> Polytope0:
+        """Region i as an exact polytope in domain coordinates (bounded domains)."""
+        c = self.cells[i]
+        k = len(c.V)
+        N = np.empty((k, self.eng.m), dtype=object)
+        d = np.empty(k, dtype=object)
+        for v in range(k):
+            Nv, dv = self.eng.exact_vertex(c, v)
+            N[v] = Nv
+            d[v] = dv
+        rows = [self.eng.slot_row(c, s) for s in c.slots]
+        signed = []
+        for s, r in zip(c.slots, rows):
+            side = 1 if s[0] == "domain" else -s[2]
+            signed.append(np.array([side * int(v) for v in r], dtype=object))
+        return Polytope0(N, d, c.inc.copy(), signed)
+
+    def exact_output(self, i: int) -> tuple[tuple, tuple]:
+        """(intercept, gradient) of region i's outputs, exactly."""
+        if self.exact:
+            return self._map(self.cells[i])
+        saved, self.exact = self.exact, True
+        try:
+            return self._map(self.cells[i])
+        finally:
+            self.exact = saved
+
+    def decision_boundary(self, result: Regions) -> list[tuple[int, tuple[int, int], tuple]]:
+        from .._boundary import decision_boundary
+
+        return decision_boundary(result)
