@@ -80,6 +80,7 @@ class Cell:
     S: Any = None  # (k, units) signs of the current layer's units, during a layer
     H: Any = None  # (k, units) values (float or exact integers)
     B: Any = None  # (k, units) bounds of H (fast), inf where decided exactly
+    slot_units: Any = None  # cached: (layer, unit) of every slot as two int arrays (-1 for the domain)
 
 
 class _Engine:
@@ -174,15 +175,20 @@ class _Engine:
             unsure = ~(np.abs(H) > B)
         # a vertex on a constraint of this layer's unit u has z_u = 0 exactly
         uu = np.arange(A.shape[0]) if units is None else np.asarray(units)
-        for col, slot in enumerate(cell.slots):
-            if slot[0] == layer:
-                hit = np.flatnonzero(uu == slot[1])
-                if len(hit):
-                    on = cell.inc[idx, col]
-                    S[on, hit[0]] = 0
-                    H[on, hit[0]] = 0.0
-                    B[on, hit[0]] = 0.0
-                    unsure[on, hit[0]] = False
+        s_layer, s_unit = _slot_units(cell)
+        here = np.flatnonzero(s_layer == layer)
+        if len(here):
+            col_of = np.full(int(max(uu.max(), s_unit[here].max())) + 1, -1)
+            col_of[uu] = np.arange(len(uu))
+            cols = col_of[s_unit[here]]
+            keep = cols >= 0
+            if keep.any():
+                rows, q = np.nonzero(cell.inc[np.ix_(idx, here[keep])])
+                c_ = cols[keep][q]
+                S[rows, c_] = 0
+                H[rows, c_] = 0.0
+                B[rows, c_] = 0.0
+                unsure[rows, c_] = False
         if unsure.any():
             for a, b in zip(*np.nonzero(unsure)):
                 N, d = self.exact_vertex(cell, int(idx[a]))
@@ -211,23 +217,30 @@ class _Engine:
             Vn = np.empty((n_new, m))
             errn = np.empty(n_new)
             xvn = np.empty(n_new, dtype=object)
-            for t, (u, w) in enumerate(zip(us, ws)):
-                bu, bw = cell.B[u, j], cell.B[w, j]
-                if np.isfinite(bu) and np.isfinite(bw):
-                    Vn[t], errn[t] = _interpolate(
-                        cell.V[u], cell.V[w], cell.err[u], cell.err[w], cell.H[u, j], cell.H[w, j], bu, bw
-                    )
-                    xvn[t] = None
-                else:
-                    Nu, du = self.exact_vertex(cell, int(u))
-                    Nw, dw = self.exact_vertex(cell, int(w))
-                    r = xmap.row(j)
-                    Hu = int(np.dot(r[:-1], Nu)) + int(r[-1]) * du
-                    Hw = int(np.dot(r[:-1], Nw)) + int(r[-1]) * dw
-                    Nn, dd = _reduce((Nw * Hu - Nu * Hw)[None, :], np.array([dw * Hu - du * Hw], dtype=object))
-                    xvn[t] = (Nn[0], int(dd[0]))
-                    Vn[t] = [_q_to_float(int(a), int(dd[0])) for a in Nn[0]]
-                    errn[t] = np.abs(Vn[t]).max() * 2 * UNIT_ROUNDOFF + 1e-290
+            sure = np.isfinite(cell.B[us, j]) & np.isfinite(cell.B[ws, j])
+            if sure.any():
+                u, w = us[sure], ws[sure]
+                Vn[sure], errn[sure] = _interpolate(
+                    cell.V[u],
+                    cell.V[w],
+                    cell.err[u],
+                    cell.err[w],
+                    cell.H[u, j],
+                    cell.H[w, j],
+                    cell.B[u, j],
+                    cell.B[w, j],
+                )
+            for t in np.flatnonzero(~sure):  # an end decided exactly: the new vertex too
+                u, w = int(us[t]), int(ws[t])
+                Nu, du = self.exact_vertex(cell, u)
+                Nw, dw = self.exact_vertex(cell, w)
+                r = xmap.row(j)
+                Hu = int(np.dot(r[:-1], Nu)) + int(r[-1]) * du
+                Hw = int(np.dot(r[:-1], Nw)) + int(r[-1]) * dw
+                Nn, dd = _reduce((Nw * Hu - Nu * Hw)[None, :], np.array([dw * Hu - du * Hw], dtype=object))
+                xvn[t] = (Nn[0], int(dd[0]))
+                Vn[t] = [_q_to_float(int(a), int(dd[0])) for a in Nn[0]]
+                errn[t] = np.abs(Vn[t]).max() * 2 * UNIT_ROUNDOFF + 1e-290
         # the current layer's signs at the new vertices (z_j = 0 there by construction)
         n_units = cell.S.shape[1]
         others = np.array([u for u in range(n_units) if u != j], dtype=np.int64)
@@ -282,25 +295,30 @@ class _Engine:
         self.adj[minus.cid] = {plus.cid: remap_m[new_slot]}
         mine = self.progress_of.get(cell.cid, (-1, 0))
         self.progress_of[plus.cid] = self.progress_of[minus.cid] = (l, j + 1)  # finer than siblings not yet cut
-        for y, sx in nbrs.items():
+        ys = list(nbrs)
+        sxs = np.fromiter(nbrs.values(), dtype=np.int64, count=len(ys))
+        # the faces read from this cell, all at once: vertices of the cell on each link's slot
+        faces = cell.inc[:, sxs]
+        ups = (faces & (s > 0)[:, None]).any(axis=0)
+        downs = (faces & (s < 0)[:, None]).any(axis=0)
+        progress_of = self.progress_of
+        adj_p, adj_m = self.adj[plus.cid], self.adj[minus.cid]
+        for k, y in enumerate(ys):
             other = self.adj[y]
             sy = other.pop(cell.cid)
-            ycell = self.cells[y]
-            if self.progress_of.get(y, (-1, 0)) > mine:
-                face = np.flatnonzero(ycell.inc[:, sy])
-                if self.exact:
-                    sg = self.evaluate(ycell, face, l, None, xmap, np.array([j]))[0][:, 0]
-                else:
-                    sg = self.evaluate(ycell, face, l, fmap, xmap, np.array([j]))[0][:, 0]
-            else:
-                sg = s[cell.inc[:, sx]]
-            up, down = bool((sg > 0).any()), bool((sg < 0).any())
-            flat = not up and not down
-            if up or flat:
-                self.adj[plus.cid][y] = remap_p[sx]
+            up, down = ups[k], downs[k]
+            if progress_of.get(y, (-1, 0)) > mine:
+                # y is finer (done with this layer, or a sibling already cut by j): the shared
+                # face is its facet, and its signs of unit j are those of z_j there
+                ycell = self.cells[y]
+                sg = ycell.S[ycell.inc[:, sy], j]
+                up, down = (sg > 0).any(), (sg < 0).any()
+            sx = int(sxs[k])
+            if up or not down:  # (neither: z_j = 0 on the whole face, which both sides share)
+                adj_p[y] = remap_p[sx]
                 other[plus.cid] = sy
-            if down or flat:
-                self.adj[minus.cid][y] = remap_m[sx]
+            if down or not up:
+                adj_m[y] = remap_m[sx]
                 other[minus.cid] = sy
         return plus, minus
 
@@ -325,20 +343,19 @@ class _Engine:
                 cell.S, cell.H, cell.B = self.evaluate(cell, np.arange(len(cell.V)), l, fmap, xmap)
                 self.progress_of[cell.cid] = (l, 0)
                 pieces = [cell]
-                for j in units:
-                    col = cell.S[:, j] if len(pieces) == 1 else None
-                    if col is not None and not ((col > 0).any() and (col < 0).any()):
-                        self.progress_of[cell.cid] = (l, int(j) + 1)
-                        continue
+                mixed = {cell.cid: _mixed(cell.S)}  # per piece: the units cutting it
+                cutters = units[mixed[cell.cid][units]]
+                for j in cutters:
                     nxt = []
                     for p in pieces:
-                        sj = p.S[:, j]
-                        if (sj > 0).any() and (sj < 0).any():
+                        if mixed[p.cid][j]:
                             a, b = self.split(p, int(j), l, fmap, xmap)
                             del self.cells[p.cid]
                             self.progress_of.pop(p.cid, None)
                             self.cells[a.cid] = a
                             self.cells[b.cid] = b
+                            mixed[a.cid] = _mixed(a.S)
+                            mixed[b.cid] = _mixed(b.S)
                             nxt += [a, b]
                         else:
                             nxt.append(p)
@@ -356,10 +373,12 @@ class _Engine:
                         on[units] = (S >= 0).all(axis=0) & (S > 0).any(axis=0)
                     p.bits.append(on)
                     self.progress_of[p.cid] = (l, 1 << 30)
-                    p.S = p.H = p.B = None
+                    p.H = p.B = None  # the signs S stay until the layer is done (see split)
                     done.append(p)
                 if bar is not None:
                     bar.update(1)
+            for p in done:
+                p.S = None
             cells = done
             if bar is not None and l + 1 < len(net.layers):
                 bar.reset(total=len(cells))
@@ -412,8 +431,8 @@ def _reduce(N: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _interpolate(u, w, eu, ew, hu, hw, bu, bw):
-    """The point where z = 0 on the segment [u, w] (z(u) = hu > bu >= 0, z(w) = hw < -bw),
-    with a bound on its distance to the exact point: the exact parameter
+    """The points where z = 0 on the segments [u, w] (rows; z(u) = hu > bu >= 0,
+    z(w) = hw < -bw), with bounds on their distance to the exact points: the exact parameter
     t* = h*u / (h*u - h*w) lies between the values at the ends of the intervals (t is
     increasing in both), and |v - v*| <= max(eu, ew) + |t - t*| |w - u| + rounding."""
     with np.errstate(all="ignore"):
@@ -422,13 +441,13 @@ def _interpolate(u, w, eu, ew, hu, hw, bu, bw):
         b_lo, b_hi = hw - bw, hw + bw
         t_lo = a_lo / (a_lo - b_lo)
         t_hi = a_hi / (a_hi - b_hi)
-        et = max(abs(t - t_lo), abs(t_hi - t)) * (1 + 8 * UNIT_ROUNDOFF) + 4 * UNIT_ROUNDOFF
+        et = np.maximum(np.abs(t - t_lo), np.abs(t_hi - t)) * (1 + 8 * UNIT_ROUNDOFF) + 4 * UNIT_ROUNDOFF
         diff = w - u
-        v = u + t * diff
-        e = max(eu, ew) + et * np.abs(diff).max() + 4 * UNIT_ROUNDOFF * (np.abs(u).max() + np.abs(diff).max())
+        v = u + t[:, None] * diff
+        span = np.abs(diff).max(axis=1)
+        e = np.maximum(eu, ew) + et * span + 4 * UNIT_ROUNDOFF * (np.abs(u).max(axis=1) + span)
         e = e * (1 + 8 * UNIT_ROUNDOFF) + 1e-290
-    if not np.isfinite(e):
-        e = np.inf
+    e = np.where(np.isfinite(e), e, np.inf)
     return v, e
 
 
@@ -449,6 +468,21 @@ def _edges(inc: np.ndarray, pos: np.ndarray, neg: np.ndarray, m: int) -> tuple[n
     return pos[cand_u[keep]], neg[cand_w[keep]]
 
 
+def _mixed(S: np.ndarray) -> np.ndarray:
+    """Per unit: whether its signs at the vertices include both > 0 and < 0 (it cuts the cell)."""
+    return (S > 0).any(axis=0) & (S < 0).any(axis=0)
+
+
+def _slot_units(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
+    """(layer, unit) of every slot of the cell as int arrays, -1 for the domain's (cached)."""
+    got = cell.slot_units
+    if got is None or len(got[0]) != len(cell.slots):
+        lay = np.array([-1 if sl[0] == "domain" else sl[0] for sl in cell.slots], dtype=np.int64)
+        uni = np.array([-1 if sl[0] == "domain" else sl[1] for sl in cell.slots], dtype=np.int64)
+        got = cell.slot_units = (lay, uni)
+    return got
+
+
 def _prune(cell: Cell, m: int, always: frozenset = frozenset()) -> dict[int, int]:
     """Drop the constraints touching fewer than m vertices (they cannot be facets), except
     those in ``always``; the map from old slot indices to new ones."""
@@ -457,6 +491,7 @@ def _prune(cell: Cell, m: int, always: frozenset = frozenset()) -> dict[int, int
     if len(keep) < len(cell.slots):
         cell.inc = cell.inc[:, keep]
         cell.slots = [cell.slots[k] for k in keep]
+        cell.slot_units = None
     return {int(k): i for i, k in enumerate(keep)}
 
 
