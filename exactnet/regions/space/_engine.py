@@ -470,7 +470,7 @@ def _edges(inc: np.ndarray, pos: np.ndarray, neg: np.ndarray, m: int) -> tuple[n
 
 def _mixed(S: np.ndarray) -> np.ndarray:
     """Per unit: whether its signs at the vertices include both > 0 and < 0 (it cuts the cell)."""
-    return (S > 0).any(axis=0) & (S < 0).any(axis=0)
+    return np.asarray((S > 0).any(axis=0) & (S < 0).any(axis=0))
 
 
 def _slot_units(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
