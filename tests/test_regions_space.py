@@ -17,6 +17,7 @@ import exactnet
 from exactnet import Box, Network, Polygon, Polytope, RegionLimitError
 from exactnet.regions.space._engine import enumerate_cells
 from exactnet.regions.space.domain import parse_space_domain, start_polytope
+from exactnet.strategies import points, relu_networks
 from exactnet.theory.bounds import serra_thm1_upper
 
 
@@ -303,3 +304,42 @@ def test_box_corners_exact_vertices():
     assert len(small.facets) == 4
     for p in itertools.product((0, 1), repeat=3):
         assert res.regions[res.locate(p)].contains(p)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    net=relu_networks(input_dim=3, max_hidden_layers=2, max_width=4, leaky=True, linear_units=True),
+    data=st.data(),
+)
+def test_degenerate_leaky_and_linear_units_fast_equals_exact(net, data):
+    """Drawn by exactnet.strategies (duplicated, negated, zero rows, zero biases, small
+    integers, leaky slopes, pass-through units): fast equals exact, exact volumes tile the
+    box, and exact points of the box have the pattern of a region containing them."""
+    fast = exactnet.regions(net, Box(-2, 2))
+    exact = exactnet.regions(net, Box(-2, 2), exact=True)
+    assert summary(fast) == summary(exact)
+    assert (fast.num_pieces, fast.num_patterns) == (exact.num_pieces, exact.num_patterns)
+    assert sum(r.measure for r in exact.regions) == 64
+    by_pattern = {pattern_key(r.pattern): r for r in exact.regions}
+    for _ in range(5):
+        x = data.draw(points(3, kind="dyadic", bound=2))
+        p = pattern_key(net.pattern_exact(x))
+        if p in by_pattern:  # a point inside a region (not only on a lower-dimensional face)
+            assert by_pattern[p].contains(x)
+        else:  # a point on a face: some region's closure contains it
+            assert any(r.contains(x) for r in exact.regions)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(net=relu_networks(input_dim=2, max_hidden_layers=2, max_width=5, leaky=True, linear_units=True))
+def test_n_d_engine_equals_2d_engine_on_degenerate_networks(net):
+    """Region for region, edge for edge, and the same pieces and non-empty patterns (counted
+    on every face) as the 2-D engine, on networks drawn with forced degeneracies."""
+    from exactnet.regions.api import _space
+
+    plane = exactnet.regions(net, Box(-2, 2), exact=True)
+    for exact in (False, True):
+        space = _space(net, Box(-2, 2), exact, None, False)
+        assert summary(space) == summary(plane)
+        assert (space.num_pieces, space.num_patterns) == (plane.num_pieces, plane.num_patterns)
+        assert sum(r.measure for r in space.regions) == pytest.approx(16)
