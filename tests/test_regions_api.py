@@ -147,6 +147,11 @@ def test_plots_1d_2d_and_a_clear_error_in_3d():
     for a, how in zip(axes, ("pattern", "piece", "output")):
         assert exactnet.regions(NET2, Box(-1, 1)).plot(a, color_by=how) is a
         assert len(a.collections) == 1
+    # the whole space: unbounded regions drawn cut to a window
+    ax = exactnet.regions(NET2, None).plot()
+    assert len(ax.collections[0].get_paths()) == exactnet.regions(NET2, None).num_regions
+    ax = exactnet.regions(NET1, None, exact=True).plot()
+    assert len(ax.lines) == 2 * exactnet.regions(NET1, None).num_regions  # a graph and a boundary line each
     plt.close("all")
     with pytest.raises(ValueError, match="3-D"):
         exactnet.regions(NET3, Box(-1, 1)).plot()

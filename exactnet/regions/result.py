@@ -213,7 +213,8 @@ class Regions:
     # ------------------------------------------------------------------ pictures
     def plot(self, ax: Axes | None = None, *, color_by: str = "pattern") -> Axes:
         """Draw the regions (1-D: the outputs along the domain with the region boundaries;
-        2-D: the polygons, coloured by pattern, piece or output). Returns the axes."""
+        2-D: the polygons, coloured by pattern, piece or output). Unbounded regions (the
+        whole space) are cut to a window around the bounded ones. Returns the axes."""
         from ..extras import require
 
         require("matplotlib")
@@ -408,14 +409,53 @@ class _StoredSource:
         return r.intercept, r.gradient
 
 
-def _plot_1d(res: Regions, ax) -> None:
+def _view(res: Regions) -> list[tuple[float, float]]:
+    """Per axis, a window showing every bounded region and every interior point, widened by
+    a quarter on each side (for drawing unbounded regions)."""
+    pts = [p for r in res.regions for p in (r.vertices or ())] + [r.interior_point for r in res.regions]
+    arr = np.array([[float(x) for x in p] for p in pts])
+    lo, hi = arr.min(axis=0), arr.max(axis=0)
+    pad = np.maximum((hi - lo) * 0.25, 1.0)
+    return [(float(a - p), float(b + p)) for a, b, p in zip(lo, hi, pad)]
+
+
+def _drawn_vertices(res: Regions) -> list[list[tuple[float, ...]]]:
+    """Every region's vertices as floats; an unbounded region is cut to the view window
+    (its facets clip the window's box)."""
+    if all(r.bounded for r in res.regions):
+        return [[tuple(float(x) for x in p) for p in r.vertices] for r in res.regions]
+    win = _view(res)
+    out = []
     for r in res.regions:
-        (t0,), (t1,) = r.vertices
-        ts = [float(t0), float(t1)]
+        if r.bounded:
+            out.append([tuple(float(x) for x in p) for p in r.vertices])
+            continue
+        if res.dim == 1:
+            lo, hi = win[0]
+            for (a,), b in r.facets:  # a t <= b
+                if a > 0:
+                    hi = min(hi, float(b) / float(a))
+                elif a < 0:
+                    lo = max(lo, float(b) / float(a))
+            out.append([(lo,), (hi,)])
+            continue
+        from .plane.region import clip_polygon
+
+        (u0, u1), (v0, v1) = win
+        poly: list = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
+        for (a1, a2), b in r.facets:  # a . x <= b  <=>  -a . x + b >= 0
+            poly = clip_polygon(poly, (-float(a1), -float(a2), float(b)))
+        out.append([(float(u), float(v)) for u, v in poly])
+    return out
+
+
+def _plot_1d(res: Regions, ax) -> None:
+    for r, verts in zip(res.regions, _drawn_vertices(res)):
+        (t0,), (t1,) = sorted(verts)
         for k in range(len(r.intercept)):
-            ys = [float(r.intercept[k] + r.gradient[k][0] * t) for t in (t0, t1)]
-            ax.plot(ts, ys, color=f"C{k}", lw=1.5)
-        ax.axvline(ts[0], color="0.85", lw=0.6, zorder=0)
+            ys = [float(r.intercept[k]) + float(r.gradient[k][0]) * t for t in (t0, t1)]
+            ax.plot([t0, t1], ys, color=f"C{k}", lw=1.5)
+        ax.axvline(t0, color="0.85", lw=0.6, zorder=0)
     ax.set_xlabel("t" if res.domain.get("kind") == "segment" else "x")
     ax.set_ylabel("output")
     ax.set_title(f"{res.num_regions} regions, {res.num_pieces} pieces")
@@ -426,7 +466,7 @@ def _plot_2d(res: Regions, ax, color_by: str) -> None:
 
     if color_by not in ("pattern", "piece", "output"):
         raise ValueError(f"color_by must be 'pattern', 'piece' or 'output'; got {color_by!r}")
-    polys = [[(float(u), float(v)) for u, v in r.vertices] for r in res.regions]
+    polys = _drawn_vertices(res)
     rng = np.random.default_rng(0)
     if color_by == "pattern":
         colors = rng.random((len(polys), 3)) * 0.7 + 0.3
