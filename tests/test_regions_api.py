@@ -131,8 +131,17 @@ def test_decision_boundary_in_1d_2d_3d():
     # read back from JSON (exact): the same boundary
     back = Regions.from_json(res.to_json())
     assert back.decision_boundary == res.decision_boundary
-    with pytest.raises(ValueError, match="bounded"):
-        exactnet.regions(NET3, None).decision_boundary  # noqa: B018
+    # the whole space: the zero set x0 = 1/2 is one unbounded piece (None)
+    W = np.array([[1.0, 0, 0], [-1, 0, 0]])
+    net = Network.from_arrays([W, np.array([[1.0, -1.0]])], [np.zeros(2), np.array([-0.5])])
+    assert [(c, p) for _, c, p in exactnet.regions(net, None, exact=True).decision_boundary] == [((0, 0), None)]
+    # relu(x0) + relu(x1) + relu(x2) - relu(x0 + x1 + x2 - 1) - 1/2 vanishes on a bounded
+    # triangle inside the bounded region {x >= 0, x0 + x1 + x2 <= 1}, elsewhere on unbounded pieces
+    W = np.array([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]])
+    net = Network.from_arrays([W, np.array([[1.0, 1, 1, -1]])], [np.array([0, 0, 0, -1.0]), np.array([-0.5])])
+    pieces = [p for _, _, p in exactnet.regions(net, None, exact=True).decision_boundary if p is not None]
+    half = Fraction(1, 2)
+    assert [sorted(p) for p in pieces] == [sorted([(half, 0, 0), (0, half, 0), (0, 0, half)])]
 
 
 def test_plots_1d_2d_and_a_clear_error_in_3d():

@@ -108,53 +108,72 @@ def _boundary_nd(res: Regions, n_out: int):
     from .space.domain import _cut_exact
 
     src = res._src
-    if not hasattr(src, "exact_polytope") or src.domain.get("kind") == "space":
-        raise ValueError(
-            "the n-D decision boundary needs bounded regions with exact vertices: compute the regions on a "
-            "Box or Polytope (in exact mode to read it back from JSON)"
-        )
+    if not hasattr(src, "exact_polytope"):
+        raise ValueError("the n-D decision boundary needs the regions' exact vertices")
+    whole = src.domain.get("kind") == "space"
     out, seen = [], set()
     single = n_out == 1
     for r in res.regions:
         P = src.exact_polytope(r.index)
         icpt, grad = src.exact_output(r.index)
         m = P.N.shape[1]
+
+        def row_of(g, c):
+            # whole space: (x, t) coordinates, where an output is g . x + c t
+            return _int_row(list(g) + [c], 0) if whole else _int_row(g, c)
+
         for i, j in _pairs(n_out):
             Q = P
             for k in range(n_out):
                 if single or k in (i, j) or Q is None:
                     continue
                 gk, ck = _diff(icpt, grad, i, k, False)
-                Q = _cut_exact(Q, _int_row([-v for v in gk], -ck))
+                Q = _cut_exact(Q, row_of([-v for v in gk], -ck))
             if Q is None:
                 continue
             gd, cd = _diff(icpt, grad, i, j, single)
-            if all(v == 0 for v in gd):
+            if all(v == 0 for v in gd) and not (whole and cd != 0):
                 continue
-            row = _int_row(gd, cd)
+            row = row_of(gd, cd)
             H = Q.N.dot(row[:m]) + Q.d * row[m]
             pos, neg = (H > 0).any(), (H < 0).any()
             if pos and neg:
                 cut = _cut_exact(Q, row)
                 assert cut is not None  # the hyperplane crosses Q's interior
-                on = np.flatnonzero(cut.inc[:, -1])
-                verts = cut.N[on], cut.d[on]
+                poly, on = cut, np.flatnonzero(cut.inc[:, -1])
             else:
                 zero = np.flatnonzero(H == 0)
                 if len(zero) < m or not _is_facet(Q.inc, zero, m):
                     continue
-                verts = Q.N[zero], Q.d[zero]
-            pts = tuple(tuple(Fraction(int(a), int(d)) for a in row_) for row_, d in zip(*verts))
-            key = (frozenset(pts), (i, j))
+                poly, on = Q, zero
+            raw = tuple(tuple(Fraction(int(a), int(d)) for a in row_) for row_, d in zip(poly.N[on], poly.d[on]))
+            key = (frozenset(raw), (i, j))
             if key in seen:
                 continue
             seen.add(key)
-            if res.exact:
+            pts = _affine_piece(poly, on, m) if whole else raw
+            if pts is None or res.exact:
                 out.append((r.index, (i, j), pts))
             else:
                 floats: tuple = tuple(tuple(float(x) for x in p) for p in pts)
                 out.append((r.index, (i, j), floats))
     return out
+
+
+def _affine_piece(poly, on: np.ndarray, m: int) -> tuple | None:
+    """A piece of the homogenised box (a cone over the piece, cut by the box) back in R^n:
+    its vertices x / t (the rays of the cone, i.e. the edges from the origin), or None when
+    it is unbounded (the cone meets t = 0 outside the origin)."""
+    from .space._engine import _edges
+
+    n = m - 1
+    at_inf = [int(v) for v in on if poly.N[v][n] == 0]
+    if any(any(poly.N[v][a] != 0 for a in range(n)) for v in at_inf) or not at_inf:
+        return None
+    origin = at_inf[0]
+    others = np.array([int(v) for v in on if v != origin], dtype=np.int64)
+    _, rays = _edges(poly.inc, np.array([origin]), others, m)
+    return tuple(tuple(Fraction(int(poly.N[v][a]), int(poly.N[v][n])) for a in range(n)) for v in rays)
 
 
 def _is_facet(inc: np.ndarray, verts: np.ndarray, m: int) -> bool:

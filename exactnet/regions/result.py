@@ -198,7 +198,8 @@ class Regions:
         """The decision boundary as pieces ``(region, (i, j), vertices)``: inside each
         region, the set where outputs i < j tie for the maximum (one output: its zero set,
         labelled (0, 0)). A piece is a point (1-D), a segment (2-D) or an (n-1)-polytope
-        given by its vertices (n-D, bounded regions); exact in exact mode. Regions where a
+        given by its vertices (n-D; None for an unbounded piece of the whole space); exact
+        in exact mode. Regions where a
         single output is identically zero are listed in ``zero_regions``."""
         return self._src.decision_boundary(self)
 

@@ -254,7 +254,8 @@ class SpaceSource:
         return len(seen)
 
     def exact_polytope(self, i: int) -> Polytope0:
-        """Region i as an exact polytope in domain coordinates (bounded domains)."""
+        """Region i as an exact polytope in domain coordinates (for the whole space: its
+        cone cut by the box, in the homogenised coordinates (x, t))."""
         c = self.cells[i]
         k = len(c.V)
         N = np.empty((k, self.eng.m), dtype=object)
