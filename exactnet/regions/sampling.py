@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..net.network import Network
+from ._patterns import pack, pack_rows
 from .plane import Partition, Plane, parse_domain
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class SampleEstimate:
         ``missed_area`` (their total area) and ``missed_area_fraction``,
         ``other_patterns`` (sampled patterns that are not a region's: points exactly on
         a boundary)."""
-        keys = {np.packbits(r.pattern, bitorder="little").tobytes(): r for r in part.regions}
+        keys = {pack(r.pattern): r for r in part.regions}
         found = [r for k, r in keys.items() if k in self.patterns]
         missed = [r for k, r in keys.items() if k not in self.patterns]
         missed_area = sum(float(r.area) for r in missed)
@@ -159,7 +160,7 @@ def sample_patterns(
             found.add(b"")
             counts[b""] = counts.get(b"", 0) + m
             continue
-        _count_patterns(np.packbits(bits[:m], axis=1, bitorder="little"), found, counts)
+        _count_patterns(pack_rows(bits[:m]), found, counts)
     return SampleEstimate(net, found, len(uv), time.perf_counter() - t0, method, counts)
 
 

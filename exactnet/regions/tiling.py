@@ -30,6 +30,7 @@ import numpy as np
 
 from ..net.network import Network
 from ._common import RegionLimitError, check_max_regions
+from ._patterns import pack, unpack_bytes
 from .plane import Partition, Plane, Region2D, parse_domain, partition
 from .plane.region import area2, clip_polygon
 
@@ -81,9 +82,7 @@ def _tile_job(net: Network, tile, plane: Plane, exact: bool, max_regions: int | 
     # first: an uncertified piece decision switches the partition to its exact source,
     # which numbers regions its own way
     same = list(part._same_map_edges())
-    regions = [
-        (r.vertices, np.packbits(r.pattern, bitorder="little").tobytes(), r.intercept, r.gradient) for r in part.regions
-    ]
+    regions = [(r.vertices, pack(r.pattern), r.intercept, r.gradient) for r in part.regions]
     edges = [(a, b) for a, b, _, _ in part.edges]
     return {"regions": regions, "edges": edges, "same": same, "patterns": _pattern_set(part)}
 
@@ -94,7 +93,7 @@ def _pattern_set(part: Partition) -> set:
     if hasattr(src, "pattern_set"):
         return src.pattern_set()
     # certified float partitions: every non-empty pattern is a region's
-    return {np.packbits(r.pattern, bitorder="little").tobytes() for r in part.regions}
+    return {pack(r.pattern) for r in part.regions}
 
 
 def partition_tiled(
@@ -165,7 +164,7 @@ class _StitchedSource:
         hull = _convex_hull(pts)
         t, i = self.pieces[pat][0]
         _, _, intercept, gradient = self.results[t]["regions"][i]
-        bits = np.unpackbits(np.frombuffer(pat, dtype=np.uint8), bitorder="little")[: self.net.num_neurons].astype(bool)
+        bits = unpack_bytes(pat, self.net.num_neurons)
         n = len(hull)
         centroid = (sum(p[0] for p in hull) / n, sum(p[1] for p in hull) / n)
         return Region2D(k, tuple(hull), bits, intercept, gradient, area2(hull) / 2, centroid)
@@ -208,9 +207,9 @@ class _StitchedSource:
                             pairs[(min(ka, kb), max(ka, kb))] = self._same_map(t, i, tb, ib)
         out, same = [], []
         for (a, b), flag in sorted(pairs.items()):
-            pa = np.unpackbits(np.frombuffer(self.patterns[a], np.uint8), bitorder="little")
-            pb = np.unpackbits(np.frombuffer(self.patterns[b], np.uint8), bitorder="little")
-            flip = np.flatnonzero(pa[: len(neurons)] != pb[: len(neurons)])
+            pa = unpack_bytes(self.patterns[a], len(neurons))
+            pb = unpack_bytes(self.patterns[b], len(neurons))
+            flip = np.flatnonzero(pa != pb)
             out.append((a, b, self._shared_segment(a, b), tuple(neurons[k] for k in flip)))
             same.append(flag)
         return out, same

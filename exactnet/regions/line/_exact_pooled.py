@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _bigint as B
+from .._patterns import words_to_int
 from ._exact_kernel import OK, ExactNetData, _run, _summaries
 
 
@@ -58,12 +59,12 @@ class PooledLine:
     @property
     def patterns(self):
         words = self._res["out_pat"][self._r0 : self._r0 + self.num_regions]
-        return [sum(int(x) << (64 * w) for w, x in enumerate(row)) for row in words]
+        return [words_to_int(row) for row in words]
 
     @property
     def zero_masks(self):
         words = self._res["out_zm"][self._p0 : self._p0 + self.num_regions + 1]
-        return [sum(int(x) << (64 * w) for w, x in enumerate(row)) for row in words]
+        return [words_to_int(row) for row in words]
 
     def breakpoints(self):
         from fractions import Fraction

@@ -31,7 +31,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["FloatNetData", "run_kernel"]
+from .._flat import FlatNetwork
+
+__all__ = ["run_kernel"]
 
 U = 2.0**-53
 TINY = 2.0**-1000  # absolute slack: covers underflow of products (far below any real value here)
@@ -42,55 +44,20 @@ OK = 0
 UNCERTAIN = 1  # a decision could not be certified: decide this segment exactly
 
 
-class FloatNetData:
-    """The network flattened into arrays for the kernel."""
-
-    def __init__(self, net):
-        layers = net.layers
-        dims = [net.input_dim] + [layer.out_features for layer in layers]
-        self.dims = np.array(dims, dtype=np.int64)
-        self.w_off = np.zeros(len(layers) + 1, dtype=np.int64)
-        self.u_off = np.zeros(len(layers) + 1, dtype=np.int64)
-        wts, bs, ss, ra, isn, nbit = [], [], [], [], [], []
-        bit = 0
-        for i, layer in enumerate(layers):
-            wts.append(np.ascontiguousarray(layer.weight.T).reshape(-1))
-            bs.append(layer.bias)
-            ss.append(layer.negative_slope)
-            with np.errstate(over="ignore"):  # an inf row sum makes its bounds inf: decided exactly
-                ra.append(np.abs(layer.weight).sum(axis=1))
-            isn.append(layer.is_neuron)
-            idx = np.full(layer.out_features, -1, dtype=np.int64)
-            k = int(layer.is_neuron.sum())
-            idx[layer.is_neuron] = np.arange(bit, bit + k)
-            bit += k
-            nbit.append(idx)
-            self.w_off[i + 1] = self.w_off[i] + layer.weight.size
-            self.u_off[i + 1] = self.u_off[i] + layer.out_features
-        self.wt = np.concatenate(wts)
-        self.bias = np.concatenate(bs)
-        self.slope = np.concatenate(ss)
-        self.rowabs = np.concatenate(ra)
-        self.is_neuron = np.concatenate(isn)
-        self.neuron_bit = np.concatenate(nbit)
-        self.num_neurons = bit
-        self.nwords = max(1, (bit + 63) // 64)
-        self.n_out = net.output_dim
-        self.max_width = int(max(dims))
-
-    def kernel_args(self):
-        return (
-            self.dims,
-            self.w_off,
-            self.u_off,
-            self.wt,
-            self.bias,
-            self.slope,
-            self.rowabs,
-            self.is_neuron,
-            self.neuron_bit,
-            self.nwords,
-        )
+def _net_args(data: FlatNetwork) -> tuple:
+    """The arrays of the flattened network that :func:`_run` takes, in its order."""
+    return (
+        data.dims,
+        data.w_off,
+        data.u_off,
+        data.wt,
+        data.bias,
+        data.slope,
+        data.rowabs,
+        data.is_neuron,
+        data.neuron_bit,
+        data.nwords,
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -398,7 +365,7 @@ def _run(
     return stop, out_pos0, 0
 
 
-def run_kernel(data: FloatNetData, P: np.ndarray, Q: np.ndarray, *, threads: int = 1):
+def run_kernel(data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int = 1):
     """Certified float refinement of the segments P[s] -> Q[s].
 
     Returns (status, count, t_hi, t_err, patterns, out_a, out_b): the regions of certified
@@ -413,7 +380,7 @@ def run_kernel(data: FloatNetData, P: np.ndarray, Q: np.ndarray, *, threads: int
     n_seg = P.shape[0]
     status = np.zeros(n_seg, np.int64)
     count = np.zeros(n_seg, np.int64)
-    net_args = data.kernel_args()
+    net_args = _net_args(data)
 
     def work(rng):
         first, stop = rng
@@ -463,7 +430,7 @@ def _chunks(n: int, threads: int):
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _workspace(cap: int, data: FloatNetData):
+def _workspace(cap: int, data: FlatNetwork):
     w = data.max_width
     return (
         np.empty((2, cap, 5)),
@@ -475,7 +442,7 @@ def _workspace(cap: int, data: FloatNetData):
     )
 
 
-def _outputs(cap: int, data: FloatNetData):
+def _outputs(cap: int, data: FlatNetwork):
     return (
         np.empty(cap),
         np.empty(cap),

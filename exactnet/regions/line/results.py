@@ -15,6 +15,7 @@ import numpy as np
 
 from ...net.network import Network
 from ...net.rational import float_or_inf, format_fraction
+from .._patterns import unpack_int, unpack_words
 from ._exact import ExactLine
 from ._exact_pooled import PooledLine
 
@@ -186,10 +187,6 @@ class SegmentRegions:
         return "\n".join(lines)
 
 
-def _unpack_pattern(bits: int, n: int) -> np.ndarray:
-    return np.array([(bits >> k) & 1 for k in range(n)], dtype=bool)
-
-
 class _ExactSource:
     """Fields of one segment from the exact engine's integers."""
 
@@ -220,7 +217,7 @@ class _ExactSource:
             Region1D(
                 ts[i],
                 ts[i + 1],
-                _unpack_pattern(p, self.n),
+                unpack_int(p, self.n),
                 tuple(conv(a) for a in self.raw.out_alpha[i]),
                 tuple(conv(b) for b in self.raw.out_beta[i]),
             )
@@ -337,12 +334,12 @@ class SegmentBatch:
     def patterns_of(self, i: int) -> np.ndarray:
         """Boolean patterns (n_regions_i, num_neurons) of segment i."""
         rows = self._packed[self.offsets[i] : self.offsets[i + 1]]
-        return _unpack_rows(rows, self.network.num_neurons)
+        return unpack_words(rows, self.network.num_neurons)
 
     @property
     def patterns(self) -> np.ndarray:
         """Boolean patterns of all regions (total_regions, num_neurons)."""
-        return _unpack_rows(self._packed, self.network.num_neurons)
+        return unpack_words(self._packed, self.network.num_neurons)
 
     def __getitem__(self, i: int) -> SegmentRegions:
         if not -len(self) <= i < len(self):
@@ -414,8 +411,3 @@ class ExactSegmentBatch:
 
     def __repr__(self) -> str:
         return f"ExactSegmentBatch({len(self)} segments, {int(self.num_regions.sum())} regions)"
-
-
-def _unpack_rows(rows: np.ndarray, n: int) -> np.ndarray:
-    as_bytes = rows.astype("<u8").view(np.uint8).reshape(rows.shape[0], -1)
-    return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :n].astype(bool)

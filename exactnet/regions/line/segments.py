@@ -15,10 +15,12 @@ import numpy as np
 from ...net.network import Network
 from ...net.rational import float_or_inf, real_tensor_to_numpy, to_fraction
 from .._common import warn_beyond_float64
+from .._flat import FlatNetwork, engine_data
+from .._patterns import int_to_words
 from ._exact import _segment_integers, exact_line
 from ._exact_kernel import ExactNetData
 from ._exact_pooled import run_exact
-from ._float_kernel import OK, FloatNetData, run_kernel
+from ._float_kernel import OK, run_kernel
 from .results import ExactSegmentBatch, SegmentBatch, SegmentRegions, _ExactSource
 
 if TYPE_CHECKING:
@@ -56,21 +58,12 @@ def _as_float_points(x, name: str, dim: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _cached(net: Network, key: str, build):
-    """Per-network data for the kernels, built once (the network is immutable)."""
-    data = net.__dict__.get(key)
-    if data is None:
-        data = build(net)
-        net.__dict__[key] = data
-    return data
-
-
-def _float_data(net: Network) -> FloatNetData:
-    return _cached(net, "_exactnet_float_data", FloatNetData)
+def _float_data(net: Network) -> FlatNetwork:
+    return engine_data(net, "float")
 
 
 def _exact_data(net: Network) -> ExactNetData:
-    return _cached(net, "_exactnet_exact_data", ExactNetData)
+    return engine_data(net, "exact")
 
 
 #: below this many segments the Python engine answers (no kernel compilation needed)
@@ -207,8 +200,7 @@ def _float_rows(raw, nwords: int) -> dict:
     pts = raw.points
     words = np.zeros((n, nwords), np.uint64)
     for r, bits in enumerate(raw.patterns):
-        for w in range(nwords):
-            words[r, w] = (bits >> (64 * w)) & 0xFFFFFFFFFFFFFFFF
+        words[r] = int_to_words(bits, nwords)
     beta = raw.out_beta
     n_out = len(beta[0])
     kink = np.zeros((n, n_out), dtype=bool)

@@ -44,8 +44,11 @@ import math
 import numpy as np
 
 from .. import _bigint as B
+from .._common import RegionLimitError
+from .._flat import engine_data
+from .._patterns import words_to_int
 from ._exact_maps import _preact_full
-from ._exact_numbers import GROW, OK, OVERFLOW, _float_from_exact, _set_approx
+from ._exact_numbers import GROW, LIMIT, OK, OVERFLOW, _float_from_exact, _set_approx
 from ._exact_walk import STAT_NAMES, _run
 
 
@@ -73,24 +76,6 @@ def _mant_exp(x: int) -> tuple[float, int]:
     return float(x >> shift), shift
 
 
-class _FloatNet:
-    """The network's float64 weights, biases and slopes, flat, for the certified float maps."""
-
-    def __init__(self, net):
-        layers = net.layers
-        self.w_off = np.concatenate([[0], np.cumsum([l.weight.size for l in layers])[:-1]]).astype(np.int64)
-        self.weights = np.ascontiguousarray(np.concatenate([l.weight.reshape(-1) for l in layers]), dtype=np.float64)
-        self.biases = np.ascontiguousarray(np.concatenate([l.bias for l in layers]), dtype=np.float64)
-        self.slopes = np.ascontiguousarray(np.concatenate([l.negative_slope for l in layers]), dtype=np.float64)
-
-
-def _float_arrays(net) -> _FloatNet:
-    fl = net.__dict__.get("_exactnet_float_net")
-    if fl is None:
-        fl = net.__dict__["_exactnet_float_net"] = _FloatNet(net)
-    return fl
-
-
 class _Capacities:
     def __init__(self, limbs, vertices=4096, lines=4096, pieces=256, piece_slots=4096, out=4096, out_slots=32768):
         self.limbs, self.vertices, self.lines = limbs, vertices, lines
@@ -108,19 +93,32 @@ class _Capacities:
         )
 
 
-def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines, *, backward: bool = True, stats: dict | None = None):
+def run_plane_exact(
+    net,
+    P0,
+    P1,
+    P2,
+    Sx,
+    domain_hv,
+    domain_lines,
+    *,
+    backward: bool = True,
+    stats: dict | None = None,
+    max_regions: int | None = None,
+):
     """Exact regions of ``net`` on the convex polygon (domain_hv, domain_lines), CCW, of the
     plane x = (P0 + P1 u + P2 v) / Sx. Returns a list of ``ExactPlaneRegion`` (with zero
     masks per vertex) or None when the integers would need an unreasonable capacity.
 
+    ``max_regions`` (a positive int, or None for no cap): the walk stops as soon as it has
+    emitted more regions than that and :class:`~exactnet.regions.RegionLimitError` is
+    raised with the count reached (regions are final when emitted, so this happens exactly
+    when the partition has more than ``max_regions`` regions).
+
     ``backward``: compose the output maps from the output side when there are at most two
     outputs (``False`` always takes the forward path; both give the same result).
     ``stats``: a dict that receives how often each path was taken (:data:`STAT_NAMES`)."""
-    from ..line._exact_kernel import ExactNetData
-
-    data = net.__dict__.get("_exactnet_exact_data")
-    if data is None:
-        data = net.__dict__["_exactnet_exact_data"] = ExactNetData(net)
+    data = engine_data(net, "exact")
     P_bits = max(
         abs(int(v)).bit_length()
         for v in list(P0)
@@ -132,7 +130,7 @@ def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines, *, backward: b
     )
     cap = _Capacities(B.capacity_for_bits(_bits_estimate(net, data, P_bits)))
     for _ in range(12):
-        status, result = _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, stats)
+        status, result = _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, stats, max_regions)
         if status == OK:
             return result
         cap = (
@@ -147,7 +145,7 @@ def run_plane_exact(net, P0, P1, P2, Sx, domain_hv, domain_lines, *, backward: b
     return None
 
 
-def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, stats_out):
+def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, stats_out, max_regions):
 
     L = cap.limbs
     dims = data.dims
@@ -230,7 +228,7 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, 
         return OVERFLOW, None
     zm_serial[0] = 0
     # float network and the scales of the exact maps (z_d = ZM / (S_d den_d), as mantissa and exponent)
-    fl = _float_arrays(net)
+    fl = engine_data(net, "float")
     s_mant = np.zeros(n_layers)
     s_exp = np.zeros(n_layers, np.int64)
     for d, layer in enumerate(net.layers):
@@ -276,8 +274,8 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, 
         prev_mask,
         fl.weights,
         fl.w_off,
-        fl.biases,
-        fl.slopes,
+        fl.bias,
+        fl.slope,
         ZF,
         EZ,
         np.zeros((maxw, 3)),
@@ -335,7 +333,10 @@ def _attempt(net, data, P0, P1, P2, Sx, domain_hv, domain_lines, cap, backward, 
         np.zeros((maxw, 2 + L), np.int64),
         np.zeros((1, 2 + L), np.int64),
         np.zeros((2, nw), np.uint64),
+        np.int64(-1 if max_regions is None else min(max_regions, 2**62)),
     )
+    if status == LIMIT:
+        raise RegionLimitError(int(args["out_count"][0]), max_regions)
     if status != OK:
         return status, None
     if stats_out is not None:
@@ -396,7 +397,7 @@ class PooledPlane:
         V, L = self.vertices(), self.lines()
         verts = [V[v] for v in self.v_ids[a:b]]
         lines = [L[li] for li in self.l_ids[a:b]]
-        pat = sum(int(x) << (64 * w) for w, x in enumerate(self.pat[i]))
+        pat = words_to_int(self.pat[i])
         n_out = self.net.output_dim
         block = B.pool_ints(self.OUT[i * 3 * n_out : (i + 1) * 3 * n_out])
         out = (
@@ -405,7 +406,7 @@ class PooledPlane:
             [block[3 * j + 2] for j in range(n_out)],
         )
         reg = ExactPlaneRegion(verts, lines, pat, None, out, self.out_scale)
-        reg.zero_masks = [sum(int(x) << (64 * w) for w, x in enumerate(row)) for row in self.zm[a:b]]
+        reg.zero_masks = [words_to_int(row) for row in self.zm[a:b]]
         return reg
 
     def num_patterns(self) -> int:

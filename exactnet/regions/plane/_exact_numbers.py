@@ -25,6 +25,7 @@ OVERFLOW = 1
 
 GROW = 2
 NEED_EXACT = 3  # _cut: a decision needs the exact maps of the region
+LIMIT = 4  # the walk reached more regions than max_regions (out_count holds how many)
 
 
 U64 = np.uint64

@@ -12,7 +12,7 @@ from .._bigint import bi_copy
 from ._exact_compose import _backward_output, _backward_rows
 from ._exact_cut import _cut
 from ._exact_maps import _materialize, _sibling_diff
-from ._exact_numbers import GROW, NEED_EXACT, OK, OVERFLOW, REL_EXACT, _float_from_exact, _float_preact, _ratio
+from ._exact_numbers import GROW, LIMIT, NEED_EXACT, OK, OVERFLOW, REL_EXACT, _float_from_exact, _float_preact, _ratio
 
 #: the counters of ``run_plane_exact(..., stats=)``: how often each path was taken
 STAT_NAMES = (
@@ -116,8 +116,10 @@ def _run(
     RT,
     CT,
     masks,
+    max_regions,
 ):
-    """The depth-first exact refinement; returns OK, OVERFLOW or GROW.
+    """The depth-first exact refinement; returns OK, OVERFLOW, GROW or LIMIT (more than
+    ``max_regions`` regions emitted, out_count[0] of them; ``max_regions`` < 0: no cap).
 
     Depth d holds a region (reg_*[d]) with its layer-d pre-activations as certified float
     maps (ZF, EZ rows u_off[d] + j: Z, DU, DV in real units and error bounds) and, when
@@ -286,6 +288,8 @@ def _run(
                 for w in range(nwords):
                     out_pat[o, w] = reg_pat[d, w]
                 out_count[0] = o + 1
+                if 0 <= max_regions < o + 1:  # regions are final when emitted: stop at once
+                    return LIMIT
                 d -= 1
                 continue
             # ---- layer d's certified float maps on the region (from the exact ones when made)

@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from .._common import RegionLimitError
+from .._flat import engine_data
 
 U = 2.0**-53
 
@@ -480,7 +481,8 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
     set (and no partition) when a hidden layer's values or bounds leave the range where
     the kernel's arithmetic cannot overflow: the caller then asks the exact engine."""
     layers = net.layers
-    nwords = max(1, (net.num_neurons + 63) // 64)
+    flat = engine_data(net, "float")
+    nwords = flat.nwords
     # regions of random networks grow about like N^2 / 8 on a square (N neurons)
     cap = int(min(1 << 20, max(512, net.num_neurons**2 // 4)))
     fp = FloatPlane(np.asarray(verts_uv, dtype=np.float64), nwords, cap)
@@ -490,7 +492,6 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
     # the inputs at the domain's vertices: rounding of the data and of the products and
     # sums (zero for the input plane of a 2-input network with float vertices)
     EH = 4 * U * (np.abs(origin)[None, :] + np.abs(uv) @ np.abs(directions).T).max(axis=1)
-    bit = 0
     out = np.zeros(2, np.int64)
     for li, layer in enumerate(layers):
         W, b = layer.weight, layer.bias
@@ -517,10 +518,7 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
             fp.overflow = True
             return fp
         fp.set_layer_values(Zv, EZ)
-        neuron_bit = np.full(W.shape[0], -1, np.int64)
-        k = int(layer.is_neuron.sum())
-        neuron_bit[layer.is_neuron] = np.arange(bit, bit + k)
-        bit += k
+        neuron_bit = flat.layer_neuron_bits(li)
         first, forced_j = 0, -1
         v_start = fp.counts[0]
         while first < W.shape[0]:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 #: 0.065 / 0.068 s, 2-32-32-1 0.23 / 0.17 s, 2-16x4-1 0.22 / 0.15 s, 2-48-48-1 0.84 /
 #: 0.52 s, 2-24x4-1 0.35 / 0.16 s, 2-16x8-1 0.57 / 0.18 s: below 96 neurons the compiled
 #: engine saves under a tenth of a second.
+#: Both engines honour ``max_regions`` (raising RegionLimitError): a cap never changes
+#: which of them runs.
 COMPILED_EXACT_MIN_NEURONS = 96
 
 
@@ -46,7 +48,8 @@ def partition(
     a degenerate arrangement (a neuron exactly through a vertex, along an edge, or
     several through one point) is decided exactly. ``max_regions`` (a positive integer,
     or None for no cap) caps the work: a partition with more regions raises
-    ``RuntimeError``.
+    :class:`~exactnet.regions.RegionLimitError` (a ``RuntimeError``) with the count
+    reached; the cap never changes the engine.
     """
     if not isinstance(net, Network):
         raise TypeError(
@@ -67,10 +70,10 @@ def partition(
     def exact_source():
         hv, lines = _domain_integers(verts)
         raw = None
-        if net.num_neurons >= COMPILED_EXACT_MIN_NEURONS and max_regions is None:
+        if net.num_neurons >= COMPILED_EXACT_MIN_NEURONS:
             from ._exact_kernel import run_plane_exact
 
-            raw = run_plane_exact(net, *plane.integers(), hv, lines)
+            raw = run_plane_exact(net, *plane.integers(), hv, lines, max_regions=max_regions)
         if raw is None:
             raw = exact_plane(net, *plane.integers(), hv, lines, max_regions=max_regions)
         return _ExactSource(net, raw, exact=exact)

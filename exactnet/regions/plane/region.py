@@ -52,10 +52,6 @@ def area2(verts: Sequence[tuple[Fraction, Fraction]]) -> Fraction:
     return sum((a[0] * b[1] - b[0] * a[1] for a, b in zip(pts, pts[1:] + pts[:1])), Fraction(0))
 
 
-def _unpack(bits: int, n: int) -> np.ndarray:
-    return np.array([(bits >> k) & 1 for k in range(n)], dtype=bool)
-
-
 def _point_on(key, t):
     """The point of line key (a, b, c) at parameter t = -b x + a y."""
     a, b, c = key

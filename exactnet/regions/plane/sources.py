@@ -16,6 +16,8 @@ import numpy as np
 from ...net.network import Network
 from ...net.rational import float_or_inf
 from .._common import warn_beyond_float64
+from .._flat import engine_data
+from .._patterns import pack, unpack_int, unpack_words, words_to_int
 from ._exact import (
     ExactMaps,
     ExactPlaneRegion,
@@ -25,7 +27,7 @@ from ._exact import (
     zero_mask_at,
 )
 from .domain import Plane, _domain_integers
-from .region import Region2D, _point_on, _unpack, area2
+from .region import Region2D, _point_on, area2
 
 if TYPE_CHECKING:
     pass
@@ -50,7 +52,7 @@ class _ExactSource:
         reg = Region2D(
             i,
             tuple(pts),
-            _unpack(r.pattern, self.net.num_neurons),
+            unpack_int(r.pattern, self.net.num_neurons),
             tuple(Fraction(z, S) for z in Z),
             tuple((Fraction(a, S), Fraction(b, S)) for a, b in zip(DU, DV)),
             area2(pts) / 2,
@@ -131,7 +133,7 @@ class _ExactSource:
     def pattern_set(self) -> set:
         """The non-empty patterns as bytes of packed bits (little bit order)."""
         n = self.net.num_neurons
-        return {np.packbits(_unpack(p, n), bitorder="little").tobytes() for p in self._pattern_ints()}
+        return {pack(unpack_int(p, n)) for p in self._pattern_ints()}
 
 
 class _NeedsExact(Exception):
@@ -182,7 +184,7 @@ class _FloatSource:
             # the map itself is beyond float64's range)
             maps = self._exact_maps()
             for f in np.flatnonzero(overflowed):
-                c, g = maps.output_map(_bits(self.pat_words[f]))
+                c, g = maps.output_map(words_to_int(self.pat_words[f]))
                 icp[f] = [float_or_inf(q) for q in c]
                 grad[f] = [[float_or_inf(a), float_or_inf(b)] for a, b in g]
             if not (np.isfinite(icp[:n]).all() and np.isfinite(grad[:n]).all()):
@@ -193,8 +195,7 @@ class _FloatSource:
         vs = self.verts[self.offsets[i] : self.offsets[i + 1]]
         pts = tuple((float(self.fp.vx[v, 0]), float(self.fp.vx[v, 1])) for v in vs)
         icp, grad = self._maps
-        words = self.pat_words[i].astype("<u8").view(np.uint8)
-        pattern = np.unpackbits(words, bitorder="little")[: self.net.num_neurons].astype(bool)
+        pattern = unpack_words(self.pat_words[i], self.net.num_neurons)
         centroid = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
         return Region2D(
             i, pts, pattern, tuple(icp[i].tolist()), tuple(map(tuple, grad[i].tolist())), float(self.areas[i]), centroid
@@ -208,8 +209,7 @@ class _FloatSource:
         pts = list(map(tuple, xy.tolist()))
         counts = np.diff(self.offsets)
         centroids = (np.add.reduceat(xy, self.offsets[:-1], axis=0) / counts[:, None]).tolist() if n else []
-        words = np.ascontiguousarray(self.pat_words[:n]).astype("<u8").view(np.uint8).reshape(n, -1)
-        patterns = np.unpackbits(words, axis=1, bitorder="little")[:, : self.net.num_neurons].astype(bool)
+        patterns = unpack_words(self.pat_words[:n], self.net.num_neurons)
         icps, grads, areas = icp[:n].tolist(), grad[:n].tolist(), self.areas[:n].tolist()
         offs = self.offsets.tolist()
         return tuple(
@@ -263,10 +263,6 @@ def _float_region(r: Region2D) -> Region2D:
     )
 
 
-def _bits(words) -> int:
-    return sum(int(w) << (64 * i) for i, w in enumerate(words))
-
-
 def _float_source(net, plane, verts, max_regions):
     """The certified float partition, or None when an exact zero (a degenerate
     arrangement) or a hidden value beyond the kernel's safe range (overflow) calls for
@@ -291,15 +287,15 @@ def _float_source(net, plane, verts, max_regions):
         if edge_label < 0:
             L1 = lines[-edge_label - 1]
         else:
-            L1 = maps.neuron_line(edge_label, _bits(fp.f_pat[edge_face]))
-        L2 = maps.neuron_line(cut_label, _bits(fp.f_pat[cut_face]))
+            L1 = maps.neuron_line(edge_label, words_to_int(fp.f_pat[edge_face]))
+        L2 = maps.neuron_line(cut_label, words_to_int(fp.f_pat[cut_face]))
         return _cross(L1, L2)
 
     def decide(fp, layer, unit, bit, v):
         maps = exact()[2]
         X = vertex_exact(fp, v)
         face = int(fp.he_face[fp.v_he[v]])
-        sign = maps.sign_at(layer, unit, _bits(fp.f_pat[face]), X)
+        sign = maps.sign_at(layer, unit, words_to_int(fp.f_pat[face]), X)
         if sign == 0:
             state["zero"] = True
         return sign
@@ -317,7 +313,7 @@ def _chain_map(net: Network, plane_float, words):
     """Float affine map (intercept (n_out,), gradient (n_out, 2)) of the outputs on the
     region with the given pattern words, by composing the layers."""
     origin, directions = plane_float
-    pattern = np.unpackbits(words.astype("<u8").view(np.uint8), bitorder="little")
+    pattern = unpack_words(words, net.num_neurons)
     c, J = origin.copy(), directions.copy()
     bit = 0
     for layer in net.layers:
@@ -332,35 +328,6 @@ def _chain_map(net: Network, plane_float, words):
     return c, J
 
 
-class _NetArrays:
-    """The network flattened for the 2-D float kernels (cached on the network)."""
-
-    def __init__(self, net: Network):
-        from ._float_kernel import U
-
-        layers = net.layers
-        self.layer_rows = np.array([l.out_features for l in layers], np.int64)
-        self.layer_cols = np.array([l.in_features for l in layers], np.int64)
-        self.w_off = np.concatenate([[0], np.cumsum([l.weight.size for l in layers])[:-1]]).astype(np.int64)
-        self.weights = np.concatenate([l.weight.reshape(-1) for l in layers])
-        self.slopes = np.concatenate([l.negative_slope for l in layers])
-        self.s_off = np.concatenate([[0], np.cumsum(self.layer_rows)[:-1]]).astype(np.int64)
-        nbit, bit = [], 0
-        for l in layers:
-            idx = np.full(l.out_features, -1, np.int64)
-            k = int(l.is_neuron.sum())
-            idx[l.is_neuron] = np.arange(bit, bit + k)
-            bit += k
-            nbit.append(idx)
-        self.nbit = np.concatenate(nbit)  # bit of every unit (layer-major), -1 for linear units
-        neurons = np.array(net.neurons, dtype=np.int64).reshape(-1, 2)
-        self.bit_layer = neurons[:, 0].copy() if len(neurons) else np.zeros(0, np.int64)
-        self.bit_unit = neurons[:, 1].copy() if len(neurons) else np.zeros(0, np.int64)
-        # per layer m: the rounding of applying slopes and W_{m+1} (gamma_{n+1} + 4u)
-        n = self.layer_rows.astype(float)
-        self.gammas = (n + 1) * U / (1 - (n + 1) * U) + 4 * U
-
-
 def _certified_same_maps(net: Network, fp, edge_pairs: np.ndarray):
     """For every edge (one flipping neuron), whether the outputs' affine map is the same
     on both sides (see ``_float_results._same_maps``); None when not certified."""
@@ -368,9 +335,7 @@ def _certified_same_maps(net: Network, fp, edge_pairs: np.ndarray):
 
     if len(edge_pairs) == 0:
         return np.zeros(0, dtype=bool)
-    A = net.__dict__.get("_exactnet_plane_arrays")
-    if A is None:
-        A = net.__dict__["_exactnet_plane_arrays"] = _NetArrays(net)
+    A = engine_data(net, "float")
     edge_bit = fp.he_label[edge_pairs[:, 2]]
     same, ok = _same_maps(
         np.ascontiguousarray(edge_pairs[:, 0]),
@@ -382,9 +347,9 @@ def _certified_same_maps(net: Network, fp, edge_pairs: np.ndarray):
         A.layer_cols,
         A.w_off,
         A.weights,
-        A.slopes,
-        A.s_off,
-        A.nbit,
+        A.slope,
+        A.u_off,
+        A.neuron_bit,
         A.gammas,
     )
     return same if ok else None

@@ -35,6 +35,7 @@ import numpy as np
 
 from ...net.network import Network
 from .._common import RegionLimitError
+from .._patterns import pack
 from ._maps import (
     UNIT_ROUNDOFF,
     ExactMap,
@@ -387,7 +388,7 @@ class _Engine:
 
 
 def _float_map(net: Network, l: int, cell: Cell, cache: dict) -> FloatMap:
-    key = (l,) + tuple(np.packbits(b).tobytes() for b in cell.bits[:l])
+    key = (l,) + tuple(pack(b) for b in cell.bits[:l])
     got = cache.get(key)
     if got is None:
         if l == 0:

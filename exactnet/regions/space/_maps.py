@@ -19,6 +19,7 @@ from fractions import Fraction
 import numpy as np
 
 from ...net.network import Layer, Network
+from .._patterns import pack
 
 __all__ = ["ExactMap", "FloatMap", "ExactMaps", "float_first_map", "float_next_map", "solve_vertex", "UNIT_ROUNDOFF"]
 
@@ -72,7 +73,7 @@ class ExactMaps:
         """The map of layer ``l`` given the on-bits (``z > 0``) of every unit of layers < l."""
         if l == 0:
             return self.first()
-        key = (l,) + tuple(np.packbits(b).tobytes() for b in bits[:l])
+        key = (l,) + tuple(pack(b) for b in bits[:l])
         got = self._cache.get(key)
         if got is None:
             prev = self.layer(l - 1, bits)
