@@ -62,7 +62,7 @@ def regions(
     exact: bool = False,
     max_regions: int | None = None,
     executor: Executor | None = None,
-    tiles: int | tuple[int, int] = 2,
+    tiles: int | tuple[int, ...] = 2,
     progress: bool = False,
 ) -> Regions:
     """The linear regions of ``net`` on ``domain``, with the region graph (any dimension).
@@ -73,8 +73,11 @@ def regions(
     float64 with every sign it cannot certify decided exactly: the same regions, graph and
     counts, floats out. ``max_regions`` (a positive integer or None): more regions raise
     :class:`RegionLimitError` carrying the count reached; it never changes the engine.
-    ``executor`` (2-D): the domain cut into ``tiles`` x ``tiles`` tiles computed through any
-    ``concurrent.futures.Executor`` and stitched. ``progress``: a tqdm bar (n-D).
+    ``executor``: the domain (a polygon, or a box in any dimension) cut into tiles computed
+    through any ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, or dask's
+    ``Client(...).get_executor()`` on many machines) and stitched into the same result; 2-D:
+    ``tiles`` x ``tiles`` tiles; n-D: ``tiles`` cuts on each of the first axes (see
+    :func:`exactnet.regions.space.tiles.space_tiled`). ``progress``: a tqdm bar (n-D).
     Definitions: docs/definitions.md, "Linear regions".
     """
     if not isinstance(net, Network):
@@ -95,10 +98,15 @@ def regions(
             f"exactnet.Box(lo, hi), exactnet.Polytope(A, b) or None (the whole space); got {type(domain).__name__}"
         )
     if executor is not None:
-        raise NotImplementedError(
-            "executor: the n-D engine does not cut its domain into cells yet; run without executor "
-            "(2-D domains take one)"
-        )
+        if not isinstance(domain, Box):
+            raise ValueError(
+                "executor: the n-D engine scales out on a Box (cut into tiles); pass a Box or run without executor"
+            )
+        from .space.tiles import space_tiled
+
+        lo, hi = domain.resolved(net.input_dim)
+        src = space_tiled(net, lo, hi, tiles=tiles, executor=executor, exact=exact, max_regions=max_regions)
+        return Regions(src, network=net)
     return _space(net, domain, exact, max_regions, progress)
 
 

@@ -11,6 +11,7 @@ from functools import cached_property
 import numpy as np
 
 from ...net.network import Network
+from .._patterns import pack
 from ..result import Region, Regions
 from ._engine import Cell, Polytope0, _edges, _Engine, _float_map
 from ._faces import faces_of, facet_slots, volume
@@ -210,10 +211,14 @@ class SpaceSource:
         return out
 
     def num_patterns(self) -> int:
-        """Distinct patterns over every face of every cell: a neuron is on at the relative
-        interior of a face iff its pre-activation is >= 0 at the face's vertices and > 0 at
-        one of them (signs decided exactly). A face's pattern differs from its cell's only
-        where a neuron on in the cell vanishes, so only those faces are visited."""
+        return len(self.pattern_set())
+
+    def pattern_set(self) -> set[bytes]:
+        """The non-empty patterns (:func:`exactnet.regions._patterns.pack`), over every face of every
+        cell: a neuron is on at the relative interior of a face iff its pre-activation is
+        >= 0 at the face's vertices and > 0 at one of them (signs decided exactly). A
+        face's pattern differs from its cell's only where a neuron on in the cell vanishes,
+        so only those faces are visited."""
         eng = self.eng
         seen: set[bytes] = set()
         layers = eng.net.layers
@@ -233,7 +238,7 @@ class SpaceSource:
                 t_slot = self._t_zero_slot(c)
                 skip = c.inc[:, t_slot] if t_slot is not None else None
             on_cell = (sg >= 0).all(axis=0) & (sg > 0).any(axis=0)
-            seen.add(np.packbits(on_cell).tobytes())
+            seen.add(pack(on_cell))
             # a face has another pattern than the cell only inside the zero set of a neuron
             # that is on in the cell (those zero sets are faces, z being >= 0 on the cell)
             tops = {frozenset(np.flatnonzero(sg[:, j] == 0).tolist()) for j in np.flatnonzero(on_cell)}
@@ -250,8 +255,8 @@ class SpaceSource:
                         continue  # points at infinity (t = 0) are not points of R^n
                     f = sg[face]
                     on = (f >= 0).all(axis=0) & (f > 0).any(axis=0)
-                    seen.add(np.packbits(on).tobytes())
-        return len(seen)
+                    seen.add(pack(on))
+        return seen
 
     def exact_polytope(self, i: int) -> Polytope0:
         """Region i as an exact polytope in domain coordinates (for the whole space: its
