@@ -244,7 +244,8 @@ class _Engine:
                 errn[t] = np.abs(Vn[t]).max() * 2 * UNIT_ROUNDOFF + 1e-290
         # the current layer's signs at the new vertices (z_j = 0 there by construction)
         n_units = cell.S.shape[1]
-        others = np.array([u for u in range(n_units) if u != j], dtype=np.int64)
+        others = np.delete(np.arange(n_units), j)
+        s_layer, s_unit = _slot_units(cell)
         tmp = Cell(
             -1,
             Vn,
@@ -254,6 +255,7 @@ class _Engine:
             np.concatenate([inc_new, np.ones((n_new, 1), dtype=bool)], axis=1),
             cell.slots + [(l, j, 1)],
             cell.bits,
+            slot_units=(np.append(s_layer, l), np.append(s_unit, j)),
         )
         Sn = np.zeros((n_new, n_units), dtype=np.int8)
         Hn = np.zeros((n_new, n_units), dtype=object if self.exact else float)
@@ -312,8 +314,8 @@ class _Engine:
                 # y is finer (done with this layer, or a sibling already cut by j): the shared
                 # face is its facet, and its signs of unit j are those of z_j there
                 ycell = self.cells[y]
-                sg = ycell.S[ycell.inc[:, sy], j]
-                up, down = (sg > 0).any(), (sg < 0).any()
+                sg = ycell.S[ycell.inc[:, sy], j].tolist()  # a few values: Python is quicker here
+                up, down = 1 in sg, -1 in sg
             sx = int(sxs[k])
             if up or not down:  # (neither: z_j = 0 on the whole face, which both sides share)
                 adj_p[y] = remap_p[sx]
@@ -484,10 +486,19 @@ def _slot_units(cell: Cell) -> tuple[np.ndarray, np.ndarray]:
     return got
 
 
+class _Identity(dict):
+    """The slot map of a cell that kept every slot."""
+
+    def __missing__(self, key: int) -> int:
+        return key
+
+
 def _prune(cell: Cell, m: int, always: frozenset = frozenset()) -> dict[int, int]:
     """Drop the constraints touching fewer than m vertices (they cannot be facets), except
     those in ``always``; the map from old slot indices to new ones."""
     counts = cell.inc.sum(axis=0)
+    if counts.min() >= m:
+        return _Identity()
     keep = np.flatnonzero((counts >= m) | np.array([s in always for s in cell.slots], dtype=bool))
     if len(keep) < len(cell.slots):
         cell.inc = cell.inc[:, keep]
