@@ -199,3 +199,16 @@ def test_cli_regions(tmp_path, capsys):
         main(["partition", str(p2), "--max-regions", "2"])
     with pytest.raises(SystemExit, match="max_regions=2"):
         main(["regions1d", str(p2), "--from", "-1,-1", "--to", "1,1", "--max-regions", "2"])
+
+
+def test_graphml_and_json_files(tmp_path):
+    import networkx as nx
+
+    res = exactnet.regions(NET3, Box(-1, 1), exact=True)
+    res.write_graphml(tmp_path / "g.graphml")
+    G = nx.read_graphml(tmp_path / "g.graphml")
+    assert G.number_of_nodes() == res.num_regions and G.number_of_edges() == len(res.edges)
+    a, b, labels = res.edges[0]
+    assert G.edges[str(a), str(b)]["neurons"] == ";".join(f"{l}:{k}" for l, k in labels)
+    res.write_json(tmp_path / "r.json")
+    assert Regions.from_json((tmp_path / "r.json").read_text()).to_json() == res.to_json()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import cached_property
@@ -286,6 +287,29 @@ class Regions:
             "pieces": self.pieces,
         }
         return json.dumps(data)
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` to a file."""
+        with open(path, "w") as fh:
+            fh.write(self.to_json())
+
+    def write_graphml(self, path: str | os.PathLike[str]) -> None:
+        """Write the region graph as GraphML (for Gephi, Cytoscape, yEd): node attributes
+        pattern ("0110..."), interior point and bounded; edge attributes neurons
+        ("layer:unit;...") and same_map. Numbers are written as floats."""
+        import networkx as nx
+
+        G = nx.Graph()
+        for r in self.regions:
+            G.add_node(
+                r.index,
+                pattern="".join("1" if b else "0" for b in r.pattern),
+                interior_point=" ".join(repr(float(x)) for x in r.interior_point),
+                bounded=bool(r.bounded),
+            )
+        for (a, b, labels), same in zip(self.edges, self.same_map):
+            G.add_edge(a, b, neurons=";".join(f"{l}:{k}" for l, k in labels), same_map=bool(same))
+        nx.write_graphml(G, path)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Regions:
