@@ -5,8 +5,9 @@ domain's coordinates (undoing the homogenisation for the whole space)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -17,6 +18,16 @@ from ._engine import Cell, Polytope0, _edges, _Engine, _float_map
 from ._faces import faces_of, facet_slots, volume
 
 __all__ = ["SpaceSource"]
+
+
+def facet_row(a: list[int], b: int, exact: bool) -> tuple[tuple, Fraction | float]:
+    """The facet a . x <= b of integer coefficients as a row: divided by their gcd
+    (Fractions) in exact mode, by their largest magnitude (floats) in float mode."""
+    if exact:
+        g = math.gcd(*a, b) or 1
+        return tuple(Fraction(v // g) for v in a), Fraction(b // g)
+    big = max(abs(v) for v in a + [b]) or 1
+    return tuple(float(Fraction(v, big)) for v in a), float(Fraction(b, big))
 
 
 class SpaceSource:
@@ -77,14 +88,8 @@ class SpaceSource:
             r = self.eng.slot_row(c, c.slots[s])
             slot = c.slots[s]
             side = 1 if slot[0] == "domain" else -slot[2]  # side z >= 0  <=>  -side z <= 0
-            a = [side * int(v) for v in r[:n]]
-            b = -side * int(r[n]) if not self.whole else -side * int(r[n])
-            g = math.gcd(*a, b) or 1
-            if self.exact:
-                out.append((tuple(Fraction(v // g) for v in a), Fraction(b // g)))
-            else:
-                big = max(abs(v) for v in a + [b]) or 1
-                out.append((tuple(float(Fraction(v, big)) for v in a), float(Fraction(b, big))))
+            # r . (x, 1) (or r . (x, t, 0) on the whole space at t = 1): a . x <= b
+            out.append(facet_row([side * int(v) for v in r[:n]], -side * int(r[n]), self.exact))
         return tuple(out)
 
     def _region(self, i: int, c: Cell) -> Region:
@@ -123,31 +128,25 @@ class SpaceSource:
         facets_all = facet_slots(c.inc, m)
         facets = [s for s in facets_all if c.slots[s][0] != "domain"]
         at_infinity = np.flatnonzero(c.inc[:, t_slot]) if t_slot is not None else np.zeros(0, dtype=int)
-        if len(at_infinity) != 1:
-            return Region(
-                i,
-                pattern,
-                icpt,
-                grad,
-                None,
-                interior,
-                facets=lambda: self._facet_rows(c, facets),
-                measure=float("inf"),
-            )
-        o = int(at_infinity[0])
-        others = np.array([v for v in range(k) if v != o])
-        _, ws = _edges(c.inc, np.array([o]), others, m)
-        verts = [tuple(pts[w][a] / pts[w][n] for a in range(n)) for w in ws]
-        vinc = c.inc[ws][:, neuron_cols]
+        bounded_verts: tuple | None = None
+        measure: Fraction | float | Callable[[], Fraction | float] = float("inf")
+        if len(at_infinity) == 1:  # the cone meets t = 0 at the origin only: bounded
+            o = int(at_infinity[0])
+            others = np.array([v for v in range(k) if v != o])
+            _, ws = _edges(c.inc, np.array([o]), others, m)
+            verts = [tuple(pts[w][a] / pts[w][n] for a in range(n)) for w in ws]
+            vinc = c.inc[ws][:, neuron_cols]
+            bounded_verts = tuple(verts)
+            measure = partial(volume, verts, vinc, n, exact=self.exact)
         return Region(
             i,
             pattern,
             icpt,
             grad,
-            tuple(verts),
+            bounded_verts,
             interior,
             facets=lambda: self._facet_rows(c, facets),
-            measure=lambda: volume(verts, vinc, n, exact=self.exact),
+            measure=measure,
         )
 
     def _t_zero_slot(self, c: Cell) -> int | None:

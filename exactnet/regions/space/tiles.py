@@ -54,6 +54,7 @@ from ._engine import Polytope0, _float_map, enumerate_cells
 from ._faces import facet_slots, volume
 from ._maps import ExactMaps, solve_vertex
 from .domain import _box_start, _cut_exact
+from .source import SpaceSource, facet_row
 
 __all__ = ["MAX_TILES", "space_tiled", "tile_box"]
 
@@ -113,7 +114,6 @@ def _tile_job(
     x_a >= lo_a) lies inside the whole box (a tile plane). The cell's facets on tile planes
     that carry a neuron's hyperplane are listed (``on_planes``) with their exact vertices,
     in fast mode too: the stitching intersects them to find edges across the plane."""
-    from .source import SpaceSource
 
     cells, eng = enumerate_cells(net, _box_start(lo, hi), exact=exact, max_regions=max_regions)
     src = SpaceSource(net, cells, eng, "box", {})
@@ -370,14 +370,7 @@ class TiledSpaceSource:
         n = self.dim
         for s in slots:
             r = rows[s]
-            a = [int(v) for v in r[:n]]
-            b = -int(r[n])
-            g = math.gcd(*a, b) or 1
-            if self.exact:
-                out.append((tuple(Fraction(v // g) for v in a), Fraction(b // g)))
-            else:
-                big = max(abs(v) for v in a + [b]) or 1
-                out.append((tuple(float(Fraction(v, big)) for v in a), float(Fraction(b, big))))
+            out.append(facet_row([int(v) for v in r[:n]], -int(r[n]), self.exact))
         return tuple(out)
 
     def _map(self, r: int, exact: bool) -> tuple[tuple, tuple]:
