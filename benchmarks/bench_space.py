@@ -46,6 +46,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -441,6 +442,7 @@ def main():
             print(f"{'':>14} non-empty patterns {row['patterns']:,} ({row['t_patterns']:.2f} s, untimed above)")
 
     degenerate = [] if args.no_degenerate else degenerate_checks(anchors, tmp, min(args.timeout, 120.0))
+    shutil.rmtree(tmp, ignore_errors=True)
     report(results, degenerate, anchors)
 
 
@@ -457,9 +459,10 @@ def report(results, degenerate, anchors):
         )
     names = list(anchors)
     head = " | ".join(f"{LABEL[a]} | s | regions/s" for a in names)
-    print(f"\n| net | exactnet | {head} | exactnet vs fastest |")
-    print("|---|---:|" + "---:|" * (3 * len(names)) + "---:|")
-    for r in results:
+    if names:
+        print(f"\n| net | exactnet | {head} | exactnet vs fastest |")
+        print("|---|---:|" + "---:|" * (3 * len(names)) + "---:|")
+    for r in results if names else []:
         cells = []
         for a in names:
             v = r["anchors"].get(a, {"skip": "-"})
