@@ -302,8 +302,10 @@ def _demo(args) -> int:
 
 
 def _partition(args) -> int:
+    """A front-end of exactnet.regions on a polygon, with the 2-D extras (pictures by
+    class, GraphML, GeoJSON) of the engine's Partition."""
     from .net.io import load_network
-    from .regions.plane import partition
+    from .regions import Polygon, regions
 
     widths = [int(w) for w in args.widths.split(",") if w.strip()] if args.widths else None
     net = load_network(args.weights, widths, negative_slope=args.negative_slope)
@@ -312,15 +314,16 @@ def _partition(args) -> int:
         raise SystemExit("exactnet: --domain is x0,x1,y0,y1 (four numbers)")
     if net.input_dim != 2:
         raise SystemExit(f"exactnet: partition needs a 2-input network; this one takes {net.input_dim} inputs")
-    part = partition(
-        net, box if args.exact else [float(v) for v in box], exact=args.exact, max_regions=args.max_regions
+    res = regions(
+        net, Polygon(box if args.exact else [float(v) for v in box]), exact=args.exact, max_regions=args.max_regions
     )
+    part = res.engine_result
     if args.json:
         print(json.dumps(part.to_dict(), indent=1))
     else:
         print(
-            f"{net!r} on {args.domain} ({'exact' if args.exact else 'certified float'}): {part.num_regions} regions, "
-            f"{part.num_pieces} linear pieces, {part.num_patterns} non-empty patterns, {len(part.edges)} graph edges"
+            f"{net!r} on {args.domain} ({'exact' if args.exact else 'certified float'}): {res.num_regions} regions, "
+            f"{res.num_pieces} linear pieces, {res.num_patterns} non-empty patterns, {len(res.edges)} graph edges"
         )
     if args.png:
         _save(part.plot(color_by=args.color_by), args.png)
@@ -365,8 +368,10 @@ def _demo1d(args) -> int:
 
 
 def _regions1d(args) -> int:
-    from . import segment_regions
+    """A front-end of exactnet.regions on a segment, with the 1-D extras (breakpoints,
+    kinks, SMP) of the engine's SegmentRegions."""
     from .net.io import load_network
+    from .regions import Segment, regions
 
     widths = None
     if args.widths:
@@ -377,12 +382,8 @@ def _regions1d(args) -> int:
     for name, pt in (("--from", start), ("--to", end)):
         if len(pt) != net.input_dim:
             raise SystemExit(f"exactnet: {name} has {len(pt)} coordinates but the network takes {net.input_dim} inputs")
-    if args.exact:
-        res = segment_regions(net, start, end, exact=True)
-    else:
-        res = segment_regions(net, [float(v) for v in start], [float(v) for v in end])
-    if args.max_regions is not None and res.num_regions > args.max_regions:
-        raise RegionLimitError(res.num_regions, args.max_regions)
+    seg = Segment(start, end) if args.exact else Segment([float(v) for v in start], [float(v) for v in end])
+    res = regions(net, seg, exact=args.exact, max_regions=args.max_regions).engine_result
     if args.json:
         print(json.dumps(res.to_dict(), indent=1))
     else:

@@ -55,6 +55,10 @@ def test_the_package_is_callable_and_is_the_function():
 def test_same_names_in_every_dimension_and_json_round_trip(net, domain, exact):
     res = exactnet.regions(net, domain, exact=exact)
     dim = {Segment: 1}.get(type(domain), net.input_dim)
+    engine = type(res.engine_result).__name__
+    assert engine == {Segment: "SegmentRegions", Polygon: "Partition"}.get(
+        type(domain), "Partition" if dim == 2 and isinstance(domain, Box) else "NoneType"
+    )
     assert res.dim == dim and res.exact == exact
     assert res.num_regions == len(res.regions) >= 1
     assert res.num_pieces == len(res.pieces) <= res.num_regions
@@ -95,7 +99,7 @@ def test_outputs_match_the_network_on_interior_points():
         for r in res.regions:
             if isinstance(domain, Segment):
                 t = r.interior_point[0]
-                x = [a + t * (b - a) for a, b in zip(res._src.seg.start, res._src.seg.end)]
+                x = [a + t * (b - a) for a, b in zip(res.engine_result.start, res.engine_result.end)]
             else:
                 x = list(r.interior_point)
             assert r.output(r.interior_point) == tuple(net.forward_exact(x))

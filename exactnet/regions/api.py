@@ -141,7 +141,7 @@ def _space(net: Network, domain, exact: bool, max_regions: int | None, progress:
 # ---------------------------------------------------------------------- 1-D
 class _LineSource:
     def __init__(self, net: Network, seg, domain: dict):
-        self.seg = seg
+        self.seg = self.engine_result = seg
         self.dim = 1
         self.exact = seg.exact
         self.domain = domain
@@ -201,7 +201,7 @@ def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -
 # ---------------------------------------------------------------------- 2-D
 class _PlaneSource:
     def __init__(self, net: Network, part, domain: dict):
-        self.part = part
+        self.part = self.engine_result = part
         self.dim = 2
         self.exact = part.exact
         self.domain = domain

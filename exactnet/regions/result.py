@@ -110,6 +110,10 @@ class Regions:
         self.exact: bool = source.exact
         self.domain: dict = source.domain
         self.neurons: tuple[tuple[int, int], ...] = tuple(tuple(nr) for nr in source.neurons)
+        #: the engine's own result where it has extras of its own: a ``SegmentRegions``
+        #: (breakpoints, kinks, SMP along a segment) or a 2-D ``Partition`` (class cells,
+        #: GeoJSON); None for the n-D engine and for results read from JSON
+        self.engine_result: Any = getattr(source, "engine_result", None)
 
     # ------------------------------------------------------------------ counts
     @property
