@@ -209,40 +209,35 @@ class _PlaneSource:
         self.num_regions = part.num_regions
 
     def regions(self) -> tuple[Region, ...]:
-        out = []
-        for r in self.part.regions:
-            verts = tuple(r.vertices)
-            out.append(
-                Region(
-                    r.index,
-                    r.pattern,
-                    tuple(r.intercept),
-                    tuple(tuple(g) for g in r.gradient),
-                    verts,
-                    tuple(r.interior_point),
-                    facets=partial(_polygon_facets, verts),
-                    measure=r.area,
-                )
+        # the 2-D engine's regions hold tuples already: shared, not copied
+        return tuple(
+            Region(
+                r.index,
+                r.pattern,
+                r.intercept,
+                r.gradient,
+                r.vertices,
+                r.interior_point,
+                facets=partial(_polygon_facets, r.vertices),
+                measure=r.area,
             )
-        return tuple(out)
+            for r in self.part.regions
+        )
 
     def _ordered(self):
         got = getattr(self, "_cache", None)
         if got is None:
-            rows = []
-            for (a, b, _, labels), same in zip(self.part.edges, self.part._same_map_edges()):
-                if a > b:
-                    a, b = b, a
-                rows.append(((a, b, tuple(tuple(x) for x in labels)), bool(same)))
-            rows.sort(key=lambda r: r[0][:2])
-            got = self._cache = rows
+            edges = [(a, b, labels) if a < b else (b, a, labels) for a, b, _, labels in self.part.edges]
+            same = [bool(x) for x in self.part._same_map_edges()]
+            order = sorted(range(len(edges)), key=lambda k: (edges[k][0], edges[k][1]))
+            got = self._cache = ([edges[k] for k in order], [same[k] for k in order])
         return got
 
     def edges(self):
-        return [e for e, _ in self._ordered()]
+        return self._ordered()[0]
 
     def same_map(self) -> list[bool]:
-        return [s for _, s in self._ordered()]
+        return self._ordered()[1]
 
     def num_patterns(self) -> int:
         return self.part.num_patterns
