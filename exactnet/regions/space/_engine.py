@@ -341,7 +341,8 @@ class _Engine:
                     self.progress_of[cell.cid] = (l, 1 << 30)
                     done.append(cell)
                     continue
-                xmap = self.maps.layer(l, tuple(cell.bits))
+                # the exact map: built now in exact mode, on first use (an uncertain sign) in fast mode
+                xmap: Any = self.maps.layer(l, tuple(cell.bits)) if self.exact else _LazyMap(self.maps, l, cell.bits)
                 fmap = None if self.exact else _float_map(net, l, cell, fmaps)
                 cell.S, cell.H, cell.B = self.evaluate(cell, np.arange(len(cell.V)), l, fmap, xmap)
                 self.progress_of[cell.cid] = (l, 0)
@@ -469,6 +470,21 @@ def _edges(inc: np.ndarray, pos: np.ndarray, neg: np.ndarray, m: int) -> tuple[n
     covered = ((C[:, None, :] & ~packed[None, :, :]) == 0).all(axis=2).sum(axis=1)
     keep = covered == 2  # only u and w themselves
     return pos[cand_u[keep]], neg[cand_w[keep]]
+
+
+class _LazyMap:
+    """An exact layer map composed on first use (the fast mode needs it only for signs its
+    bound cannot certify)."""
+
+    def __init__(self, maps: ExactMaps, l: int, bits: list[np.ndarray]):
+        self._args = (maps, l, tuple(bits))
+        self._map: ExactMap | None = None
+
+    def row(self, j: int) -> np.ndarray:
+        if self._map is None:
+            maps, l, bits = self._args
+            self._map = maps.layer(l, bits)
+        return self._map.row(j)
 
 
 def _mixed(S: np.ndarray) -> np.ndarray:
