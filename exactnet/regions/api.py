@@ -138,20 +138,32 @@ def _space(net: Network, domain, exact: bool, max_regions: int | None, progress:
     return Regions(SpaceSource(net, cells, eng, kind, desc), network=net)
 
 
-# ---------------------------------------------------------------------- 1-D
-class _LineSource:
-    def __init__(self, net: Network, seg, domain: dict):
-        self.seg = self.engine_result = seg
-        self.dim = 1
-        self.exact = seg.exact
+class _EngineSource:
+    """What a 1-D or 2-D engine's result gives to :class:`Regions` (the protocol of the
+    sources: dim, exact, domain, neurons, num_regions, regions(), edges(), same_map(),
+    num_patterns())."""
+
+    dim: int
+
+    def __init__(self, net: Network, engine_result: Any, domain: dict):
+        self.engine_result = engine_result
+        self.exact = engine_result.exact
         self.domain = domain
         self.neurons = net.neurons
-        self.num_regions = seg.num_regions
+        self.num_regions = engine_result.num_regions
+
+    def num_patterns(self) -> int:
+        return self.engine_result.num_patterns
+
+
+# ---------------------------------------------------------------------- 1-D
+class _LineSource(_EngineSource):
+    dim = 1
 
     def regions(self) -> tuple[Region, ...]:
         out = []
         two = 2 if self.exact else 2.0
-        for i, r in enumerate(self.seg.regions):
+        for i, r in enumerate(self.engine_result.regions):
             t0, t1 = r.t_lo, r.t_hi
             out.append(
                 Region(
@@ -168,7 +180,7 @@ class _LineSource:
         return tuple(out)
 
     def edges(self):
-        regs = self.seg.regions
+        regs = self.engine_result.regions
         neurons = self.neurons
         return [
             (i, i + 1, tuple(neurons[k] for k in np.flatnonzero(regs[i].pattern != regs[i + 1].pattern)))
@@ -176,16 +188,8 @@ class _LineSource:
         ]
 
     def same_map(self) -> list[bool]:
-        starts = {p.first for p in self.seg.pieces}
+        starts = {p.first for p in self.engine_result.pieces}
         return [i + 1 not in starts for i in range(self.num_regions - 1)]
-
-    def num_patterns(self) -> int:
-        return self.seg.num_patterns
-
-    def decision_boundary(self, result):
-        from ._boundary import decision_boundary
-
-        return decision_boundary(result)
 
 
 def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -> Regions:
@@ -199,14 +203,8 @@ def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -
 
 
 # ---------------------------------------------------------------------- 2-D
-class _PlaneSource:
-    def __init__(self, net: Network, part, domain: dict):
-        self.part = self.engine_result = part
-        self.dim = 2
-        self.exact = part.exact
-        self.domain = domain
-        self.neurons = net.neurons
-        self.num_regions = part.num_regions
+class _PlaneSource(_EngineSource):
+    dim = 2
 
     def regions(self) -> tuple[Region, ...]:
         # the 2-D engine's regions hold tuples already: shared, not copied
@@ -221,14 +219,14 @@ class _PlaneSource:
                 facets=partial(_polygon_facets, r.vertices),
                 measure=r.area,
             )
-            for r in self.part.regions
+            for r in self.engine_result.regions
         )
 
     def _ordered(self):
         got = getattr(self, "_cache", None)
         if got is None:
-            edges = [(a, b, labels) if a < b else (b, a, labels) for a, b, _, labels in self.part.edges]
-            same = [bool(x) for x in self.part._same_map_edges()]
+            edges = [(a, b, labels) if a < b else (b, a, labels) for a, b, _, labels in self.engine_result.edges]
+            same = [bool(x) for x in self.engine_result._same_map_edges()]
             order = sorted(range(len(edges)), key=lambda k: (edges[k][0], edges[k][1]))
             got = self._cache = ([edges[k] for k in order], [same[k] for k in order])
         return got
@@ -238,14 +236,6 @@ class _PlaneSource:
 
     def same_map(self) -> list[bool]:
         return self._ordered()[1]
-
-    def num_patterns(self) -> int:
-        return self.part.num_patterns
-
-    def decision_boundary(self, result):
-        from ._boundary import decision_boundary
-
-        return decision_boundary(result)
 
 
 def _polygon_facets(verts) -> tuple:

@@ -206,7 +206,9 @@ class Regions:
         given by its vertices (n-D; None for an unbounded piece of the whole space); exact
         in exact mode. Regions where a
         single output is identically zero are listed in ``zero_regions``."""
-        return self._src.decision_boundary(self)
+        from ._boundary import decision_boundary
+
+        return decision_boundary(self)
 
     @property
     def zero_regions(self) -> list[int]:
@@ -393,11 +395,6 @@ class _StoredSource:
     def num_patterns(self) -> int:
         return int(self.data["num_patterns"])
 
-    def decision_boundary(self, result: Regions):
-        from ._boundary import decision_boundary
-
-        return decision_boundary(result)
-
     def _exact_regions(self) -> tuple[Region, ...]:
         if not self.exact:
             raise ValueError(
@@ -406,7 +403,11 @@ class _StoredSource:
             )
         if self.domain.get("kind") == "space":
             raise ValueError("the n-D decision boundary needs bounded regions: compute them on a Box or Polytope")
-        return _StoredSource.regions(self)
+        return self._parsed_regions
+
+    @cached_property
+    def _parsed_regions(self) -> tuple[Region, ...]:
+        return self.regions()
 
     def exact_polytope(self, i: int):
         from .space._engine import Polytope0

@@ -28,7 +28,9 @@ homogeneous integer coordinates, every sign exact.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -343,7 +345,7 @@ class _Engine:
                     continue
                 # the exact map: built now in exact mode, on first use (an uncertain sign) in fast mode
                 xmap: Any = self.maps.layer(l, tuple(cell.bits)) if self.exact else _LazyMap(self.maps, l, cell.bits)
-                fmap = None if self.exact else _float_map(net, l, cell, fmaps)
+                fmap = None if self.exact else _float_map(net, l, cell.bits, fmaps)
                 cell.S, cell.H, cell.B = self.evaluate(cell, np.arange(len(cell.V)), l, fmap, xmap)
                 self.progress_of[cell.cid] = (l, 0)
                 pieces = [cell]
@@ -390,15 +392,17 @@ class _Engine:
         return cells
 
 
-def _float_map(net: Network, l: int, cell: Cell, cache: dict) -> FloatMap:
-    key = (l,) + tuple(pack(b) for b in cell.bits[:l])
+def _float_map(net: Network, l: int, bits: list[np.ndarray], cache: dict) -> FloatMap:
+    """The float map (with error bounds) of layer ``l`` given the on-bits of the layers
+    before it, cached by those bits."""
+    key = (l,) + tuple(pack(b) for b in bits[:l])
     got = cache.get(key)
     if got is None:
         if l == 0:
             got = float_first_map(net.layers[0])
         else:
-            prev = _float_map(net, l - 1, cell, cache)
-            got = float_next_map(prev, cell.bits[l - 1], net.layers[l - 1], net.layers[l])
+            prev = _float_map(net, l - 1, bits, cache)
+            got = float_next_map(prev, bits[l - 1], net.layers[l - 1], net.layers[l])
         cache[key] = got
     return got
 
@@ -409,15 +413,11 @@ def _gamma_m(m: int) -> float:
 
 
 def _q_to_float(a: int, d: int) -> float:
-    from fractions import Fraction
-
     return float(Fraction(a, d))
 
 
 def _reduce(N: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Homogeneous integer vectors with d > 0 and the gcd of every row divided out."""
-    import math
-
     N = N.copy()
     d = d.copy()
     for i in range(len(d)):

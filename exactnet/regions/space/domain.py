@@ -22,7 +22,7 @@ import numpy as np
 
 from ...net.network import Layer, Network
 from ...net.rational import real_tensor_to_numpy, to_fraction
-from ._engine import Polytope0, _edges
+from ._engine import Polytope0, _edges, _reduce
 
 if TYPE_CHECKING:
     pass
@@ -147,8 +147,6 @@ def _cut_exact(P: Polytope0, row: np.ndarray) -> Polytope0 | None:
     hu, hw = H[us], H[ws]
     Nn = P.N[ws] * hu[:, None] - P.N[us] * hw[:, None]
     dn = P.d[ws] * hu - P.d[us] * hw
-    from ._engine import _reduce
-
     Nn, dn = _reduce(Nn, dn)
     keep = np.concatenate([neg, zero])
     inc = np.zeros((len(keep) + len(us), P.inc.shape[1] + 1), dtype=bool)

@@ -13,11 +13,38 @@ import numpy as np
 
 from ...net.network import Network
 from .._patterns import pack
-from ..result import Region, Regions
+from ..result import Region
 from ._engine import Cell, Polytope0, _edges, _Engine, _float_map
 from ._faces import faces_of, facet_slots, volume
+from ._maps import ExactMaps
 
 __all__ = ["SpaceSource"]
+
+
+def output_map(
+    engine_net: Network,
+    maps: ExactMaps,
+    fmaps: dict,
+    bits: list[np.ndarray],
+    n: int,
+    n_out: int,
+    whole: bool,
+    exact: bool,
+) -> tuple[tuple, tuple]:
+    """(intercept, gradient) of the first ``n_out`` outputs of ``engine_net`` on the region
+    with these on-bits: Fractions (exact) or floats. On the whole space the engine's network
+    is homogenised, z = A (x, t), and the intercept is the t column."""
+    L = len(engine_net.layers) - 1
+    if exact:
+        xm = maps.layer(L, tuple(bits))
+        grad = tuple(tuple(Fraction(int(xm.num[k, i]), xm.den) for i in range(n)) for k in range(n_out))
+        consts = xm.num[:, n] if whole else xm.const
+        icpt = tuple(Fraction(int(consts[k]), xm.den) for k in range(n_out))
+        return icpt, grad
+    fm = _float_map(engine_net, L, bits, fmaps)
+    fgrad = tuple(tuple(float(fm.A[k, i]) for i in range(n)) for k in range(n_out))
+    fconsts = fm.A[:, n] if whole else fm.c
+    return tuple(float(fconsts[k]) for k in range(n_out)), fgrad
 
 
 def facet_row(a: list[int], b: int, exact: bool) -> tuple[tuple, Fraction | float]:
@@ -59,27 +86,14 @@ class SpaceSource:
             return [tuple(Fraction(int(a), int(d)) for a in row) for row, d in zip(c.V, c.d)]
         return [tuple(float(a) for a in row) for row in c.V]
 
-    def _map(self, c: Cell) -> tuple[tuple, tuple]:
-        """(intercept, gradient) of every output on the cell, in domain coordinates."""
-        net = self.eng.net
-        L = len(net.layers) - 1
-        n_out = self.net.output_dim
-        n = self.dim
-        if self.exact:
-            xm = self.eng.maps.layer(L, tuple(c.bits))
-            num, const, den = xm.num, xm.const, xm.den
-            if self.whole:  # z = A (x, t); intercept is the t column
-                grad = tuple(tuple(Fraction(int(num[k, i]), den) for i in range(n)) for k in range(n_out))
-                icpt = tuple(Fraction(int(num[k, n]), den) for k in range(n_out))
-            else:
-                grad = tuple(tuple(Fraction(int(num[k, i]), den) for i in range(n)) for k in range(n_out))
-                icpt = tuple(Fraction(int(const[k]), den) for k in range(n_out))
-            return icpt, grad
-        fm = _float_map(net, L, c, self._fmaps)
-        A, cc = fm.A, fm.c
-        fgrad = tuple(tuple(float(A[k, i]) for i in range(n)) for k in range(n_out))
-        ficpt = tuple(float(A[k, n]) if self.whole else float(cc[k]) for k in range(n_out))
-        return ficpt, fgrad
+    def _map(self, c: Cell, exact: bool | None = None) -> tuple[tuple, tuple]:
+        """(intercept, gradient) of every output on the cell, in domain coordinates
+        (exactly if ``exact``, default: the result's mode)."""
+        eng = self.eng
+        return output_map(
+            eng.net, eng.maps, self._fmaps, c.bits, self.dim, self.net.output_dim, self.whole,
+            self.exact if exact is None else exact,
+        )  # fmt: skip
 
     def _facet_rows(self, c: Cell, slots: list[int]) -> tuple:
         out: list[tuple[tuple, Fraction | float]] = []
@@ -199,8 +213,8 @@ class SpaceSource:
         n_out = self.net.output_dim
         for a, b, _ in self._edge_list:
             if not self.exact:
-                fa = _float_map(self.eng.net, L, self.cells[a], self._fmaps)
-                fb = _float_map(self.eng.net, L, self.cells[b], self._fmaps)
+                fa = _float_map(self.eng.net, L, self.cells[a].bits, self._fmaps)
+                fb = _float_map(self.eng.net, L, self.cells[b].bits, self._fmaps)
                 gap = np.abs(fa.A[:n_out] - fb.A[:n_out]) > fa.eA[:n_out] + fb.eA[:n_out]
                 gapc = np.abs(fa.c[:n_out] - fb.c[:n_out]) > fa.ec[:n_out] + fb.ec[:n_out]
                 if gap.any() or gapc.any():
@@ -228,7 +242,7 @@ class SpaceSource:
                 if not len(units[l]):
                     continue
                 xmap = eng.maps.layer(l, tuple(c.bits))
-                fmap = None if eng.exact else _float_map(eng.net, l, c, self._fmaps)
+                fmap = None if eng.exact else _float_map(eng.net, l, c.bits, self._fmaps)
                 S, _, _ = eng.evaluate(c, np.arange(len(c.V)), l, fmap, xmap, units[l])
                 signs.append(S)
             sg = np.concatenate(signs, axis=1) if signs else np.zeros((len(c.V), 0), dtype=np.int8)
@@ -277,15 +291,4 @@ class SpaceSource:
 
     def exact_output(self, i: int) -> tuple[tuple, tuple]:
         """(intercept, gradient) of region i's outputs, exactly."""
-        if self.exact:
-            return self._map(self.cells[i])
-        saved, self.exact = self.exact, True
-        try:
-            return self._map(self.cells[i])
-        finally:
-            self.exact = saved
-
-    def decision_boundary(self, result: Regions) -> list[tuple[int, tuple[int, int], tuple]]:
-        from .._boundary import decision_boundary
-
-        return decision_boundary(result)
+        return self._map(self.cells[i], exact=True)

@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from fractions import Fraction
 from functools import cached_property
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -49,12 +48,12 @@ from ...net.network import Network
 from ...net.rational import format_fraction
 from .._common import RegionLimitError, check_max_regions
 from .._patterns import pack
-from ..result import Region, Regions
+from ..result import Region
 from ._engine import Polytope0, _float_map, enumerate_cells
 from ._faces import facet_slots, volume
 from ._maps import ExactMaps, solve_vertex
 from .domain import _box_start, _cut_exact
-from .source import SpaceSource, facet_row
+from .source import SpaceSource, facet_row, output_map
 
 __all__ = ["MAX_TILES", "space_tiled", "tile_box"]
 
@@ -245,11 +244,6 @@ def space_tiled(
 
 
 # ---------------------------------------------------------------------- the stitched source
-def _bits(bits: list[np.ndarray]) -> Any:
-    """What :func:`_float_map` reads of a cell: its activation bits."""
-    return SimpleNamespace(bits=bits)
-
-
 def _primitive(row: np.ndarray) -> tuple[int, ...]:
     vals = [int(v) for v in row]
     g = math.gcd(*vals) or 1
@@ -376,18 +370,7 @@ class TiledSpaceSource:
     def _map(self, r: int, exact: bool) -> tuple[tuple, tuple]:
         """(intercept, gradient) of every output on region r."""
         bits = self._first(r)["bits"]
-        L = len(self.net.layers) - 1
-        n_out = self.net.output_dim
-        n = self.dim
-        if exact:
-            xm = self._maps.layer(L, tuple(bits))
-            grad = tuple(tuple(Fraction(int(xm.num[k, i]), xm.den) for i in range(n)) for k in range(n_out))
-            icpt = tuple(Fraction(int(xm.const[k]), xm.den) for k in range(n_out))
-            return icpt, grad
-        fm = _float_map(self.net, L, _bits(bits), self._fmaps)
-        fgrad = tuple(tuple(float(fm.A[k, i]) for i in range(n)) for k in range(n_out))
-        ficpt = tuple(float(fm.c[k]) for k in range(n_out))
-        return ficpt, fgrad
+        return output_map(self.net, self._maps, self._fmaps, bits, self.dim, self.net.output_dim, False, exact)
 
     def _region(self, r: int) -> Region:
         m = self.dim
@@ -509,8 +492,8 @@ class TiledSpaceSource:
         out = []
         for a, b, _ in self._edge_list:
             if not self.exact:
-                fa = _float_map(self.net, L, _bits(self._first(a)["bits"]), self._fmaps)
-                fb = _float_map(self.net, L, _bits(self._first(b)["bits"]), self._fmaps)
+                fa = _float_map(self.net, L, self._first(a)["bits"], self._fmaps)
+                fb = _float_map(self.net, L, self._first(b)["bits"], self._fmaps)
                 gap = np.abs(fa.A[:n_out] - fb.A[:n_out]) > fa.eA[:n_out] + fb.eA[:n_out]
                 gapc = np.abs(fa.c[:n_out] - fb.c[:n_out]) > fa.ec[:n_out] + fb.ec[:n_out]
                 if gap.any() or gapc.any():
@@ -528,11 +511,6 @@ class TiledSpaceSource:
     def exact_output(self, r: int) -> tuple[tuple, tuple]:
         """(intercept, gradient) of region r's outputs, exactly."""
         return self._map(r, True)
-
-    def decision_boundary(self, result: Regions) -> list[tuple[int, tuple[int, int], tuple]]:
-        from .._boundary import decision_boundary
-
-        return decision_boundary(result)
 
 
 def _restrict(row: np.ndarray, a: int, c: Fraction) -> np.ndarray:
