@@ -40,7 +40,7 @@ def space_regions(net, domain, exact):
     n = net.input_dim
     cells, eng = enumerate_cells(net, start_polytope(parse_space_domain(domain, n), n), exact=exact, max_regions=None)
     units = [np.flatnonzero(layer.is_neuron) for layer in net.layers]
-    pats = [np.concatenate([b[u] for b, u in zip(c.bits, units) if len(u)]) for c in cells]
+    pats = [np.concatenate([b[u] for b, u in zip(c.bits, units) if len(u)] or [np.zeros(0, bool)]) for c in cells]
     index = {c.cid: i for i, c in enumerate(cells)}
     edges = {
         frozenset((pattern_key(pats[index[a]]), pattern_key(pats[index[b]]))) for a, nb in eng.adj.items() for b in nb
@@ -161,7 +161,7 @@ def test_fast_equals_exact_and_volumes_and_samples(seed, n, widths, integer):
     net = _small_net(seed, n, widths, integer)
     fast = exactnet.regions(net, Box(-1, 1))
     exact = exactnet.regions(net, Box(-1, 1), exact=True)
-    assert summary(fast) == summary(exact)
+    assert summary(fast) == summary(exact) == space_regions(net, Box(-1, 1), True)[:2]  # the Python exact engine
     assert (fast.num_regions, fast.num_pieces, fast.num_patterns) == (
         exact.num_regions,
         exact.num_pieces,
@@ -256,24 +256,28 @@ def test_progress_bar(capsys):
 
 def test_interrupt_stops_cleanly(monkeypatch):
     """Ctrl-C during an enumeration propagates as KeyboardInterrupt (no partial result) and
-    leaves the progress bar closed."""
+    leaves the progress bar closed: in the Python engine (the whole space) and between the
+    compiled kernel's batches (a box)."""
+    import exactnet.regions.space._compiled as compiled
     import exactnet.regions.space._engine as engine
 
     net = random_net((3, 8, 8, 1))
-    calls = {"n": 0}
-    real = engine._Engine.split
+    for module, name, domain in ((engine._Engine, "split", None), (compiled, "run_kernel", Box(-1, 1))):
+        calls = {"n": 0}
+        real = getattr(module, name)
 
-    def interrupted(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 20:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
+        def interrupted(*args, real=real, calls=calls, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine._Engine, "split", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        exactnet.regions(net, Box(-1, 1), progress=True)
-    monkeypatch.setattr(engine._Engine, "split", real)
-    assert exactnet.regions(net, Box(-1, 1)).num_regions > 0
+        monkeypatch.setattr(module, name, interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            exactnet.regions(net, domain, progress=True)
+        assert calls["n"] == 3
+        monkeypatch.setattr(module, name, real)
+        assert exactnet.regions(net, domain).num_regions > 0
 
 
 def test_volumes_in_5d_and_the_graph_in_8d():
@@ -317,7 +321,7 @@ def test_degenerate_leaky_and_linear_units_fast_equals_exact(net, data):
     box, and exact points of the box have the pattern of a region containing them."""
     fast = exactnet.regions(net, Box(-2, 2))
     exact = exactnet.regions(net, Box(-2, 2), exact=True)
-    assert summary(fast) == summary(exact)
+    assert summary(fast) == summary(exact) == space_regions(net, Box(-2, 2), True)[:2]  # the Python exact engine
     assert (fast.num_pieces, fast.num_patterns) == (exact.num_pieces, exact.num_patterns)
     assert sum(r.measure for r in exact.regions) == 64
     by_pattern = {pattern_key(r.pattern): r for r in exact.regions}

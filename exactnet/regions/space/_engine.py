@@ -107,6 +107,8 @@ class _Engine:
         self.progress_of: dict[int, tuple[int, int]] = {}
         self._ids = itertools.count()
         self.progress = progress
+        #: signs decided exactly to be 0 in fast mode: a vertex on a further hyperplane
+        self.exact_zeros = 0
         k = start.N.shape[0]
         if exact:
             V, d, err, xv = start.N.copy(), start.d.copy(), None, None
@@ -198,6 +200,7 @@ class _Engine:
                 r = xmap.row(int(uu[b]))
                 v = int(np.dot(r[:-1], N)) + int(r[-1]) * d
                 S[a, b] = (v > 0) - (v < 0)
+                self.exact_zeros += v == 0
                 B[a, b] = np.inf
         return S, H, B
 
@@ -328,13 +331,23 @@ class _Engine:
         return plus, minus
 
     # ------------------------------------------------------------------ the layers
-    def run(self) -> list[Cell]:
+    def subtree(self, cell: Cell, layer: int) -> list[Cell]:
+        """Cut a cell that went through the layers before ``layer`` (``cell.bits`` holds
+        their on-bits) through the others; the region graph ``adj`` is the subtree's."""
+        cell.cid = next(self._ids)
+        self.first = cell
+        self.adj = {cell.cid: {}}
+        self.progress_of = {}
+        return self.run(layer)
+
+    def run(self, start_layer: int = 0) -> list[Cell]:
         net = self.net
         cells = [self.first]
         self.cells = {self.first.cid: self.first}
         fmaps: dict[int, FloatMap] = {}
         bar = self.progress
-        for l, layer in enumerate(net.layers):
+        for l in range(start_layer, len(net.layers)):
+            layer = net.layers[l]
             units = np.flatnonzero(layer.is_neuron)
             done: list[Cell] = []
             for ci, cell in enumerate(cells):

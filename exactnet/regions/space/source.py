@@ -5,7 +5,7 @@ domain's coordinates (undoing the homogenisation for the whole space)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import cached_property, partial
 
@@ -14,9 +14,11 @@ import numpy as np
 from ...net.network import Network
 from .._patterns import pack
 from ..result import Region
+from ._compiled import CompiledCells
 from ._engine import Cell, Polytope0, _edges, _Engine, _float_map
 from ._faces import faces_of, facet_slots, volume
-from ._maps import ExactMaps
+from ._kernel import KernelCells
+from ._maps import ExactMaps, FloatMap
 
 __all__ = ["SpaceSource"]
 
@@ -58,7 +60,20 @@ def facet_row(a: list[int], b: int, exact: bool) -> tuple[tuple, Fraction | floa
 
 
 class SpaceSource:
-    def __init__(self, net: Network, cells: list[Cell], eng: _Engine, kind: str, domain: dict):
+    """The regions of the n-D engine: ``cells`` (a list, or the compiled kernel's
+    :class:`._kernel.CompiledCells`), ``eng`` (the engine: exact maps, rows and vertices on
+    demand; the region graph ``eng.adj`` unless ``graph``, the compiled path's edge arrays
+    ``(pairs, neuron bits)``, is given)."""
+
+    def __init__(
+        self,
+        net: Network,
+        cells: Sequence[Cell],
+        eng: _Engine,
+        kind: str,
+        domain: dict,
+        graph: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         self.net = net  # the network as given (not homogenised)
         self.cells = cells
         self.eng = eng
@@ -68,7 +83,10 @@ class SpaceSource:
         self.domain = domain
         self.neurons = net.neurons
         self.num_regions = len(cells)
-        self._index = {c.cid: i for i, c in enumerate(cells)}
+        self._graph = graph
+        # the float maps (with bounds) of the last layer per cell, when the compiled kernel
+        # computed them (for same_map; the reported maps are numpy's, the same on every path)
+        self._kernel_maps: KernelCells | None = cells.kc if isinstance(cells, CompiledCells) else None
         self._fmaps: dict = {}
         self._neuron_units = [np.flatnonzero(layer.is_neuron) for layer in eng.net.layers]
 
@@ -176,10 +194,13 @@ class SpaceSource:
 
     @cached_property
     def _edge_list(self):
-        out = []
-        idx = self._index
-        pats = [self.pattern(c) for c in self.cells]
         neurons = self.neurons
+        if self._graph is not None:
+            pairs, bits = self._graph
+            return [(a, b, (neurons[k],)) for (a, b), k in zip(pairs.tolist(), bits.tolist())]
+        out = []
+        idx = {c.cid: i for i, c in enumerate(self.cells)}
+        pats = [self.pattern(c) for c in self.cells]
         for cid, nbrs in self.eng.adj.items():
             a = idx[cid]
             for y in nbrs:
@@ -199,7 +220,7 @@ class SpaceSource:
         def exact_map(i):
             got = maps.get(i)
             if got is None:
-                xm = self.eng.maps.layer(len(self.eng.net.layers) - 1, tuple(self.cells[i].bits))
+                xm = self.eng.maps.layer(len(self.eng.net.layers) - 1, self._bits(i))
                 n_out = self.net.output_dim
                 got = (
                     tuple(tuple(Fraction(int(v), xm.den) for v in row) for row in xm.num[:n_out]),
@@ -212,9 +233,8 @@ class SpaceSource:
         L = len(self.eng.net.layers) - 1
         n_out = self.net.output_dim
         for a, b, _ in self._edge_list:
-            if not self.exact:
-                fa = _float_map(self.eng.net, L, self.cells[a].bits, self._fmaps)
-                fb = _float_map(self.eng.net, L, self.cells[b].bits, self._fmaps)
+            if not self.exact or self._kernel_maps is not None:  # a certified float test first
+                fa, fb = self._last_float_map(a, L), self._last_float_map(b, L)
                 gap = np.abs(fa.A[:n_out] - fb.A[:n_out]) > fa.eA[:n_out] + fb.eA[:n_out]
                 gapc = np.abs(fa.c[:n_out] - fb.c[:n_out]) > fa.ec[:n_out] + fb.ec[:n_out]
                 if gap.any() or gapc.any():
@@ -222,6 +242,20 @@ class SpaceSource:
                     continue
             out.append(exact_map(a) == exact_map(b))
         return out
+
+    def _bits(self, i: int) -> tuple[np.ndarray, ...]:
+        """The on-bits of region i, per layer (without building the cell when compiled)."""
+        cells = self.cells
+        if isinstance(cells, CompiledCells):
+            sn = cells.net
+            return tuple(cells.kc.bits[i, sn.u_off[l] : sn.u_off[l + 1]] for l in range(len(sn.rows)))
+        return tuple(cells[i].bits)
+
+    def _last_float_map(self, i: int, L: int) -> FloatMap:
+        kc = self._kernel_maps
+        if kc is not None:
+            return FloatMap(kc.A[i], kc.c[i], kc.eA[i], kc.ec[i])
+        return _float_map(self.eng.net, L, list(self._bits(i)), self._fmaps)
 
     def num_patterns(self) -> int:
         return len(self.pattern_set())
