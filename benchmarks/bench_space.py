@@ -2,8 +2,12 @@
 
 Benchmark nets (docs/definitions.md, seed 0) on the box [-1, 1]^n. For each: the regions
 of ``exactnet.regions(net, Box(-1, 1))`` with the region graph's edges (``len(res.edges)``)
-in the certified float mode and in the exact mode (rationals), and the same count from
-each anchor:
+in the certified float mode and in the exact mode (rationals). Both run the compiled
+kernel, whose decisions are exact; the exact mode's coordinates are solved in rationals
+when read, so reading every region's exact vertices is timed apart (``exact coords``, up
+to ``--coords-max`` regions), and so is the Python engine in exact mode, every vertex
+built in integers as it cuts (``python exact``, up to ``--engine-max`` regions), which is
+also checked to give the same regions and edges. Then the same count from each anchor:
 
 * affinitree (``pip install affinitree``): the network as an ``Architecture``, distilled by
   ``builder.from_layers`` with the box as precondition (``AffTree.from_poly`` of
@@ -269,6 +273,21 @@ def exactnet_once(net, exact):
     return time.perf_counter() - t0, (res, edges)
 
 
+def python_exact_engine(net):
+    """The Python engine in exact mode (integer vertices as it cuts): (seconds, (regions,
+    edges))."""
+    from exactnet import Box
+    from exactnet.regions.space._engine import enumerate_cells
+    from exactnet.regions.space.domain import parse_space_domain, start_polytope
+
+    n = net.input_dim
+    start = start_polytope(parse_space_domain(Box(-1, 1), n), n)
+    t0 = time.perf_counter()
+    cells, eng = enumerate_cells(net, start, exact=True, max_regions=None)
+    seconds = time.perf_counter() - t0
+    return seconds, (len(cells), sum(len(v) for v in eng.adj.values()) // 2)
+
+
 def fmt_s(t):
     return "-" if t is None else (f"{t:.3f}" if t < 10 else f"{t:.1f}")
 
@@ -343,6 +362,8 @@ def main():
     ap.add_argument("--anchors", nargs="*", default=list(ANCHORS), choices=list(ANCHORS))
     ap.add_argument("--exact-max", type=int, default=100_000, help="exact mode on nets up to this many regions")
     ap.add_argument("--patterns-max", type=int, default=10_000, help="count non-empty patterns up to this many regions")
+    ap.add_argument("--coords-max", type=int, default=10_000, help="read exact vertices up to this many regions")
+    ap.add_argument("--engine-max", type=int, default=10_000, help="Python exact engine up to this many regions")
     ap.add_argument("--no-degenerate", action="store_true", help="skip the degenerate checks")
     ap.add_argument("--quick", action="store_true", help="the first net only, one run each")
     ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
@@ -391,6 +412,16 @@ def main():
             row["exact"] = t_ex
             if (ex.num_regions, ex_edges) != (n, n_edges):
                 print(f"  !! exact mode: {ex.num_regions} regions, {ex_edges} edges")
+            if n <= args.coords_max:  # every vertex of every region, in rationals
+                t0 = time.perf_counter()
+                n_verts = sum(len(r.vertices) for r in ex.regions)
+                row["t_coords"] = (time.perf_counter() - t0, n_verts)
+            del ex
+        if n <= args.engine_max:
+            t_py, py = python_exact_engine(net)
+            row["python_exact"] = t_py
+            if py != (n, n_edges):
+                print(f"  !! the Python exact engine: {py[0]} regions, {py[1]} edges")
         del res
         path = os.path.join(tmp, f"{spec}.npz")
         save_net(net, path)
@@ -440,6 +471,11 @@ def main():
         )
         if row["patterns"] is not None:
             print(f"{'':>14} non-empty patterns {row['patterns']:,} ({row['t_patterns']:.2f} s, untimed above)")
+        if "t_coords" in row:
+            t_c, n_v = row["t_coords"]
+            print(f"{'':>14} exact vertices of every region: {n_v:,} in {t_c:.2f} s (untimed above)")
+        if "python_exact" in row:
+            print(f"{'':>14} the Python exact engine: {row['python_exact']:.2f} s, same regions and edges")
 
     degenerate = [] if args.no_degenerate else degenerate_checks(anchors, tmp, min(args.timeout, 120.0))
     shutil.rmtree(tmp, ignore_errors=True)
@@ -448,14 +484,19 @@ def main():
 
 def report(results, degenerate, anchors):
     """The figures as markdown tables (benchmarks/README.md)."""
-    print("\n| net | regions | edges | patterns | exactnet | spread | regions/s | exact | exact/fast |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "\n| net | regions | edges | patterns | exactnet | spread | regions/s | exact | exact/fast "
+        "| exact coords | python exact |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         ex = "-" if r["exact"] is None else f"{fmt_s(r['exact'])} s"
         exr = "-" if r["exact"] is None else f"{r['exact'] / r['fast']:.2f}x"
+        coords = f"{r['t_coords'][0]:.2f} s ({r['t_coords'][1]:,} vertices)" if "t_coords" in r else "-"
+        py = f"{fmt_s(r['python_exact'])} s" if "python_exact" in r else "-"
         print(
             f"| {r['net']} | {r['regions']:,} | {r['edges']:,} | {fmt_int(r['patterns'])} | {fmt_s(r['fast'])} s "
-            f"| {fmt_s(r['fast'].spread)} s | {r['regions'] / r['fast']:,.0f} | {ex} | {exr} |"
+            f"| {fmt_s(r['fast'].spread)} s | {r['regions'] / r['fast']:,.0f} | {ex} | {exr} | {coords} | {py} |"
         )
     names = list(anchors)
     head = " | ".join(f"{LABEL[a]} | s | regions/s" for a in names)

@@ -191,3 +191,34 @@ def test_exact_mode_reports_exact_vertices_volumes_and_maps():
         frozenset((ref_pats[a], ref_pats[b])): (nr, s) for (a, b, nr), s in zip(ref_src.edges(), ref_src.same_map())
     }
     assert mine == theirs and len(mine) > 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), m=st.integers(1, 7), extra=st.integers(0, 3))
+def test_solve_vertex_recovers_the_point(data, m, extra):
+    """Fraction-free elimination: the exact point from m or more consistent integer rows
+    (extra rows are dependent, as at a degenerate vertex), reduced with d > 0."""
+    import math
+
+    from exactnet.regions.space._maps import solve_vertex
+
+    small = st.integers(-6, 6)
+    x = [Fraction(data.draw(st.integers(-60, 60)), data.draw(st.integers(1, 40))) for _ in range(m)]
+    rows = []
+    while len(rows) < m + extra:
+        a = [data.draw(small) for _ in range(m)]
+        c = -sum((Fraction(ai) * xi for ai, xi in zip(a, x)), Fraction(0))
+        rows.append(np.array([ai * c.denominator for ai in a] + [c.numerator], dtype=object))
+    coeffs = np.array([[int(v) for v in r[:m]] for r in rows], dtype=float)
+    if np.linalg.matrix_rank(coeffs) < m:
+        with pytest.raises(ArithmeticError, match="do not determine"):
+            solve_vertex(rows, m)
+        return
+    N, d = solve_vertex(rows, m)
+    assert [Fraction(int(v), d) for v in N] == x
+    assert d > 0 and math.gcd(d, *(int(v) for v in N)) == 1
+    # an inconsistent extra row is refused
+    bad = rows + [rows[0].copy()]
+    bad[-1][m] += 1
+    with pytest.raises(ArithmeticError, match="inconsistent"):
+        solve_vertex(bad, m)

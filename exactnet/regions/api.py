@@ -115,8 +115,7 @@ def _fmt(q) -> str:
 
 
 def _space(net: Network, domain, exact: bool, max_regions: int | None, progress: bool) -> Regions:
-    from .space._compiled import enumerate_compiled
-    from .space._engine import _Engine, enumerate_cells
+    from .space._compiled import enumerate_space
     from .space.domain import homogenize, parse_space_domain, start_polytope
     from .space.source import SpaceSource
 
@@ -133,22 +132,11 @@ def _space(net: Network, domain, exact: bool, max_regions: int | None, progress:
     engine_net = homogenize(net) if kind == "space" else net
     # the whole space: keep t >= 0 on every cell, where bounded regions touch it at the origin only
     keep = frozenset({("domain", 2 * n + 1)}) if kind == "space" else frozenset()
-    start = start_polytope(parsed, n)
-    if kind != "space":
-        # the compiled kernel when the arrangement is in general position (it says when not);
-        # its decisions are exact in both modes (certified, or decided exactly), and in exact
-        # mode every coordinate and map it reports is solved exactly when first read
-        got = enumerate_compiled(engine_net, start, max_regions, progress)
-        if got is not None:
-            ccells, graph = got
-            eng = _Engine(engine_net, start, exact, max_regions, None)  # exact rows and vertices on demand
-            if exact:
-                ccells.exact_engine = eng
-            return Regions(SpaceSource(net, ccells, eng, kind, desc, graph), network=net)
-    cells, eng = enumerate_cells(
-        engine_net, start, exact=exact, max_regions=max_regions, progress=progress, keep_slots=keep
-    )
-    return Regions(SpaceSource(net, cells, eng, kind, desc), network=net)
+    cells, eng, graph = enumerate_space(
+        engine_net, start_polytope(parsed, n), exact=exact, max_regions=max_regions, progress=progress,
+        whole_space=kind == "space", keep_slots=keep,
+    )  # fmt: skip
+    return Regions(SpaceSource(net, cells, eng, kind, desc, graph), network=net)
 
 
 class _EngineSource:

@@ -22,11 +22,11 @@ import numpy as np
 from ...net.network import Network
 from .._common import RegionLimitError
 from .._flat import FlatNetwork
-from ._engine import Cell, Polytope0, _Engine, _float_map
+from ._engine import Cell, Polytope0, _Engine, _float_map, enumerate_cells
 from ._kernel import _TINY, LIMIT, KernelCells, SpaceNet, region_edges, run_kernel, space_net
 from ._maps import UNIT_ROUNDOFF, solve_vertex
 
-__all__ = ["CompiledCells", "enumerate_compiled"]
+__all__ = ["CompiledCells", "enumerate_compiled", "enumerate_space"]
 
 
 def _slots_of(present: np.ndarray, bits: np.ndarray, net: SpaceNet) -> list[tuple]:
@@ -228,3 +228,31 @@ def _concat(parts: list[KernelCells]) -> KernelCells:
         starts,
         *(np.concatenate([getattr(p, f) for p in parts]) for f in ("bits", "A", "c", "eA", "ec")),
     )
+
+
+def enumerate_space(
+    net: Network,
+    start: Polytope0,
+    *,
+    exact: bool,
+    max_regions: int | None,
+    progress: bool = False,
+    whole_space: bool = False,
+    keep_slots: frozenset = frozenset(),
+) -> tuple[Sequence[Cell], _Engine, tuple[np.ndarray, np.ndarray] | None]:
+    """The cells of ``start`` cut by ``net``: (cells, engine, graph). The compiled path
+    unless the arrangement is not in general position or ``whole_space`` (homogenised: every
+    hyperplane passes through the origin), then the Python engine; ``graph`` is the
+    compiled path's edge arrays, None when the region graph is the engine's ``adj``."""
+    if not whole_space:
+        got = enumerate_compiled(net, start, max_regions, progress)
+        if got is not None:
+            cells, graph = got
+            eng = _Engine(net, start, exact, max_regions, None)  # exact rows and vertices on demand
+            if exact:
+                cells.exact_engine = eng
+            return cells, eng, graph
+    py_cells, eng = enumerate_cells(
+        net, start, exact=exact, max_regions=max_regions, progress=progress, keep_slots=keep_slots
+    )
+    return py_cells, eng, None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
@@ -165,33 +164,35 @@ def float_next_map(prev: FloatMap, on: np.ndarray, prev_layer: Layer, layer: Lay
 
 def solve_vertex(rows: list[np.ndarray], m: int) -> tuple[np.ndarray, int]:
     """The point x with ``r[:m] . x + r[m] = 0`` for every integer row r (the rows have rank
-    m), as homogeneous integers (N, d) with d > 0 and gcd 1: x = N / d. Exact (Fractions)."""
-    mat = [[Fraction(int(v)) for v in r] for r in rows]
-    pivots: list[int] = []
-    rank_rows: list[list[Fraction]] = []
-    for r in mat:
-        r = list(r)
-        for pr, pc in zip(rank_rows, pivots):
-            if r[pc]:
-                f = r[pc] / pr[pc]
-                r = [a - f * b for a, b in zip(r, pr)]
-        nz = next((k for k in range(m) if r[k]), None)
-        if nz is None:
-            if r[m]:
-                raise ArithmeticError("the tight constraints of a vertex are inconsistent")
-            continue
-        rank_rows.append(r)
-        pivots.append(nz)
-        if len(pivots) == m:
-            break
-    if len(pivots) < m:
-        raise ArithmeticError("the tight constraints of a vertex do not determine it")
-    x = [Fraction(0)] * m
-    for r, pc in reversed(list(zip(rank_rows, pivots))):
-        s = r[m] + sum(r[k] * x[k] for k in range(m) if k != pc)
-        x[pc] = -s / r[pc]
-    d = 1
-    for q in x:
-        d = math.lcm(d, q.denominator)
-    N = np.array([int(q * d) for q in x], dtype=object)
-    return N, d
+    m), as homogeneous integers (N, d) with d > 0 and gcd 1: x = N / d. Exact: fraction-free
+    Gauss-Jordan elimination (Bareiss 1968; every entry stays an integer minor of the
+    matrix, so each division by the previous pivot is exact), x_i = -c_i / D with D the
+    last pivot."""
+    work = [[int(v) for v in r] for r in rows]
+    used = [False] * len(work)
+    pivot_rows: list[int] = []
+    prev = 1
+    for col in range(m):
+        k = next((i for i, r in enumerate(work) if not used[i] and r[col]), None)
+        if k is None:
+            raise ArithmeticError("the tight constraints of a vertex do not determine it")
+        used[k] = True
+        pivot_rows.append(k)
+        pk = work[k]
+        p = pk[col]
+        for i, r in enumerate(work):
+            if i == k:
+                continue
+            f = r[col]
+            work[i] = [(p * a - f * b) // prev for a, b in zip(r, pk)]
+        prev = p
+    for i, r in enumerate(work):
+        if not used[i] and r[m]:  # a row dependent on the others in x but not in its constant
+            raise ArithmeticError("the tight constraints of a vertex are inconsistent")
+    D = prev  # every pivot row reads D x_col + c = 0
+    N = [-work[k][m] for k in pivot_rows]
+    if D < 0:
+        D = -D
+        N = [-v for v in N]
+    g = math.gcd(D, *N)
+    return np.array([v // g for v in N], dtype=object), D // g

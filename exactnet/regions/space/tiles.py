@@ -49,7 +49,8 @@ from ...net.rational import format_fraction
 from .._common import RegionLimitError, check_max_regions
 from .._patterns import pack
 from ..result import Region
-from ._engine import Polytope0, _float_map, enumerate_cells
+from ._compiled import enumerate_space
+from ._engine import Polytope0, _float_map
 from ._faces import facet_slots, volume
 from ._maps import ExactMaps, solve_vertex
 from .domain import _box_start, _cut_exact
@@ -114,8 +115,8 @@ def _tile_job(
     that carry a neuron's hyperplane are listed (``on_planes``) with their exact vertices,
     in fast mode too: the stitching intersects them to find edges across the plane."""
 
-    cells, eng = enumerate_cells(net, _box_start(lo, hi), exact=exact, max_regions=max_regions)
-    src = SpaceSource(net, cells, eng, "box", {})
+    cells, eng, graph = enumerate_space(net, _box_start(lo, hi), exact=exact, max_regions=max_regions)
+    src = SpaceSource(net, cells, eng, "box", {}, graph)
     m = eng.m
     out_cells = []
     for c in cells:
@@ -166,10 +167,7 @@ def _tile_job(
                 "on_planes": on_planes,
             }
         )
-    index = {c.cid: i for i, c in enumerate(cells)}
-    edges = sorted(
-        {(min(index[a], index[b]), max(index[a], index[b])) for a, nb in eng.adj.items() for b in nb if a != b}
-    )
+    edges = [(a, b) for a, b, _ in src.edges()]
     return {"cells": out_cells, "edges": edges, "patterns": src.pattern_set()}
 
 
