@@ -83,26 +83,55 @@ def test_degenerate_case_a_in_2d_3d_4d(exact):
         assert count == 32 == len(pats)
 
 
+@pytest.mark.parametrize("n", [3, 4])
 @pytest.mark.parametrize("exact", [False, True])
-def test_degenerate_duplicates_negations_dead_faces_corners(exact):
+def test_degenerate_duplicates_negations_dead_faces_corners(exact, n):
     rng = np.random.default_rng(5)
-    W = rng.normal(size=(6, 3))
+    W = rng.normal(size=(6, n))
     b = rng.normal(size=6) * 0.3
-    base = exactnet.regions(Network.from_arrays([W, np.ones((1, 6))], [b, np.zeros(1)]), Box(-1, 1), exact=True)
+    net1 = Network.from_arrays([W, np.ones((1, 6))], [b, np.zeros(1)])
+    base = exactnet.regions(net1, Box(-1, 1), exact=True)
+    assert base.num_regions == space_regions(net1, Box(-1, 1), True)[2]  # the Python exact engine
     # the same rows twice, and negated, and a dead neuron: the same arrangement
-    W2 = np.vstack([W, W[:2], -W[2:4], np.zeros((1, 3))])
+    W2 = np.vstack([W, W[:2], -W[2:4], np.zeros((1, n))])
     b2 = np.concatenate([b, b[:2], -b[2:4], [0.0]])
     net2 = Network.from_arrays([W2, np.ones((1, len(b2)))], [b2, np.zeros(1)])
     res = exactnet.regions(net2, Box(-1, 1), exact=exact)
     assert res.num_regions == base.num_regions
     # planes along the box's faces, through its corners and along its edges: no new region
     # for the faces, the true count for the others (checked against the exact engine)
-    W3 = np.array([[1.0, 0, 0], [0, 1, 0], [1, 1, 1], [1, 1, 0], [1, -1, 0]])
-    b3 = np.array([-1.0, 1, -3, 0, 0])  # x = 1, y = -1 (faces), x+y+z = 3 (corner), x = +-y (edges)
+    e = np.eye(n)
+    W3 = np.array([e[0], e[1], np.ones(n), e[0] + e[1], e[0] - e[1]])
+    b3 = np.array([-1.0, 1, -n, 0, 0])  # x0 = 1, x1 = -1 (faces), sum x = n (corner), x0 = +-x1 (edges)
     net3 = Network.from_arrays([W3, np.ones((1, 5))], [b3, np.zeros(1)])
     res3 = exactnet.regions(net3, Box(-1, 1), exact=exact)
-    assert res3.num_regions == 4  # only the planes x = y and x = -y cut the cube: 4 wedges
-    assert sum(r.measure for r in res3.regions) == pytest.approx(8)
+    assert res3.num_regions == 4  # only the planes x0 = x1 and x0 = -x1 cut the cube: 4 wedges
+    assert sum(r.measure for r in res3.regions) == pytest.approx(2**n)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+@pytest.mark.parametrize("exact", [False, True])
+def test_many_hyperplanes_through_one_line(exact, n):
+    """k hyperplanes a x0 + b x1 = 0 share the (n - 2)-flat x0 = x1 = 0 (a line in R^3):
+    2k regions, on the box and on the whole space, and two more layers of neurons through
+    the same flat (bent there) keep every region a wedge around it."""
+    k = 7
+    angles = np.linspace(0, np.pi, k, endpoint=False) + 0.1
+    W = np.zeros((k, n))
+    W[:, 0], W[:, 1] = np.cos(angles), np.sin(angles)
+    net = Network.from_arrays([W, np.ones((1, k))], [np.zeros(k), np.zeros(1)])
+    for domain in (Box(-1, 1), None):
+        res = exactnet.regions(net, domain, exact=exact)
+        assert res.num_regions == 2 * k
+        assert all(len(nr) == 1 for _, _, nr in res.edges) and len(res.edges) == 2 * k
+    # a second layer through the same flat: relu of wedge-wise linear functions vanishing on it
+    rng = np.random.default_rng(3)
+    W1 = rng.normal(size=(4, k))
+    deep = Network.from_arrays([W, W1, np.ones((1, 4))], [np.zeros(k), np.zeros(4), np.zeros(1)])
+    res = exactnet.regions(deep, Box(-1, 1), exact=exact)
+    pats, edges, count = space_regions(deep, Box(-1, 1), True)
+    assert res.num_regions == count and summary(res) == (pats, edges)
+    assert all(r.contains([Fraction(0)] * n) for r in res.regions)  # every region touches the flat
 
 
 def test_central_arrangement_of_planes_through_one_point():
