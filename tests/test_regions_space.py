@@ -265,6 +265,30 @@ def test_max_regions_raises_with_the_count_in_every_engine(net, domain, exact):
         exactnet.regions(net, domain, max_regions=0)
 
 
+def _sawtooth(layers: int) -> Network:
+    """The tent map t = relu(2x) - relu(4x - 2) composed ``layers`` times on [0, 1]: 2^layers
+    regions (each layer breaks where the previous tent is 1/2)."""
+    W0, b0 = np.array([[2.0], [4.0]]), np.array([0.0, -2.0])
+    W, b = np.array([[2.0, -2.0], [4.0, -4.0]]), np.array([0.0, -2.0])
+    Ws = [W0] + [W] * (layers - 1) + [np.array([[1.0, -1.0]])]
+    return Network.from_arrays(Ws, [b0] + [b] * (layers - 1) + [np.zeros(1)])
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_max_regions_stops_a_segment_early(exact):
+    """2^16 regions on a segment: the 1-D engines stop once a layer passes the cap (the
+    count reached is far below the total), in float and exact mode, and in batches."""
+    from exactnet.regions.line import segment_regions_batch
+
+    net = _sawtooth(16)
+    assert exactnet.regions(_sawtooth(8), exactnet.Segment([0.0], [1.0]), exact=exact).num_regions == 2**8
+    with pytest.raises(RegionLimitError) as info:
+        exactnet.regions(net, exactnet.Segment([0.0], [1.0]), exact=exact, max_regions=100)
+    assert 100 < info.value.count < 2**10
+    with pytest.raises(RegionLimitError):
+        segment_regions_batch(net, [[0.0]] * 40, [[1.0]] * 40, exact=exact, max_regions=100)
+
+
 def test_max_regions_in_tiling():
     from concurrent.futures import ThreadPoolExecutor
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..net.network import Network
 from ..net.rational import format_fraction
-from ._common import RegionLimitError, check_max_regions
+from ._common import check_max_regions
 from .result import Region, Regions
 from .space.domain import Box, Polytope
 
@@ -196,9 +196,7 @@ class _LineSource(_EngineSource):
 def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -> Regions:
     from .line import segment_regions
 
-    res = segment_regions(net, seg.start, seg.end, exact=exact)
-    if max_regions is not None and res.num_regions > max_regions:
-        raise RegionLimitError(res.num_regions, max_regions)
+    res = segment_regions(net, seg.start, seg.end, exact=exact, max_regions=max_regions)
     desc = {"kind": "segment", "start": [_fmt(v) for v in res.start], "end": [_fmt(v) for v in res.end]}
     return Regions(_LineSource(net, res, desc), network=net)
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from ...net.network import Network
 from ...net.rational import to_fraction
+from .._common import RegionLimitError
 
 __all__ = ["ExactLine", "exact_line"]
 
@@ -130,8 +131,9 @@ def _segment_integers(start: Sequence, end: Sequence, n_in: int):
     return alpha, beta, scale
 
 
-def exact_line(net: Network, start: Sequence, end: Sequence) -> ExactLine:
-    """Exact regions of ``net`` along the segment from ``start`` to ``end``."""
+def exact_line(net: Network, start: Sequence, end: Sequence, max_regions: int | None = None) -> ExactLine:
+    """Exact regions of ``net`` along the segment from ``start`` to ``end``;
+    :class:`RegionLimitError` once a layer leaves more than ``max_regions`` intervals."""
     alpha0, beta0, scale = _segment_integers(start, end, net.input_dim)
     points: list[tuple[int, int]] = [(0, 1), (1, 1)]
     zero_masks = [0, 0]
@@ -275,6 +277,8 @@ def exact_line(net: Network, start: Sequence, end: Sequence) -> ExactLine:
         points, zero_masks = new_points, new_zero
         A_list, B_list, flips, pats = new_A, new_B, new_flips, new_pats
         scale *= sden
+        if max_regions is not None and len(points) - 1 > max_regions:
+            raise RegionLimitError(len(points) - 1, max_regions)
 
     return ExactLine(points, pats, A_list, B_list, scale, zero_masks)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._common import RegionLimitError
 from .._flat import FlatNetwork
 
 __all__ = ["run_kernel"]
@@ -365,12 +366,17 @@ def _run(
     return stop, out_pos0, 0
 
 
-def run_kernel(data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int = 1):
+def run_kernel(
+    data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int = 1, max_regions: int | None = None
+):
     """Certified float refinement of the segments P[s] -> Q[s].
 
     Returns (status, count, t_hi, t_err, patterns, out_a, out_b): the regions of certified
     segments, consecutive in segment order (t_hi is each region's right end, t_err its
-    error bound); segments with status UNCERTAIN have no regions here.
+    error bound); segments with status UNCERTAIN have no regions here. ``max_regions``:
+    :class:`RegionLimitError` as soon as one segment has more intervals than that (its
+    workspace, one slot per interval, would grow past it; the caller checks the final
+    counts).
     """
     P = np.ascontiguousarray(P, dtype=np.float64)
     Q = np.ascontiguousarray(Q, dtype=np.float64)
@@ -392,7 +398,9 @@ def run_kernel(data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int 
             s, pos, code = _run(P, D, ED, s, stop, *net_args, *ws, status, count, *bufs, pos)
             if code == -1:
                 bufs = _grow_outputs(bufs, 2 * bufs[0].shape[0])
-            elif code == -2:
+            elif code == -2:  # the current segment has more intervals than the workspace holds
+                if max_regions is not None and ws[0].shape[1] > max_regions:
+                    raise RegionLimitError(ws[0].shape[1] + 1, max_regions)
                 ws = _workspace(2 * ws[0].shape[1], data)
         return tuple(b[:pos] for b in bufs)
 

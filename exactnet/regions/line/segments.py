@@ -14,7 +14,7 @@ import numpy as np
 
 from ...net.network import Network
 from ...net.rational import float_or_inf, real_tensor_to_numpy, to_fraction
-from .._common import warn_beyond_float64
+from .._common import RegionLimitError, check_max_regions, warn_beyond_float64
 from .._flat import FlatNetwork, engine_data
 from .._patterns import int_to_words
 from ._exact import _segment_integers, exact_line
@@ -73,15 +73,16 @@ KERNEL_MIN_SEGMENTS = 32
 _CHUNK = 512
 
 
-def _exact_lines(net: Network, starts, ends, progress: bool = False) -> list:
+def _exact_lines(net: Network, starts, ends, progress: bool = False, max_regions: int | None = None) -> list:
     """Exact results (ExactLine or PooledLine) of many segments, in order.
 
     Uses the compiled big-integer kernel for batches of at least KERNEL_MIN_SEGMENTS
     segments, in chunks (a tqdm bar with ``progress``); segments whose integers outgrow
-    the kernel's capacity, and small batches, go to the Python engine."""
+    the kernel's capacity, and small batches, go to the Python engine (which stops at
+    ``max_regions``; the caller checks every count)."""
     n = len(starts)
     if n < KERNEL_MIN_SEGMENTS:
-        return [exact_line(net, s, e) for s, e in zip(starts, ends)]
+        return [exact_line(net, s, e, max_regions) for s, e in zip(starts, ends)]
     segs = [_segment_integers(s, e, net.input_dim) for s, e in zip(starts, ends)]
     data = _exact_data(net)
     bar = None
@@ -93,7 +94,7 @@ def _exact_lines(net: Network, starts, ends, progress: bool = False) -> list:
     for c0 in range(0, n, _CHUNK):
         chunk, overflowed = run_exact(net, segs[c0 : c0 + _CHUNK], data)
         for k in overflowed:
-            chunk[k] = exact_line(net, starts[c0 + k], ends[c0 + k])
+            chunk[k] = exact_line(net, starts[c0 + k], ends[c0 + k], max_regions)
         lines.extend(chunk)
         if bar is not None:
             bar.update(len(chunk))
@@ -102,14 +103,19 @@ def _exact_lines(net: Network, starts, ends, progress: bool = False) -> list:
     return lines
 
 
-def segment_regions(net: Network, start: PointLike, end: PointLike, *, exact: bool = False) -> SegmentRegions:
+def segment_regions(
+    net: Network, start: PointLike, end: PointLike, *, exact: bool = False, max_regions: int | None = None
+) -> SegmentRegions:
     """The regions of ``net`` along the segment from ``start`` to ``end``.
 
     ``exact=True``: integer arithmetic, values are ``fractions.Fraction`` (``start`` and
     ``end`` may be rationals). Default: the certified float64 engine (same regions, values
     rounded; output maps and SMP beyond float64's range are +-inf, with a
-    ``RuntimeWarning``); see the module docstring for the definitions.
+    ``RuntimeWarning``); see the module docstring for the definitions. ``max_regions``:
+    more regions raise :class:`~exactnet.regions.RegionLimitError` with the count reached
+    (the engines stop as soon as a layer passes it).
     """
+    max_regions = check_max_regions(max_regions)
     if not isinstance(net, Network):
         raise TypeError(
             f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch"
@@ -117,11 +123,11 @@ def segment_regions(net: Network, start: PointLike, end: PointLike, *, exact: bo
     if exact:
         start, end = real_tensor_to_numpy(start, "start"), real_tensor_to_numpy(end, "end")
         # (start and end may be arrays, which exact_line and enumerate take like sequences)
-        raw = exact_line(net, start, end)  # type: ignore[arg-type]
+        raw = exact_line(net, start, end, max_regions)  # type: ignore[arg-type]
         s = tuple(to_fraction(v, f"start[{i}]") for i, v in enumerate(start))  # type: ignore[arg-type]
         e = tuple(to_fraction(v, f"end[{i}]") for i, v in enumerate(end))  # type: ignore[arg-type]
         return SegmentRegions(net, s, e, exact=True, source=_ExactSource(raw, net.num_neurons), decided_exactly=True)
-    return segment_regions_batch(net, [start], [end])[0]
+    return segment_regions_batch(net, [start], [end], max_regions=max_regions)[0]
 
 
 def segment_regions_batch(
@@ -132,6 +138,7 @@ def segment_regions_batch(
     exact: bool = False,
     threads: int | None = None,
     progress: bool = False,
+    max_regions: int | None = None,
 ) -> SegmentBatch | ExactSegmentBatch:
     """Regions of many segments ``starts[i] -> ends[i]`` at once.
 
@@ -140,10 +147,12 @@ def segment_regions_batch(
     exact engine, and ``decided_exactly`` marks them. ``threads`` defaults to the number
     of CPU cores. ``exact=True``: every segment in exact integer arithmetic (rational
     ``starts``/``ends`` allowed), returning an :class:`ExactSegmentBatch`; ``progress``
-    shows a tqdm bar.
+    shows a tqdm bar. ``max_regions``: a segment with more regions raises
+    :class:`~exactnet.regions.RegionLimitError` with the count reached.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be an exactnet.Network, got {type(net).__name__}")
+    max_regions = check_max_regions(max_regions)
     if exact:
         given_s = [list(s) for s in real_tensor_to_numpy(starts, "starts")]
         given_e = [list(e) for e in real_tensor_to_numpy(ends, "ends")]
@@ -151,11 +160,14 @@ def segment_regions_batch(
             raise ValueError(f"starts has {len(given_s)} points but ends has {len(given_e)}; pass one end per start")
         S = [tuple(to_fraction(v, f"starts[{i}][{k}]") for k, v in enumerate(s)) for i, s in enumerate(given_s)]
         E = [tuple(to_fraction(v, f"ends[{i}][{k}]") for k, v in enumerate(e)) for i, e in enumerate(given_e)]
-        return ExactSegmentBatch(net, S, E, _exact_lines(net, S, E, progress))
+        lines = _exact_lines(net, S, E, progress, max_regions)
+        _check_counts([line.num_regions for line in lines], max_regions)
+        return ExactSegmentBatch(net, S, E, lines)
     P, Q = _check_segments(net, starts, ends)
     data = _float_data(net)
     threads = threads or os.cpu_count() or 1
-    status, count, t_hi, t_err, packed, out_a, out_b = run_kernel(data, P, Q, threads=threads)
+    status, count, t_hi, t_err, packed, out_a, out_b = run_kernel(data, P, Q, threads=threads, max_regions=max_regions)
+    _check_counts(count, max_regions)
     n_seg = len(P)
     n_out = net.output_dim
     certified = status == OK
@@ -176,7 +188,8 @@ def segment_regions_batch(
         np.add.at(smp, seg_of_row, jumps)
     uncertain = np.flatnonzero(~certified)
     if len(uncertain):
-        raws = _exact_lines(net, P[uncertain].tolist(), Q[uncertain].tolist(), progress)
+        raws = _exact_lines(net, P[uncertain].tolist(), Q[uncertain].tolist(), progress, max_regions)
+        _check_counts([raw.num_regions for raw in raws], max_regions)
         parts = [_float_rows(raw, data.nwords) for raw in raws]
         (t_hi, t_err, packed, out_a, out_b, kink, piece_start, count) = _splice(
             count, uncertain, parts, (t_hi, t_err, packed, out_a, out_b, kink, piece_start)
@@ -191,6 +204,15 @@ def segment_regions_batch(
     return SegmentBatch(
         net, P, Q, offs, t_hi, t_err, packed, out_a, out_b, kink, piece_start, num_pieces, num_patterns, smp, ~certified
     )
+
+
+def _check_counts(counts, max_regions: int | None) -> None:
+    """RegionLimitError for the first segment with more than ``max_regions`` regions."""
+    if max_regions is None:
+        return
+    for c in counts:
+        if int(c) > max_regions:
+            raise RegionLimitError(int(c), max_regions)
 
 
 def _float_rows(raw, nwords: int) -> dict:
