@@ -194,9 +194,9 @@ class _LineSource(_EngineSource):
 
 
 def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -> Regions:
-    from .line import segment_regions
+    from .line.segments import compute_segment_regions
 
-    res = segment_regions(net, seg.start, seg.end, exact=exact, max_regions=max_regions)
+    res = compute_segment_regions(net, seg.start, seg.end, exact=exact, max_regions=max_regions)
     desc = {"kind": "segment", "start": [_fmt(v) for v in res.start], "end": [_fmt(v) for v in res.end]}
     return Regions(_LineSource(net, res, desc), network=net)
 
@@ -247,7 +247,8 @@ def _polygon_facets(verts) -> tuple:
 
 
 def _polygon(net, vertices, plane, exact, max_regions, executor, tiles, box) -> Regions:
-    from .plane import Plane, partition
+    from .plane import Plane
+    from .plane.compute import compute_partition
     from .plane.domain import parse_domain
 
     if executor is not None:
@@ -257,7 +258,7 @@ def _polygon(net, vertices, plane, exact, max_regions, executor, tiles, box) -> 
             net, vertices, tiles=tiles, executor=executor, plane=plane, exact=exact, max_regions=max_regions
         )
     else:
-        part = partition(net, vertices, plane=plane, exact=exact, max_regions=max_regions)
+        part = compute_partition(net, vertices, plane=plane, exact=exact, max_regions=max_regions)
     if box is not None:
         desc: dict = {"kind": "box", "lo": [_fmt(v) for v in box[0]], "hi": [_fmt(v) for v in box[1]]}
     else:

@@ -31,7 +31,8 @@ import numpy as np
 from ..net.network import Network
 from ._common import RegionLimitError, check_max_regions
 from ._patterns import pack, unpack_bytes
-from .plane import Partition, Plane, Region2D, parse_domain, partition
+from .plane import Partition, Plane, Region2D, parse_domain
+from .plane.compute import compute_partition
 from .plane.region import area2, clip_polygon
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _dedupe(poly):
 
 def _tile_job(net: Network, tile, plane: Plane, exact: bool, max_regions: int | None = None):
     """Partition one tile; returns plain data (picklable, compact)."""
-    part = partition(net, tile, plane=plane, exact=exact, max_regions=max_regions)
+    part = compute_partition(net, tile, plane=plane, exact=exact, max_regions=max_regions)
     # first: an uncertified piece decision switches the partition to its exact source,
     # which numbers regions its own way
     same = list(part._same_map_edges())

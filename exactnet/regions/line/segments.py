@@ -106,7 +106,21 @@ def _exact_lines(net: Network, starts, ends, progress: bool = False, max_regions
 def segment_regions(
     net: Network, start: PointLike, end: PointLike, *, exact: bool = False, max_regions: int | None = None
 ) -> SegmentRegions:
-    """The regions of ``net`` along the segment from ``start`` to ``end``.
+    """The regions of ``net`` along the segment from ``start`` to ``end`` as a
+    :class:`SegmentRegions` (the 1-D engine's own result: breakpoints, kinks, SMP), a
+    front-end of :func:`exactnet.regions`: ``regions(net, Segment(start, end),
+    exact=exact, max_regions=max_regions).engine_result``, with the same checks and cap
+    (see :func:`compute_segment_regions` for the arguments)."""
+    from ..api import Segment, regions
+
+    res: SegmentRegions = regions(net, Segment(start, end), exact=exact, max_regions=max_regions).engine_result
+    return res
+
+
+def compute_segment_regions(
+    net: Network, start: PointLike, end: PointLike, *, exact: bool = False, max_regions: int | None = None
+) -> SegmentRegions:
+    """The 1-D engine: the regions of ``net`` along the segment from ``start`` to ``end``.
 
     ``exact=True``: integer arithmetic, values are ``fractions.Fraction`` (``start`` and
     ``end`` may be rationals). Default: the certified float64 engine (same regions, values

@@ -38,7 +38,27 @@ def partition(
     exact: bool = False,
     max_regions: int | None = None,
 ) -> Partition:
-    """The linear regions of ``net`` on a convex polygon, with the region graph.
+    """The linear regions of ``net`` on a convex polygon as a :class:`Partition` (the 2-D
+    engine's own result: class cells, GeoJSON, its plots), a front-end of
+    :func:`exactnet.regions`: ``regions(net, Polygon(domain, plane), exact=exact,
+    max_regions=max_regions).engine_result``, with the same checks and cap (see
+    :func:`compute_partition` for the arguments)."""
+    from ..api import Polygon, regions
+
+    part: Partition = regions(net, Polygon(domain, plane), exact=exact, max_regions=max_regions).engine_result
+    return part
+
+
+def compute_partition(
+    net: Network,
+    domain: DomainLike = None,
+    *,
+    plane: Plane | None = None,
+    exact: bool = False,
+    max_regions: int | None = None,
+) -> Partition:
+    """The 2-D engine: the linear regions of ``net`` on a convex polygon, with the region
+    graph.
 
     ``domain``: None ([-1, 1]^2), a box (u0, u1, v0, v1), a list of (u, v) vertices or a
     shapely Polygon, in the coordinates of ``plane`` (default: the input plane of a
