@@ -154,3 +154,20 @@ def test_pattern_hashing_counts_every_pattern(collide, monkeypatch):
     S._count_patterns(rows[:100], found, counts)
     want = Counter(bytes(r) for r in rows) + Counter(bytes(r) for r in rows[:100])
     assert counts == dict(want) and found == set(want)
+
+
+def test_chain_maps_equal_the_exact_maps_of_every_region():
+    """The float maps composed layer by layer for many regions at once (used for faces too
+    thin for three float vertices) equal each region's exact map, rounded."""
+    from exactnet.regions.plane.sources import _chain_maps
+
+    net = benchmark_net("2-16-16-16-1", 0)
+    fast = partition(net)
+    exact = {r.pattern.tobytes(): r for r in partition(net, exact=True).regions}
+    src = fast._src
+    icp, grad = _chain_maps(net, src.plane_float, src.pat_words[: src.num_regions])
+    assert icp.shape == (fast.num_regions, 1) and grad.shape == (fast.num_regions, 1, 2)
+    for i, r in enumerate(fast.regions):
+        ref = exact[r.pattern.tobytes()]
+        np.testing.assert_allclose(icp[i], [float(v) for v in ref.intercept], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(grad[i], [[float(a), float(b)] for a, b in ref.gradient], rtol=1e-9, atol=1e-12)

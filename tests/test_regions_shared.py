@@ -177,3 +177,31 @@ def test_compiled_exact_kernel_cap_directly():
         run_plane_exact(net, *ints, hv, lines, max_regions=1)
     assert info.value.count == 2 and info.value.max_regions == 1
     assert len(run_plane_exact(net, *ints, hv, lines, max_regions=10**30)) == n
+
+
+@pytest.mark.parametrize("domain_dim", [1, 2, 3])
+def test_the_region_graph_is_a_plain_networkx_graph(domain_dim):
+    """``Regions.graph`` (written straight into networkx's dicts) equals the graph built
+    with networkx's own add_nodes_from/add_edges_from, and stays a working graph."""
+    import networkx as nx
+
+    import exactnet
+    from exactnet import Box, Segment
+
+    net = benchmark_net({1: "2-8-8-1", 2: "2-16-16-1", 3: "3-6-6-1"}[domain_dim], 0)
+    domain = Segment((-1, -1), (1, 1)) if domain_dim == 1 else Box(-1, 1)
+    res = exactnet.regions(net, domain)
+    G = res.graph
+    H = nx.Graph()
+    H.add_nodes_from((r.index, {"pattern": r.pattern}) for r in res.regions)
+    H.add_edges_from((a, b, {"neurons": nr, "same_map": s}) for (a, b, nr), s in zip(res.edges, res.same_map))
+    assert sorted(G.nodes) == sorted(H.nodes) == list(range(res.num_regions))
+    assert G.adj == H.adj  # neighbours and edge attributes
+    assert G.number_of_edges() == len(res.edges) > 0
+    for r in res.regions:
+        data = G.nodes[r.index]
+        assert data["pattern"] is r.pattern and data["vertices"] is r.vertices
+    assert nx.is_connected(G)
+    assert G[res.edges[0][0]][res.edges[0][1]] is G[res.edges[0][1]][res.edges[0][0]]  # one dict per edge
+    G.add_edge(0, res.num_regions, neurons=())  # a working graph: networkx's own methods on it
+    assert G.number_of_nodes() == res.num_regions + 1 and nx.has_path(G, res.num_regions, res.num_regions - 1)

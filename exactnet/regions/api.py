@@ -29,7 +29,7 @@ import numpy as np
 
 from ..net.network import Network
 from ..net.rational import format_fraction
-from ._common import check_max_regions
+from ._common import check_max_regions, gc_paused
 from .result import Region, Regions
 from .space.domain import Box, Polytope
 
@@ -205,29 +205,47 @@ def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -
 class _PlaneSource(_EngineSource):
     dim = 2
 
+    def _float_source(self):
+        """The 2-D engine's certified float source, or None (exact). The same-map flags are
+        decided first: when a float bound cannot certify one, the partition switches to
+        its exact source (which numbers regions its own way) before anything is read."""
+        from .plane.sources import _FloatSource
+
+        self.engine_result._same_map_edges()
+        src = self.engine_result._src
+        return src if isinstance(src, _FloatSource) else None
+
     def regions(self) -> tuple[Region, ...]:
-        # the 2-D engine's regions hold tuples already: shared, not copied
-        return tuple(
-            Region(
-                r.index,
-                r.pattern,
-                r.intercept,
-                r.gradient,
-                r.vertices,
-                r.interior_point,
-                facets=partial(_polygon_facets, r.vertices),
-                measure=r.area,
+        src = self._float_source()
+        with gc_paused():
+            values = (
+                src.region_values()
+                if src is not None
+                else (
+                    (r.index, r.vertices, r.pattern, r.intercept, r.gradient, r.area, r.interior_point)
+                    for r in self.engine_result.regions
+                )
             )
-            for r in self.engine_result.regions
-        )
+            return tuple(
+                Region(i, pattern, icpt, grad, verts, centre, facets=partial(_polygon_facets, verts), measure=area)
+                for i, verts, pattern, icpt, grad, area, centre in values
+            )
 
     def _ordered(self):
         got = getattr(self, "_cache", None)
         if got is None:
-            edges = [(a, b, labels) if a < b else (b, a, labels) for a, b, _, labels in self.engine_result.edges]
+            src = self._float_source()
             same = [bool(x) for x in self.engine_result._same_map_edges()]
-            order = sorted(range(len(edges)), key=lambda k: (edges[k][0], edges[k][1]))
-            got = self._cache = ([edges[k] for k in order], [same[k] for k in order])
+            if src is not None:  # from the arrays, without the edges' segments
+                pairs, bits, order = src.edge_arrays()
+                neurons = self.neurons
+                with gc_paused():
+                    edges = [(a, b, (neurons[k],)) for (a, b), k in zip(pairs.tolist(), bits.tolist())]
+                got = self._cache = (edges, [same[k] for k in order.tolist()])
+            else:
+                edges = [(a, b, labels) if a < b else (b, a, labels) for a, b, _, labels in self.engine_result.edges]
+                order = sorted(range(len(edges)), key=lambda k: (edges[k][0], edges[k][1]))
+                got = self._cache = ([edges[k] for k in order], [same[k] for k in order])
         return got
 
     def edges(self):

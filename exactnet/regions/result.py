@@ -171,24 +171,24 @@ class Regions:
         """The region graph: nodes are region indices with attributes ``pattern``,
         ``intercept``, ``gradient``, ``vertices``, ``interior_point``; edges join regions
         sharing a facet, with attributes ``neurons`` and ``same_map``."""
-        import networkx as nx
+        from ._common import build_graph
 
-        G = nx.Graph()
-        G.add_nodes_from(
+        return build_graph(
             (
-                r.index,
-                {
-                    "pattern": r.pattern,
-                    "intercept": r.intercept,
-                    "gradient": r.gradient,
-                    "vertices": r.vertices,
-                    "interior_point": r.interior_point,
-                },
-            )
-            for r in self.regions
+                (
+                    r.index,
+                    {
+                        "pattern": r.pattern,
+                        "intercept": r.intercept,
+                        "gradient": r.gradient,
+                        "vertices": r.vertices,
+                        "interior_point": r.interior_point,
+                    },
+                )
+                for r in self.regions
+            ),
+            ((a, b, {"neurons": nr, "same_map": s}) for (a, b, nr), s in zip(self.edges, self.same_map)),
         )
-        G.add_edges_from((a, b, {"neurons": nr, "same_map": s}) for (a, b, nr), s in zip(self.edges, self.same_map))
-        return G
 
     def locate(self, x: Sequence[Number]) -> int:
         """The index of a region whose closure contains x (domain coordinates)."""

@@ -366,9 +366,7 @@ def _run(
     return stop, out_pos0, 0
 
 
-def run_kernel(
-    data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int = 1, max_regions: int | None = None
-):
+def run_kernel(data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int = 1, max_regions: int | None = None):
     """Certified float refinement of the segments P[s] -> Q[s].
 
     Returns (status, count, t_hi, t_err, patterns, out_a, out_b): the regions of certified

@@ -5,8 +5,6 @@ class cells, pictures and exports. The definitions are those of
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...net.network import Network
 from ...net.rational import format_fraction
+from .._common import build_graph, gc_paused
 from .domain import Plane
 from .region import Region2D, area2, clip_line, clip_polygon
 from .sources import _ExactSource, _FloatSource, _NeedsExact
@@ -66,7 +65,7 @@ class Partition:
 
     @cached_property
     def regions(self) -> tuple[Region2D, ...]:
-        with _gc_paused():
+        with gc_paused():
             if hasattr(self._src, "all_regions"):
                 return self._src.all_regions()
             return tuple(self._src.region(i) for i in range(self.num_regions))
@@ -79,7 +78,7 @@ class Partition:
     @cached_property
     def edges(self) -> list[tuple[int, int, tuple, tuple]]:
         """Shared edges: (region i, region j, segment endpoints, flipping neurons (layer, unit))."""
-        with _gc_paused():
+        with gc_paused():
             return self._src.edges()
 
     @cached_property
@@ -121,11 +120,8 @@ class Partition:
         """The region graph (networkx.Graph); node attributes: pattern (bool array),
         vertices, area, interior_point, intercept, gradient; edge attributes: neurons
         (tuple of (layer, unit)), segment (two endpoints), same_map (bool)."""
-        import networkx as nx
-
         regions, edges, same_flags = self.regions, self.edges, self._same_map_edges()
-        with _gc_paused():
-            return _build_graph(nx, regions, edges, same_flags)
+        return _build_graph(regions, edges, same_flags)
 
     def __repr__(self) -> str:
         mode = "exact" if self.exact else "float"
@@ -282,40 +278,27 @@ class Partition:
         }
 
 
-def _build_graph(nx, regions, edges, same_flags):
-    G = nx.Graph()
-    G.add_nodes_from(
+def _build_graph(regions, edges, same_flags) -> networkx.Graph:
+    return build_graph(
         (
-            r.index,
-            dict(
-                pattern=r.pattern,
-                vertices=r.vertices,
-                area=r.area,
-                interior_point=r.interior_point,
-                intercept=r.intercept,
-                gradient=r.gradient,
-            ),
-        )
-        for r in regions
+            (
+                r.index,
+                {
+                    "pattern": r.pattern,
+                    "vertices": r.vertices,
+                    "area": r.area,
+                    "interior_point": r.interior_point,
+                    "intercept": r.intercept,
+                    "gradient": r.gradient,
+                },
+            )
+            for r in regions
+        ),
+        (
+            (a, b, {"neurons": labels, "segment": seg, "same_map": same})
+            for (a, b, seg, labels), same in zip(edges, same_flags)
+        ),
     )
-    G.add_edges_from(
-        (a, b, dict(neurons=labels, segment=seg, same_map=same)) for (a, b, seg, labels), same in zip(edges, same_flags)
-    )
-    return G
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while millions of small acyclic objects (tuples,
-    dicts of a large partition) are built: its generational passes would otherwise
-    rescan them all, several times over."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _round_key(p, exact: bool):

@@ -175,8 +175,9 @@ class _FloatSource:
 
         icp, grad, bad = _face_maps(self.offsets, self.verts, self.fp.vx, self.fp.out_values)
         with np.errstate(over="ignore", invalid="ignore"):  # overflows are caught below
-            for f in np.flatnonzero(bad):  # faces too thin for three float vertices
-                icp[f], grad[f] = _chain_map(self.net, self.plane_float, self.pat_words[f])
+            thin = np.flatnonzero(bad)  # faces too thin for three float vertices
+            if len(thin):
+                icp[thin], grad[thin] = _chain_maps(self.net, self.plane_float, self.pat_words[thin])
         n = self.num_regions
         overflowed = ~(np.isfinite(icp[:n]).all(axis=1) & np.isfinite(grad[:n]).all(axis=(1, 2)))
         if overflowed.any():
@@ -201,8 +202,9 @@ class _FloatSource:
             i, pts, pattern, tuple(icp[i].tolist()), tuple(map(tuple, grad[i].tolist())), float(self.areas[i]), centroid
         )
 
-    def all_regions(self) -> tuple[Region2D, ...]:
-        """Every region, built with array operations (the same values as :meth:`region`)."""
+    def region_values(self):
+        """Per region, with array operations (the values of :meth:`region`): an iterator of
+        (index, vertices, pattern, intercept, gradient, area, centroid)."""
         n = self.num_regions
         icp, grad = self._maps
         xy = self.fp.vx[self.verts, :2]
@@ -212,8 +214,8 @@ class _FloatSource:
         patterns = unpack_words(self.pat_words[:n], self.net.num_neurons)
         icps, grads, areas = icp[:n].tolist(), grad[:n].tolist(), self.areas[:n].tolist()
         offs = self.offsets.tolist()
-        return tuple(
-            Region2D(
+        return (
+            (
                 i,
                 tuple(pts[offs[i] : offs[i + 1]]),
                 patterns[i],
@@ -224,6 +226,18 @@ class _FloatSource:
             )
             for i in range(n)
         )
+
+    def all_regions(self) -> tuple[Region2D, ...]:
+        """Every region, built with array operations (the same values as :meth:`region`)."""
+        return tuple(Region2D(*values) for values in self.region_values())
+
+    def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The edges without their segments, as arrays sorted by (a, b): pairs (a < b), the
+        pattern index of the neuron flipping across each, and the order applied to the
+        edges of :meth:`edges`."""
+        E = self.edge_pairs
+        order = np.lexsort((E[:, 1], E[:, 0]))
+        return E[order, :2], self.fp.he_label[E[order, 2]], order
 
     def edges(self):
         fp = self.fp
@@ -309,22 +323,25 @@ def _float_source(net, plane, verts, max_regions):
     return _FloatSource(net, fp, plane, lambda: exact()[2])
 
 
-def _chain_map(net: Network, plane_float, words):
-    """Float affine map (intercept (n_out,), gradient (n_out, 2)) of the outputs on the
-    region with the given pattern words, by composing the layers."""
+def _chain_maps(net: Network, plane_float, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float affine maps of the outputs on the regions with these pattern words (one row per
+    region), by composing the layers, all regions at once: intercepts (k, n_out) and
+    gradients (k, n_out, 2)."""
     origin, directions = plane_float
-    pattern = unpack_words(words, net.num_neurons)
-    c, J = origin.copy(), directions.copy()
+    patterns = unpack_words(words, net.num_neurons)  # (k, neurons)
+    k = len(patterns)
+    c = np.broadcast_to(origin, (k, len(origin))).copy()  # (k, width)
+    J = np.broadcast_to(directions, (k,) + directions.shape).copy()  # (k, width, 2)
     bit = 0
     for layer in net.layers:
-        c = layer.weight @ c + layer.bias
-        J = layer.weight @ J
+        c = c @ layer.weight.T + layer.bias
+        J = np.einsum("ij,kjd->kid", layer.weight, J)
         if not layer.is_linear:
-            s = layer.negative_slope.copy()
-            k = int(layer.is_neuron.sum())
-            s[layer.is_neuron] = np.where(pattern[bit : bit + k], 1.0, layer.negative_slope[layer.is_neuron])
-            bit += k
-            c, J = c * s, J * s[:, None]
+            s = np.broadcast_to(layer.negative_slope, (k, layer.out_features)).copy()
+            n_on = int(layer.is_neuron.sum())
+            s[:, layer.is_neuron] = np.where(patterns[:, bit : bit + n_on], 1.0, layer.negative_slope[layer.is_neuron])
+            bit += n_on
+            c, J = c * s, J * s[:, :, None]
     return c, J
 
 
