@@ -222,3 +222,24 @@ def test_solve_vertex_recovers_the_point(data, m, extra):
     bad[-1][m] += 1
     with pytest.raises(ArithmeticError, match="inconsistent"):
         solve_vertex(bad, m)
+
+
+def test_one_layer_and_a_linear_first_layer():
+    """A network without hidden layers (one region) and one whose first layer has no
+    neuron: the compiled path handles both (the first layer's cells are then final, or
+    the kernel's batches start from one uncut cell)."""
+    rng = np.random.default_rng(2)
+    flat = Network.from_arrays([rng.normal(size=(2, 3))], [rng.normal(size=2)])
+    start = start_of(flat, Box(-1, 1))
+    cells, (pairs, _) = _compiled.enumerate_compiled(flat, start, None, False)
+    assert len(cells) == 1 and len(pairs) == 0 and cells[0].V.shape == (8, 3)
+    res = exactnet.regions(flat, Box(-1, 1), exact=True)
+    assert res.num_regions == 1 and res.regions[0].measure == 8
+    linear_first = Network(
+        [
+            Layer(rng.normal(size=(4, 3)), rng.normal(size=4), 1),  # linear units only
+            Layer(rng.normal(size=(6, 4)), rng.normal(size=6), 0),
+            Layer(rng.normal(size=(1, 6)), np.zeros(1), 1),
+        ]
+    )
+    assert_same_as_python(linear_first, Box(-1, 1))

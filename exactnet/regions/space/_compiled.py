@@ -21,7 +21,7 @@ import numpy as np
 
 from ...net.network import Network
 from .._common import RegionLimitError
-from .._flat import FlatNetwork
+from .._flat import engine_data
 from ._engine import Cell, Polytope0, _Engine, _float_map, enumerate_cells
 from ._kernel import _TINY, LIMIT, KernelCells, SpaceNet, region_edges, run_kernel, space_net
 from ._maps import UNIT_ROUNDOFF, solve_vertex
@@ -182,7 +182,8 @@ def enumerate_compiled(
         bar = tqdm(total=n_first, desc="regions: layer-1 cells", unit="cell")
     try:
         step = max(1, n_first // 100)
-        for s in range(0, n_first, step):
+        # (a network of one layer is done: its cells are the first layer's)
+        for s in range(0, n_first if n_layers > 1 else 0, step):
             e = min(n_first, s + step)
             status, count, got, failed = run_kernel(sn, _take(first, s, e), 1, n_layers, limit, found + n_first - e)
             if status == LIMIT:
@@ -209,8 +210,8 @@ def enumerate_compiled(
     finally:
         if bar is not None:
             bar.close()
-    cells = _concat(parts)
-    edges = region_edges(cells, sn, FlatNetwork.of(net).neuron_bit)
+    cells = _concat(parts) if n_layers > 1 else first
+    edges = region_edges(cells, sn, engine_data(net, "float").neuron_bit)
     if edges is None:
         return None
     return CompiledCells(cells, sn), edges
