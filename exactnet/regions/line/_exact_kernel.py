@@ -14,6 +14,7 @@ Running it on batches (pools, retries, the pooled result) is :mod:`._exact_poole
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -40,6 +41,88 @@ OVERFLOW = 1  # an integer outgrew the capacity: retry with more limbs
 
 
 NEED_ROWS = 2  # a working pool is too small: grow it and retry this segment
+
+
+class ExactLineNet(NamedTuple):
+    """The network's integers as :func:`_run` takes them (:meth:`ExactNetData.args`)."""
+
+    # widths, unit offsets, and the rows in the pool NP of each layer's weights, biases,
+    # denominator, slope numerators and slope denominator
+    dims: np.ndarray
+    u_off: np.ndarray
+    w_off: np.ndarray
+    b_off: np.ndarray
+    den_row: np.ndarray
+    snum_off: np.ndarray
+    sden_row: np.ndarray
+    # plain-ReLU and linear layers, which units are neurons and their pattern bits
+    plain: np.ndarray
+    linear: np.ndarray
+    is_neuron: np.ndarray
+    neuron_bit: np.ndarray
+    nwords: int
+    # the integer pool
+    NP: np.ndarray
+
+
+class ExactLineSegments(NamedTuple):
+    """The segments in integer form: n0 rows per segment of alpha0, beta0, one of scale0."""
+
+    # start and direction numerators, and the common denominator
+    alpha0: np.ndarray
+    beta0: np.ndarray
+    scale0: np.ndarray
+
+
+class ExactLineWork(NamedTuple):
+    """The working pools and scratch of :func:`_run` (contents meaningless between calls)."""
+
+    # points (num, den rows), maps h = A + B2 t per interval and their next-layer versions
+    # NA, NB (maxw rows per interval), pre-activations Z, DZ, scaled biases BS, scale S,
+    # scratch T, flipped-unit differences DA, DB, the accumulator and its settle period
+    PTS: np.ndarray
+    A: np.ndarray
+    B2: np.ndarray
+    NA: np.ndarray
+    NB: np.ndarray
+    Z: np.ndarray
+    DZ: np.ndarray
+    BS: np.ndarray
+    S: np.ndarray
+    T: np.ndarray
+    DA: np.ndarray
+    DB: np.ndarray
+    ACC: np.ndarray
+    period: int
+    # right-end signs; flipped units per interval (this layer's and the next's); patterns
+    # per interval (both); zero masks per point; interval ends (both); crossing units
+    sgn: np.ndarray
+    flips: np.ndarray
+    nflips: np.ndarray
+    nflips2: np.ndarray
+    flips2: np.ndarray
+    pat: np.ndarray
+    npat: np.ndarray
+    zm: np.ndarray
+    order: np.ndarray
+    norder: np.ndarray
+    cr: np.ndarray
+
+
+class ExactLineOut(NamedTuple):
+    """What :func:`_run` writes: per segment its status and region count, and the regions."""
+
+    # per segment: OK or OVERFLOW, number of regions
+    seg_status: np.ndarray
+    seg_regions: np.ndarray
+    # per point: num, den rows and zero masks; per region: n_out rows of out_a, out_b and
+    # the pattern; per segment: the output scale
+    out_pts: np.ndarray
+    out_a: np.ndarray
+    out_b: np.ndarray
+    out_pat: np.ndarray
+    out_zm: np.ndarray
+    out_scale: np.ndarray
 
 
 class ExactNetData:
@@ -91,21 +174,22 @@ class ExactNetData:
         self.pool = B.to_pool(ints, B.capacity_for_bits(self.bits))
         self.log_widths = int(sum(math.ceil(math.log2(d + 1)) + 1 for d in self.dims))
 
-    def args(self):
-        return (
-            self.dims,
-            self.u_off,
-            self.w_off,
-            self.b_off,
-            self.den_row,
-            self.snum_off,
-            self.sden_row,
-            self.plain,
-            self.linear,
-            self.is_neuron,
-            self.neuron_bit,
-            self.nwords,
-            self.pool,
+    def args(self) -> ExactLineNet:
+        """The network's arrays as :func:`_run` takes them."""
+        return ExactLineNet(
+            dims=self.dims,
+            u_off=self.u_off,
+            w_off=self.w_off,
+            b_off=self.b_off,
+            den_row=self.den_row,
+            snum_off=self.snum_off,
+            sden_row=self.sden_row,
+            plain=self.plain,
+            linear=self.linear,
+            is_neuron=self.is_neuron,
+            neuron_bit=self.neuron_bit,
+            nwords=self.nwords,
+            NP=self.pool,
         )
 
 
@@ -183,70 +267,49 @@ def _relu_copy(plain, Z, j, NP, factor_row, DST, row, ACC):
 
 
 @njit(cache=True, nogil=True)
-def _run(
-    alpha0,
-    beta0,
-    scale0,
-    first,
-    stop,
-    dims,
-    u_off,
-    w_off,
-    b_off,
-    den_row,
-    snum_off,
-    sden_row,
-    plain,
-    linear,
-    is_neuron,
-    neuron_bit,
-    nwords,
-    NP,
-    PTS,
-    A,
-    B2,
-    NA,
-    NB,
-    Z,
-    DZ,
-    BS,
-    S,
-    T,
-    DA,
-    DB,
-    ACC,
-    period,
-    sgn,
-    flips,
-    nflips,
-    nflips2,
-    flips2,
-    pat,
-    npat,
-    zm,
-    order,
-    norder,
-    cr,
-    seg_status,
-    seg_regions,
-    out_pts,
-    out_a,
-    out_b,
-    out_pat,
-    out_zm,
-    out_scale,
-    out_pos,
-    pts_pos,
-):
+def _run(segs, first, stop, net, work, out, out_pos, pts_pos):
     """Exact refinement of segments first..stop-1 (see the module docstring).
 
-    alpha0/beta0 hold n0 rows per segment (integer start and direction), scale0 one row
-    (the common denominator). Each segment with status OK writes its m regions to out_a,
-    out_b (n_out rows each), out_pat, and its m + 1 points (num, den rows) with their zero
+    ``segs`` (:class:`ExactLineSegments`): alpha0/beta0 hold n0 rows per segment (integer
+    start and direction), scale0 one row (the common denominator); ``net``
+    (:class:`ExactLineNet`): the network; ``work`` (:class:`ExactLineWork`): the working
+    pools; ``out`` (:class:`ExactLineOut`): the results, written from region out_pos and
+    point pts_pos on. Each segment with status OK writes its m regions to out_a, out_b
+    (n_out rows each), out_pat, and its m + 1 points (num, den rows) with their zero
     masks to out_pts, out_zm, and its output scale to out_scale[seg]. Returns
     (next segment, out_pos, pts_pos, code): code NEED_ROWS when a pool is too small
     (the caller grows it and resumes at that segment).
     """
+    (alpha0, beta0, scale0) = segs
+    (dims, u_off, w_off, b_off, den_row, snum_off, sden_row, plain, linear, is_neuron, neuron_bit, nwords, NP) = net
+    (
+        PTS,
+        A,
+        B2,
+        NA,
+        NB,
+        Z,
+        DZ,
+        BS,
+        S,
+        T,
+        DA,
+        DB,
+        ACC,
+        period,
+        sgn,
+        flips,
+        nflips,
+        nflips2,
+        flips2,
+        pat,
+        npat,
+        zm,
+        order,
+        norder,
+        cr,
+    ) = work
+    (seg_status, seg_regions, out_pts, out_a, out_b, out_pat, out_zm, out_scale) = out
     n_layers = dims.shape[0] - 1
     n0 = dims[0]
     maxw = sgn.shape[0]

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _bigint as B
 from .._patterns import words_to_int
-from ._exact_kernel import OK, ExactNetData, _run, _summaries
+from ._exact_kernel import OK, ExactLineOut, ExactLineSegments, ExactLineWork, ExactNetData, _run, _summaries
 
 
 class PooledLine:
@@ -85,7 +85,7 @@ class PooledLine:
 def _alloc(data: ExactNetData, limbs: int, cap_iv: int, cap_pts: int):
     w, nw = data.max_width, data.nwords
     pool = lambda rows: np.zeros((rows, 2 + limbs), np.int64)  # noqa: E731
-    return dict(
+    return ExactLineWork(
         PTS=pool(2 * cap_pts),
         A=pool(cap_iv * w),
         B2=pool(cap_iv * w),
@@ -115,35 +115,6 @@ def _alloc(data: ExactNetData, limbs: int, cap_iv: int, cap_pts: int):
     )
 
 
-_WORK_KEYS = (
-    "PTS",
-    "A",
-    "B2",
-    "NA",
-    "NB",
-    "Z",
-    "DZ",
-    "BS",
-    "S",
-    "T",
-    "DA",
-    "DB",
-    "ACC",
-    "period",
-    "sgn",
-    "flips",
-    "nflips",
-    "nflips2",
-    "flips2",
-    "pat",
-    "npat",
-    "zm",
-    "order",
-    "norder",
-    "cr",
-)
-
-
 def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None = None):
     """Exact regions of many segments [(alpha, beta, scale), ...] (integer form).
 
@@ -160,6 +131,7 @@ def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None
     alpha0 = B.to_pool([v for a, _, _ in segments for v in a], limbs)
     beta0 = B.to_pool([v for _, b, _ in segments for v in b], limbs)
     scale0 = B.to_pool([s for _, _, s in segments], limbs)
+    segs = ExactLineSegments(alpha0=alpha0, beta0=beta0, scale0=scale0)
     cap_iv, cap_pts = 64, 128
     work = _alloc(data, limbs, cap_iv, cap_pts)
     cap_out = max(64, 16 * n_seg)
@@ -175,25 +147,17 @@ def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None
     count = np.zeros(n_seg, np.int64)
     seg = pos = ppos = 0
     while True:
-        seg, pos, ppos, code = _run(  # type: ignore[call-arg]  # numba's Dispatcher stub
-            alpha0,
-            beta0,
-            scale0,
-            seg,
-            n_seg,
-            *data.args(),
-            *(work[k] for k in _WORK_KEYS),
-            status,
-            count,
-            out["out_pts"],
-            out["out_a"],
-            out["out_b"],
-            out["out_pat"],
-            out["out_zm"],
-            out_scale,
-            pos,
-            ppos,
+        results = ExactLineOut(
+            seg_status=status,
+            seg_regions=count,
+            out_pts=out["out_pts"],
+            out_a=out["out_a"],
+            out_b=out["out_b"],
+            out_pat=out["out_pat"],
+            out_zm=out["out_zm"],
+            out_scale=out_scale,
         )
+        seg, pos, ppos, code = _run(segs, seg, n_seg, data.args(), work, results, pos, ppos)
         if code == OK:
             break
         # a pool was too small: grow working pools and outputs, resume at `seg`
@@ -206,7 +170,7 @@ def run_exact(net, segments, data: ExactNetData | None = None, limbs: int | None
     piece_start = np.zeros(max(pos, 1), np.bool_)
     smp = np.zeros((n_seg * n_out, 2 + limbs), np.int64)
     pieces, patterns, ok = _summaries(
-        count, n_out, nw, out["out_b"], out["out_pat"], out["out_zm"], piece_start, smp, work["T"], work["ACC"]
+        count, n_out, nw, out["out_b"], out["out_pat"], out["out_zm"], piece_start, smp, work.T, work.ACC
     )
     if not ok:  # an SMP sum outgrew the capacity: recompute everything with more room
         return run_exact(net, segments, data, 2 * limbs)

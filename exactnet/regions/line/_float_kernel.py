@@ -28,6 +28,8 @@ the bound computations themselves and underflow.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -45,19 +47,73 @@ OK = 0
 UNCERTAIN = 1  # a decision could not be certified: decide this segment exactly
 
 
-def _net_args(data: FlatNetwork) -> tuple:
-    """The arrays of the flattened network that :func:`_run` takes, in its order."""
-    return (
-        data.dims,
-        data.w_off,
-        data.u_off,
-        data.wt,
-        data.bias,
-        data.slope,
-        data.rowabs,
-        data.is_neuron,
-        data.neuron_bit,
-        data.nwords,
+class FloatLineSegments(NamedTuple):
+    """The segments P[s] -> P[s] + D[s] and what :func:`_run` reports per segment."""
+
+    # starts, directions, and the error bound of each direction
+    P: np.ndarray
+    D: np.ndarray
+    ED: np.ndarray
+    # per segment: OK or UNCERTAIN, and its number of regions
+    status: np.ndarray
+    n_regions: np.ndarray
+
+
+class FloatLineNet(NamedTuple):
+    """The flattened network (:class:`FlatNetwork`) as :func:`_run` takes it."""
+
+    # widths, weight and unit offsets per layer, weights (every W_l transposed), biases,
+    # negative slopes, row norms |W_l[j, :]|_1, which units are neurons, their pattern bits
+    dims: np.ndarray
+    w_off: np.ndarray
+    u_off: np.ndarray
+    wt: np.ndarray
+    bias: np.ndarray
+    slope: np.ndarray
+    rowabs: np.ndarray
+    is_neuron: np.ndarray
+    neuron_bit: np.ndarray
+    nwords: int
+
+
+class FloatLineWork(NamedTuple):
+    """The workspaces of :func:`_run` (one slot per interval, grown when too small)."""
+
+    # per interval (first index 0/1 alternates per layer): its ends, their bounds and the
+    # flipped unit; its affine maps h = A + B t and their bounds; its packed pattern
+    ws_f: np.ndarray
+    ws_m: np.ndarray
+    ws_p: np.ndarray
+    # per-unit scratch: floats, ints, bools
+    scratch: np.ndarray
+    iscratch: np.ndarray
+    bscratch: np.ndarray
+
+
+class FloatLineOut(NamedTuple):
+    """The regions :func:`_run` writes (one row each, grown when full)."""
+
+    # right end and its error bound, packed pattern, output intercepts and slopes
+    out_t: np.ndarray
+    out_terr: np.ndarray
+    out_pat: np.ndarray
+    out_a: np.ndarray
+    out_b: np.ndarray
+
+
+def _net_args(data: FlatNetwork) -> FloatLineNet:
+    """The arrays of the flattened network that :func:`_run` takes."""
+    return FloatLineNet(
+        dims=data.dims,
+        w_off=data.w_off,
+        u_off=data.u_off,
+        wt=data.wt,
+        bias=data.bias,
+        slope=data.slope,
+        rowabs=data.rowabs,
+        is_neuron=data.is_neuron,
+        neuron_bit=data.neuron_bit,
+        nwords=data.nwords,
     )
 
 
@@ -67,38 +123,12 @@ def _gamma(n):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
-def _run(
-    P,
-    D,
-    ED,
-    first,
-    stop,
-    dims,
-    w_off,
-    u_off,
-    wt,
-    bias,
-    slope,
-    rowabs,
-    is_neuron,
-    neuron_bit,
-    nwords,
-    ws_f,
-    ws_m,
-    ws_p,
-    scratch,
-    iscratch,
-    bscratch,
-    status,
-    count,
-    out_t,
-    out_terr,
-    out_pat,
-    out_a,
-    out_b,
-    out_pos,
-):
+def _run(segs, first, stop, net, work, out, out_pos):
     """Refine segments first..stop-1 (P[s] -> P[s] + D[s]); their regions go to out_* from out_pos.
+
+    ``segs`` (:class:`FloatLineSegments`): the segments, their status and region counts;
+    ``net`` (:class:`FloatLineNet`): the network; ``work`` (:class:`FloatLineWork`): the
+    workspaces; ``out`` (:class:`FloatLineOut`): the regions.
 
     Returns (next segment, next output position, code): code 0 when done, -1 when the
     output arrays are full, -2 when the workspace is too small (the caller grows them
@@ -109,6 +139,10 @@ def _run(
     h = A + B t on each interval and their bounds EA, EB; ws_p[., cap, nwords] packed
     activation patterns.
     """
+    (P, D, ED, status, n_regions) = segs
+    (dims, w_off, u_off, wt, bias, slope, rowabs, is_neuron, neuron_bit, nwords) = net
+    (ws_f, ws_m, ws_p, scratch, iscratch, bscratch) = work
+    (out_t, out_terr, out_pat, out_a, out_b) = out
     n_layers = dims.shape[0] - 1
     maxw = (ws_m.shape[2] - 2) // 2
     cap = ws_f.shape[1]
@@ -359,10 +393,10 @@ def _run(
             return seg, out_pos0, st
         status[seg] = st
         if st == OK:
-            count[seg] = m
+            n_regions[seg] = m
             out_pos0 += m
         else:
-            count[seg] = 0
+            n_regions[seg] = 0
     return stop, out_pos0, 0
 
 
@@ -385,6 +419,7 @@ def run_kernel(data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int 
     status = np.zeros(n_seg, np.int64)
     count = np.zeros(n_seg, np.int64)
     net_args = _net_args(data)
+    segs = FloatLineSegments(P=P, D=D, ED=ED, status=status, n_regions=count)
 
     def work(rng):
         first, stop = rng
@@ -393,13 +428,13 @@ def run_kernel(data: FlatNetwork, P: np.ndarray, Q: np.ndarray, *, threads: int 
         pos = 0
         s = first
         while s < stop:
-            s, pos, code = _run(P, D, ED, s, stop, *net_args, *ws, status, count, *bufs, pos)
+            s, pos, code = _run(segs, s, stop, net_args, ws, bufs, pos)
             if code == -1:
-                bufs = _grow_outputs(bufs, 2 * bufs[0].shape[0])
+                bufs = _grow_outputs(bufs, 2 * bufs.out_t.shape[0])
             elif code == -2:  # the current segment has more intervals than the workspace holds
-                if max_regions is not None and ws[0].shape[1] > max_regions:
-                    raise RegionLimitError(ws[0].shape[1] + 1, max_regions)
-                ws = _workspace(2 * ws[0].shape[1], data)
+                if max_regions is not None and ws.ws_f.shape[1] > max_regions:
+                    raise RegionLimitError(ws.ws_f.shape[1] + 1, max_regions)
+                ws = _workspace(2 * ws.ws_f.shape[1], data)
         return tuple(b[:pos] for b in bufs)
 
     chunks = _chunks(n_seg, threads)
@@ -436,32 +471,32 @@ def _chunks(n: int, threads: int):
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _workspace(cap: int, data: FlatNetwork):
+def _workspace(cap: int, data: FlatNetwork) -> FloatLineWork:
     w = data.max_width
-    return (
-        np.empty((2, cap, 5)),
-        np.empty((2, cap, 2 * w + 2)),
-        np.zeros((2, cap, data.nwords), np.uint64),
-        np.empty((10, w)),
-        np.empty((1, w), np.int64),
-        np.empty((2, w), np.bool_),
+    return FloatLineWork(
+        ws_f=np.empty((2, cap, 5)),
+        ws_m=np.empty((2, cap, 2 * w + 2)),
+        ws_p=np.zeros((2, cap, data.nwords), np.uint64),
+        scratch=np.empty((10, w)),
+        iscratch=np.empty((1, w), np.int64),
+        bscratch=np.empty((2, w), np.bool_),
     )
 
 
-def _outputs(cap: int, data: FlatNetwork):
-    return (
-        np.empty(cap),
-        np.empty(cap),
-        np.empty((cap, data.nwords), np.uint64),
-        np.empty((cap, data.n_out)),
-        np.empty((cap, data.n_out)),
+def _outputs(cap: int, data: FlatNetwork) -> FloatLineOut:
+    return FloatLineOut(
+        out_t=np.empty(cap),
+        out_terr=np.empty(cap),
+        out_pat=np.empty((cap, data.nwords), np.uint64),
+        out_a=np.empty((cap, data.n_out)),
+        out_b=np.empty((cap, data.n_out)),
     )
 
 
-def _grow_outputs(bufs, cap):
+def _grow_outputs(bufs: FloatLineOut, cap: int) -> FloatLineOut:
     new = []
     for b in bufs:
         nb = np.empty((cap,) + b.shape[1:], b.dtype)
         nb[: b.shape[0]] = b
         new.append(nb)
-    return tuple(new)
+    return FloatLineOut(*new)

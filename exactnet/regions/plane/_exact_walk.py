@@ -5,6 +5,8 @@ only where a decision needs them; the counters of each path.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -27,99 +29,147 @@ STAT_NAMES = (
 )
 
 
+class WalkNet(NamedTuple):
+    """The network's constant data for the walk: exact integers, certified floats, scales."""
+
+    # the exact network (ExactNetData): widths, unit and weight offsets, denominator and
+    # slope rows in the integer pool NP, plain-ReLU and linear layers, neurons, pattern bits
+    dims: np.ndarray
+    u_off: np.ndarray
+    w_off: np.ndarray
+    den_row: np.ndarray
+    snum_off: np.ndarray
+    sden_row: np.ndarray
+    plain: np.ndarray
+    linear: np.ndarray
+    is_neuron: np.ndarray
+    neuron_bit: np.ndarray
+    nwords: int
+    NP: np.ndarray
+    # the biases over each layer's scale (pool BS, layer d from row bs_off[d])
+    BS: np.ndarray
+    bs_off: np.ndarray
+    # the float network (FlatNetwork): weights (layer d from wf_off[d]), biases, slopes
+    WF: np.ndarray
+    wf_off: np.ndarray
+    BF: np.ndarray
+    SF: np.ndarray
+    # the scales S_d den_d of the exact maps of layer d, as mantissa and exponent
+    s_mant: np.ndarray
+    s_exp: np.ndarray
+
+
+class WalkPools(NamedTuple):
+    """The vertex and line pools the walk adds to (shared by every region)."""
+
+    # homogeneous vertices and lines (3 pool rows each), counts = [vertices, lines], the
+    # neuron that made each line (-1: a domain edge), float approximations of the vertices
+    VP: np.ndarray
+    LP: np.ndarray
+    line_creator: np.ndarray
+    counts: np.ndarray
+    VF: np.ndarray
+
+
+class WalkPath(NamedTuple):
+    """The state of the depth-first path: per depth, the region, its maps and its pieces."""
+
+    # exact input maps (HM rows hm_off[d] + 3 k + m) and pre-activation maps (ZM rows
+    # zm_off[d] + 3 j + m, valid when zm_serial[d] == serial[d]), the parent serial and
+    # pattern words they were made for
+    HM: np.ndarray
+    hm_off: np.ndarray
+    ZM: np.ndarray
+    zm_off: np.ndarray
+    serial: np.ndarray
+    zm_serial: np.ndarray
+    zm_parent: np.ndarray
+    prev_mask: np.ndarray
+    # certified float maps of each layer (rows u_off[d] + j: Z, DU, DV) and their bounds
+    ZF: np.ndarray
+    EZ: np.ndarray
+    # the region at each depth: vertex count, vertex ids, line ids, zero masks, pattern
+    reg_nv: np.ndarray
+    reg_v: np.ndarray
+    reg_l: np.ndarray
+    reg_zm: np.ndarray
+    reg_pat: np.ndarray
+    # its pieces (count, offsets, vertex ids, line ids, zero masks, layer mask) and the next one
+    pc_count: np.ndarray
+    pc_off: np.ndarray
+    pc_v: np.ndarray
+    pc_l: np.ndarray
+    pc_zm: np.ndarray
+    pc_mask: np.ndarray
+    pc_cursor: np.ndarray
+
+
+class WalkWork(NamedTuple):
+    """Scratch arrays of the walk (only bw_* and PS, RS, CS carry state, from one region to the next)."""
+
+    # float maps of a layer's inputs and their bounds (:func:`_float_preact`)
+    HF: np.ndarray
+    EH: np.ndarray
+    # states of the output-side composition, reused by the next region (:func:`_backward_output`)
+    PS: np.ndarray
+    RS: np.ndarray
+    CS: np.ndarray
+    DR: np.ndarray
+    bw_pat: np.ndarray
+    bw_low: np.ndarray
+    # two work buffers of pieces, vertex signs, edge zero masks, per-vertex scratch (:func:`_cut`)
+    wk_off: np.ndarray
+    wk_v: np.ndarray
+    wk_l: np.ndarray
+    wk_zm: np.ndarray
+    wk_mask: np.ndarray
+    sig: np.ndarray
+    edge_zero: np.ndarray
+    pv_sign: np.ndarray
+    pv_new: np.ndarray
+    # sibling updates (units whose activation differs and their factor differences), big-integer scratch
+    diff_units: np.ndarray
+    diff_f: np.ndarray
+    DH: np.ndarray
+    ACC: np.ndarray
+    T: np.ndarray
+    new_zm: np.ndarray
+    # exact rows of single units (ZR), which rows are exact, the units that need them, composition states
+    ZR: np.ndarray
+    row_ok: np.ndarray
+    need: np.ndarray
+    n_need: np.ndarray
+    PT: np.ndarray
+    RT: np.ndarray
+    CT: np.ndarray
+    masks: np.ndarray
+
+
+class WalkOut(NamedTuple):
+    """The emitted regions and the counters of each path."""
+
+    # region count, vertex offsets, vertex ids, line ids, zero masks per vertex, patterns,
+    # exact output maps (3 n_out rows of OUT per region)
+    out_count: np.ndarray
+    out_off: np.ndarray
+    out_v: np.ndarray
+    out_l: np.ndarray
+    out_zm: np.ndarray
+    out_pat: np.ndarray
+    OUT: np.ndarray
+    # how often each path was taken (:data:`STAT_NAMES`)
+    stats: np.ndarray
+
+
 @njit(cache=True, nogil=True)
-def _run(
-    dims,
-    u_off,
-    w_off,
-    den_row,
-    snum_off,
-    sden_row,
-    plain,
-    linear,
-    is_neuron,
-    neuron_bit,
-    nwords,
-    NP,
-    BS,
-    bs_off,
-    VP,
-    LP,
-    line_creator,
-    counts,
-    HM,
-    hm_off,
-    ZM,
-    zm_off,
-    serial,
-    zm_serial,
-    zm_parent,
-    prev_mask,
-    WF,
-    wf_off,
-    BF,
-    SF,
-    ZF,
-    EZ,
-    HF,
-    EH,
-    s_mant,
-    s_exp,
-    backward,
-    PS,
-    RS,
-    CS,
-    DR,
-    bw_pat,
-    bw_low,
-    reg_nv,
-    reg_v,
-    reg_l,
-    reg_zm,
-    reg_pat,
-    pc_count,
-    pc_off,
-    pc_v,
-    pc_l,
-    pc_zm,
-    pc_mask,
-    pc_cursor,
-    wk_off,
-    wk_v,
-    wk_l,
-    wk_zm,
-    wk_mask,
-    sig,
-    edge_zero,
-    pv_sign,
-    pv_new,
-    diff_units,
-    diff_f,
-    DH,
-    ACC,
-    T,
-    VF,
-    new_zm,
-    out_count,
-    out_off,
-    out_v,
-    out_l,
-    out_zm,
-    out_pat,
-    OUT,
-    stats,
-    ZR,
-    row_ok,
-    need,
-    n_need,
-    PT,
-    RT,
-    CT,
-    masks,
-    max_regions,
-):
+def _run(net, pools, path, work, out, backward, max_regions):
     """The depth-first exact refinement; returns OK, OVERFLOW, GROW or LIMIT (more than
-    ``max_regions`` regions emitted, out_count[0] of them; ``max_regions`` < 0: no cap).
+    ``max_regions`` regions emitted, out.out_count[0] of them; ``max_regions`` < 0: no cap).
+
+    ``net`` (:class:`WalkNet`): the network; ``pools`` (:class:`WalkPools`): the vertex and
+    line pools; ``path`` (:class:`WalkPath`): the state of the path; ``work``
+    (:class:`WalkWork`): scratch; ``out`` (:class:`WalkOut`): the regions and counters.
+    ``backward``: output maps from the output side when the exact ancestor is far up.
 
     Depth d holds a region (reg_*[d]) with its layer-d pre-activations as certified float
     maps (ZF, EZ rows u_off[d] + j: Z, DU, DV in real units and error bounds) and, when
@@ -132,6 +182,87 @@ def _run(
     undecided (and for their ancestors); the output maps of a region come from the
     deepest exact ancestor by :func:`_backward_output` (few outputs) or by making the
     whole path exact."""
+    (
+        dims,
+        u_off,
+        w_off,
+        den_row,
+        snum_off,
+        sden_row,
+        plain,
+        linear,
+        is_neuron,
+        neuron_bit,
+        nwords,
+        NP,
+        BS,
+        bs_off,
+        WF,
+        wf_off,
+        BF,
+        SF,
+        s_mant,
+        s_exp,
+    ) = net
+    (VP, LP, line_creator, counts, VF) = pools
+    (
+        HM,
+        hm_off,
+        ZM,
+        zm_off,
+        serial,
+        zm_serial,
+        zm_parent,
+        prev_mask,
+        ZF,
+        EZ,
+        reg_nv,
+        reg_v,
+        reg_l,
+        reg_zm,
+        reg_pat,
+        pc_count,
+        pc_off,
+        pc_v,
+        pc_l,
+        pc_zm,
+        pc_mask,
+        pc_cursor,
+    ) = path
+    (
+        HF,
+        EH,
+        PS,
+        RS,
+        CS,
+        DR,
+        bw_pat,
+        bw_low,
+        wk_off,
+        wk_v,
+        wk_l,
+        wk_zm,
+        wk_mask,
+        sig,
+        edge_zero,
+        pv_sign,
+        pv_new,
+        diff_units,
+        diff_f,
+        DH,
+        ACC,
+        T,
+        new_zm,
+        ZR,
+        row_ok,
+        need,
+        n_need,
+        PT,
+        RT,
+        CT,
+        masks,
+    ) = work
+    (out_count, out_off, out_v, out_l, out_zm, out_pat, OUT, stats) = out
     n_layers = dims.shape[0] - 1
     maxv = reg_v.shape[1]
     d = np.int64(0)  # int64, not a literal: one specialisation of the functions it is passed to

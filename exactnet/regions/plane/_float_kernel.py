@@ -27,6 +27,8 @@ The results of the subdivision (faces, maps, same-map edges, pieces) are in
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -68,35 +70,48 @@ def _prev(he_next, h):
     return p
 
 
+class LayerUnits(NamedTuple):
+    """The layer whose units cut the subdivision: their pattern bits and vertex values."""
+
+    # each unit's bit in the pattern (-1: a linear unit), uint64 words of a pattern
+    neuron_bit: np.ndarray
+    nwords: int
+    # pre-activations and their bounds, (vertex capacity, units), vertex-major, and copies
+    # of B consecutive units' columns, (B, vertex capacity)
+    Z: np.ndarray
+    EZ: np.ndarray
+    ZB: np.ndarray
+    EZB: np.ndarray
+
+
+class HalfEdges(NamedTuple):
+    """The subdivision in half-edge form (the arrays of :class:`FloatPlane`)."""
+
+    # vertices: position (u, v), a half-edge leaving it, how it was made, sign of the current unit
+    vx: np.ndarray
+    v_he: np.ndarray
+    v_info: np.ndarray
+    vsign: np.ndarray
+    # half-edges: origin, twin (-1 on the domain's boundary), next around its face, face,
+    # label (the neuron bit of its line, -(i + 1) on domain edge i)
+    he_org: np.ndarray
+    he_twin: np.ndarray
+    he_next: np.ndarray
+    he_face: np.ndarray
+    he_label: np.ndarray
+    # faces: a half-edge, packed pattern; counts = [vertices, half-edges, faces]
+    f_he: np.ndarray
+    f_pat: np.ndarray
+    counts: np.ndarray
+    # scratch: the faces a unit's splits touched, and the last unit that marked each face
+    touched: np.ndarray
+    f_mark: np.ndarray
+
+
 @njit(cache=True, nogil=True)
-def _neurons(
-    first,
-    stop,
-    neuron_bit,
-    Z,
-    EZ,
-    ZB,
-    EZB,
-    nwords,
-    forced,
-    forced_j,
-    out,
-    vx,
-    v_he,
-    v_info,
-    vsign,
-    he_org,
-    he_twin,
-    he_next,
-    he_face,
-    he_label,
-    f_he,
-    f_pat,
-    counts,
-    touched,
-    f_mark,
-):
-    """Cut the subdivision by the zero lines of units first..stop-1 of the layer.
+def _neurons(first, stop, units, mesh, forced, forced_j, out):
+    """Cut the subdivision ``mesh`` (:class:`HalfEdges`) by the zero lines of units
+    first..stop-1 of the layer ``units`` (:class:`LayerUnits`).
 
     Z, EZ: (vertex capacity, units), vertex-major so that a new vertex writes one row;
     ZB, EZB: (B, vertex capacity) copies of B consecutive units' columns, so that the
@@ -104,6 +119,8 @@ def _neurons(
     holds exact signs (NO_SIGN elsewhere) for unit ``forced_j``. Returns (next unit, code):
     GROW when the arrays may be too small for the next unit, DECIDE when a sign needs an
     exact decision (vertex in out[0]), BROKEN on an impossible face."""
+    (neuron_bit, nwords, Z, EZ, ZB, EZB) = units
+    (vx, v_he, v_info, vsign, he_org, he_twin, he_next, he_face, he_label, f_he, f_pat, counts, touched, f_mark) = mesh
     filled = -1  # the first unit of the block now in ZB, EZB
     for j in range(first, stop):
         g = neuron_bit[j]
@@ -452,6 +469,25 @@ class FloatPlane:
         self.touched = g(self.touched, 0)
         self.f_mark = g(self.f_mark, -1)
 
+    def half_edges(self) -> HalfEdges:
+        """The subdivision's arrays as the kernel takes them (new ones after :meth:`grow`)."""
+        return HalfEdges(
+            vx=self.vx,
+            v_he=self.v_he,
+            v_info=self.v_info,
+            vsign=self.vsign,
+            he_org=self.he_org,
+            he_twin=self.he_twin,
+            he_next=self.he_next,
+            he_face=self.he_face,
+            he_label=self.he_label,
+            f_he=self.f_he,
+            f_pat=self.f_pat,
+            counts=self.counts,
+            touched=self.touched,
+            f_mark=self.f_mark,
+        )
+
     def set_layer_values(self, Zv: np.ndarray, EZ: np.ndarray):
         """New per-vertex values (vertices, units) and bounds for the next layer."""
         nv = self.counts[0]
@@ -522,33 +558,9 @@ def run_plane(net, verts_uv: np.ndarray, origin: np.ndarray, directions: np.ndar
         first, forced_j = 0, -1
         v_start = fp.counts[0]
         while first < W.shape[0]:
-            first, code = _neurons(
-                first,
-                W.shape[0],
-                neuron_bit,
-                fp.Z,
-                fp.EZ,
-                fp.ZB,
-                fp.EZB,
-                nwords,
-                fp.forced,
-                forced_j,
-                out,
-                fp.vx,
-                fp.v_he,
-                fp.v_info,
-                fp.vsign,
-                fp.he_org,
-                fp.he_twin,
-                fp.he_next,
-                fp.he_face,
-                fp.he_label,
-                fp.f_he,
-                fp.f_pat,
-                fp.counts,
-                fp.touched,
-                fp.f_mark,
-            )
+            # the arrays as they are now (FloatPlane.grow replaces them)
+            units = LayerUnits(neuron_bit=neuron_bit, nwords=nwords, Z=fp.Z, EZ=fp.EZ, ZB=fp.ZB, EZB=fp.EZB)
+            first, code = _neurons(first, W.shape[0], units, fp.half_edges(), fp.forced, forced_j, out)
             if code == GROW:
                 # extrapolate this layer's vertex count from the units done so far
                 done = max(first, 1)
