@@ -221,3 +221,15 @@ def test_huge_weights_maps_equal_the_rounded_exact_ones(scales):
                     e, rel=1e-6, abs=1e-9 * max(1.0, max(abs(v) for v in exact if math.isfinite(v)))
                 )
     assert overflow or scales[0] != 1e200
+
+
+def test_tiny_face_gets_its_exact_map_rounded():
+    """Three lines bounding a triangle 1e-12 wide: three float vertices that close would
+    give its gradient to 1e-4 only, so its map is composed from the layers."""
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    b = np.array([-0.3, -0.3, -(0.6 + 1e-12)])
+    # outputs near 1.25 on the triangle: their rounding (1e-16) over its height (1e-12)
+    net = Network.from_arrays([W, np.array([[0.5, -0.75, 1.25]])], [b, np.array([1.25])])
+    fl, ex = partition(net), partition(net, exact=True)
+    assert min(r.area for r in fl.regions) < 1e-22
+    assert_same_partition(fl, ex)

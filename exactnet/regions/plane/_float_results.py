@@ -97,10 +97,11 @@ def _face_maps(offsets, verts, vx, values):
         m11 = vx[c, 1] - vx[a, 1]
         det = m00 * m11 - m01 * m10
         base2 = m00 * m00 + m01 * m01
-        # |det| / base^2 is the triangle's height over its base (the face's aspect)
-        if abs(det) <= 1e-3 * base2:
-            # a thin face: three float vertices determine its map poorly (bad -> the
-            # caller composes the layers instead)
+        # |det| / base^2 is the triangle's height over its base (the face's aspect), and
+        # |det| / base its height: a value's rounding over that height is the gradient's
+        # error, so a thin face, or a tiny one (height under 1e-6), is left to the caller,
+        # which composes the layers instead
+        if abs(det) <= 1e-3 * base2 or abs(det) <= 1e-6 * np.sqrt(base2):
             bad[f] = True
             continue
         for k in range(n_out):
