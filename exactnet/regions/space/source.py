@@ -104,6 +104,17 @@ class SpaceSource:
             return [tuple(Fraction(int(a), int(d)) for a in row) for row, d in zip(c.V, c.d)]
         return [tuple(float(a) for a in row) for row in c.V]
 
+    def _mean(self, c: Cell, pts: list[tuple]) -> tuple:
+        """The mean of the cell's vertices (an interior point): in exact mode over one
+        common denominator, L = lcm(d_i), as sum_i N_i (L / d_i) / (k L)."""
+        k, m = len(pts), self.eng.m
+        if not self.exact:
+            return tuple(sum(p[a] for p in pts) / k for a in range(m))
+        ds = [int(d) for d in c.d]
+        L = math.lcm(*ds)
+        scale = [L // d for d in ds]
+        return tuple(Fraction(sum(int(row[a]) * f for row, f in zip(c.V, scale)), k * L) for a in range(m))
+
     def _map(self, c: Cell, exact: bool | None = None) -> tuple[tuple, tuple]:
         """(intercept, gradient) of every output on the cell, in domain coordinates
         (exactly if ``exact``, default: the result's mode)."""
@@ -129,7 +140,6 @@ class SpaceSource:
         icpt, grad = self._map(c)
         pattern = self.pattern(c)
         pts = self._coords(c)
-        zero = Fraction(0) if self.exact else 0.0
         if not self.whole:
             if m == 1:  # an interval: its ends in increasing order
                 order = sorted(range(len(pts)), key=lambda v: pts[v][0])
@@ -137,8 +147,7 @@ class SpaceSource:
                 c_inc = c.inc[order]
             else:
                 c_inc = c.inc
-            k = len(pts)
-            interior = tuple(sum((p[a] for p in pts), zero) / k for a in range(m))
+            interior = self._mean(c, pts)
             facets = facet_slots(c_inc, m)
             inc = c_inc
             return Region(
@@ -154,7 +163,7 @@ class SpaceSource:
         n = self.dim
         t_slot = self._t_zero_slot(c)
         k = len(pts)
-        mean = tuple(sum((p[a] for p in pts), zero) / k for a in range(m))
+        mean = self._mean(c, pts)
         interior = tuple(mean[a] / mean[n] for a in range(n))
         neuron_cols = [s for s, sl in enumerate(c.slots) if sl[0] != "domain"]
         facets_all = facet_slots(c.inc, m)
