@@ -216,3 +216,33 @@ def test_graphml_and_json_files(tmp_path):
     assert G.edges[str(a), str(b)]["neurons"] == ";".join(f"{l}:{k}" for l, k in labels)
     res.write_json(tmp_path / "r.json")
     assert Regions.from_json((tmp_path / "r.json").read_text()).to_json() == res.to_json()
+
+
+def test_2d_same_map_after_the_partition_turns_exact():
+    """Two second-layer units with the same weights and output weights 1 and -1: where both
+    are on, flipping a first-layer neuron leaves the map unchanged, a zero the float test
+    cannot certify, so the 2-D partition switches to its exact source (numbering regions
+    its own way) when the same-map flags are read. Regions and edges read before keep their
+    numbering; the flags are matched to them by patterns and equal the exact mode's."""
+    from exactnet.regions.plane.sources import _ExactSource, _FloatSource
+
+    W1 = np.array([[1.0, 0.3], [-0.4, 1.0], [0.7, -0.9]])
+    w = np.array([0.8, -0.6, 0.5])
+    net = Network.from_arrays(
+        [W1, np.vstack([w, w]), np.array([[1.0, -1.0]])],
+        [np.array([0.1, -0.2, 0.05]), np.array([0.3, -0.2]), np.zeros(1)],
+    )
+    res = exactnet.regions(net, Box(-1, 1))
+    regions, edges = res.regions, res.edges
+    assert isinstance(res.engine_result._src, _FloatSource)
+    same = res.same_map
+    assert isinstance(res.engine_result._src, _ExactSource)  # switched while the flags were decided
+    exact = exactnet.regions(net, Box(-1, 1), exact=True)
+    key = lambda p: np.packbits(p).tobytes()  # noqa: E731
+    theirs = {
+        frozenset((key(exact.regions[a].pattern), key(exact.regions[b].pattern))): s
+        for (a, b, _), s in zip(exact.edges, exact.same_map)
+    }
+    mine = {frozenset((key(regions[a].pattern), key(regions[b].pattern))): s for (a, b, _), s in zip(edges, same)}
+    assert mine == theirs and any(same) and not all(same)
+    assert res.num_pieces == exact.num_pieces

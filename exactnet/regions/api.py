@@ -205,18 +205,23 @@ def _segment(net: Network, seg: Segment, exact: bool, max_regions: int | None) -
 class _PlaneSource(_EngineSource):
     dim = 2
 
-    def _float_source(self):
-        """The 2-D engine's certified float source, or None (exact). The same-map flags are
-        decided first: when a float bound cannot certify one, the partition switches to
-        its exact source (which numbers regions its own way) before anything is read."""
+    def _source(self):
+        """The 2-D engine's source when first read (regions and edges come from it). A
+        float source may later give way to the exact one, if a same-map flag cannot be
+        certified: the regions are the same, numbered another way (see :meth:`same_map`)."""
+        got = self.__dict__.get("_first_source")
+        if got is None:
+            got = self._first_source = self.engine_result._src
+        return got
+
+    def _float(self):
         from .plane.sources import _FloatSource
 
-        self.engine_result._same_map_edges()
-        src = self.engine_result._src
+        src = self._source()
         return src if isinstance(src, _FloatSource) else None
 
     def regions(self) -> tuple[Region, ...]:
-        src = self._float_source()
+        src = self._float()
         with gc_paused():
             values = (
                 src.region_values()
@@ -231,28 +236,50 @@ class _PlaneSource(_EngineSource):
                 for i, verts, pattern, icpt, grad, area, centre in values
             )
 
-    def _ordered(self):
-        got = getattr(self, "_cache", None)
+    def _ordered(self) -> tuple[list, list[int]]:
+        """The edges (a < b, sorted) and, per edge, its index among the source's edges."""
+        got = self.__dict__.get("_edges")
         if got is None:
-            src = self._float_source()
-            same = [bool(x) for x in self.engine_result._same_map_edges()]
+            src = self._float()
             if src is not None:  # from the arrays, without the edges' segments
                 pairs, bits, order = src.edge_arrays()
                 neurons = self.neurons
                 with gc_paused():
                     edges = [(a, b, (neurons[k],)) for (a, b), k in zip(pairs.tolist(), bits.tolist())]
-                got = self._cache = (edges, [same[k] for k in order.tolist()])
+                got = (edges, order.tolist())
             else:
-                edges = [(a, b, labels) if a < b else (b, a, labels) for a, b, _, labels in self.engine_result.edges]
-                order = sorted(range(len(edges)), key=lambda k: (edges[k][0], edges[k][1]))
-                got = self._cache = ([edges[k] for k in order], [same[k] for k in order])
+                raw = [(a, b, labels) if a < b else (b, a, labels) for a, b, _, labels in self.engine_result.edges]
+                idx = sorted(range(len(raw)), key=lambda k: (raw[k][0], raw[k][1]))
+                got = ([raw[k] for k in idx], idx)
+            self._edges = got
         return got
 
     def edges(self):
         return self._ordered()[0]
 
     def same_map(self) -> list[bool]:
-        return self._ordered()[1]
+        edges, idx = self._ordered()
+        flags = [bool(x) for x in self.engine_result._same_map_edges()]
+        if self.engine_result._src is self._source():
+            return [flags[k] for k in idx]
+        # the partition switched to its exact source: match its edges by the patterns
+        from ._patterns import pack
+
+        exact_regions = self.engine_result.regions
+        by_pair = {
+            frozenset((pack(exact_regions[a].pattern), pack(exact_regions[b].pattern))): f
+            for (a, b, _, _), f in zip(self.engine_result.edges, flags)
+        }
+        mine = [pack(p) for p in self._patterns()]
+        return [by_pair[frozenset((mine[a], mine[b]))] for a, b, _ in edges]
+
+    def _patterns(self) -> list[np.ndarray]:
+        src = self._float()
+        if src is None:
+            return [r.pattern for r in self.engine_result.regions]
+        from ._patterns import unpack_words
+
+        return list(unpack_words(src.pat_words[: src.num_regions], src.net.num_neurons))
 
 
 def _polygon_facets(verts) -> tuple:
