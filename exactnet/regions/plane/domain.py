@@ -138,7 +138,7 @@ def parse_domain(domain: DomainLike) -> list[tuple[Fraction, Fraction]]:
                     f"{format_fraction(v0)}, {format_fraction(v1)}) needs u0 < u1 and v0 < v1 (lower bounds "
                     f"first); boxes given as hi, lo are not reordered"
                 )
-            pts = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
+            return [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]  # convex and CCW: no test needed
         else:
             pts = seq
     try:
