@@ -105,10 +105,11 @@ def _int_row(coeffs, const) -> np.ndarray:
 
 
 def _boundary_nd(res: Regions, n_out: int):
+    from .result import ExactPolytopes
     from .space.domain import _cut_exact
 
     src = res._src
-    if not hasattr(src, "exact_polytope"):
+    if not isinstance(src, ExactPolytopes):
         raise ValueError("the n-D decision boundary needs the regions' exact vertices")
     whole = src.domain.get("kind") == "space"
     out, seen = [], set()

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,12 +32,42 @@ if TYPE_CHECKING:
 
     from ..net.network import Network
 
-__all__ = ["Region", "Regions"]
+__all__ = ["ExactPolytopes", "Region", "RegionSource", "Regions"]
 
 Number = Fraction | float
 
 FORMAT = "exactnet.regions"
 FORMAT_VERSION = 1
+
+
+class RegionSource(Protocol):
+    """What :class:`Regions` reads from an engine's answer: the 1-D and 2-D engines'
+    results, the n-D engine's cells, the stitched tiles, or a stored JSON result."""
+
+    @property
+    def dim(self) -> int: ...
+    @property
+    def exact(self) -> bool: ...
+    @property
+    def domain(self) -> dict: ...
+    @property
+    def neurons(self) -> Sequence[tuple[int, int]]: ...
+    @property
+    def num_regions(self) -> int: ...
+
+    def regions(self) -> tuple[Region, ...]: ...
+    def edges(self) -> list[tuple[int, int, tuple[tuple[int, int], ...]]]: ...
+    def same_map(self) -> list[bool]: ...
+    def num_patterns(self) -> int: ...
+
+
+@runtime_checkable
+class ExactPolytopes(Protocol):
+    """A source that gives each region as an exact polytope with its exact output map
+    (the n-D engine and the tiles: what the n-D decision boundary is computed from)."""
+
+    def exact_polytope(self, i: int) -> Any: ...
+    def exact_output(self, i: int) -> tuple[tuple, tuple]: ...
 
 
 class Region:
@@ -103,13 +133,13 @@ class Regions:
     of region indices); ``graph`` the region graph (a ``networkx.Graph``);
     ``decision_boundary``; ``to_json``/``from_json``; ``plot`` (1-D and 2-D)."""
 
-    def __init__(self, source: Any, *, network: Network | None):
+    def __init__(self, source: RegionSource, *, network: Network | None):
         self._src = source
         self.network = network
         self.dim: int = source.dim
         self.exact: bool = source.exact
         self.domain: dict = source.domain
-        self.neurons: tuple[tuple[int, int], ...] = tuple(tuple(nr) for nr in source.neurons)
+        self.neurons: tuple[tuple[int, int], ...] = tuple((int(a), int(b)) for a, b in source.neurons)
         #: the engine's own result where it has extras of its own: a ``SegmentRegions``
         #: (breakpoints, kinks, SMP along a segment) or a 2-D ``Partition`` (class cells,
         #: GeoJSON); None for the n-D engine and for results read from JSON
