@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from .._bigint import bi_copy
+from ..line._exact_kernel import ExactLineNet
 from ._exact_compose import _backward_output, _backward_rows
 from ._exact_cut import _cut
 from ._exact_maps import _materialize, _sibling_diff
@@ -32,20 +33,10 @@ STAT_NAMES = (
 class WalkNet(NamedTuple):
     """The network's constant data for the walk: exact integers, certified floats, scales."""
 
-    # the exact network (ExactNetData): widths, unit and weight offsets, denominator and
-    # slope rows in the integer pool NP, plain-ReLU and linear layers, neurons, pattern bits
-    dims: np.ndarray
-    u_off: np.ndarray
-    w_off: np.ndarray
-    den_row: np.ndarray
-    snum_off: np.ndarray
-    sden_row: np.ndarray
-    plain: np.ndarray
-    linear: np.ndarray
-    is_neuron: np.ndarray
-    neuron_bit: np.ndarray
-    nwords: int
-    NP: np.ndarray
+    # the exact network (ExactNetData.args()): widths, unit, weight and bias offsets,
+    # denominator and slope rows in the integer pool NP, plain-ReLU and linear layers,
+    # neurons, pattern bits
+    exact: ExactLineNet
     # the biases over each layer's scale (pool BS, layer d from row bs_off[d])
     BS: np.ndarray
     bs_off: np.ndarray
@@ -182,28 +173,8 @@ def _run(net, pools, path, work, out, backward, max_regions):
     undecided (and for their ancestors); the output maps of a region come from the
     deepest exact ancestor by :func:`_backward_output` (few outputs) or by making the
     whole path exact."""
-    (
-        dims,
-        u_off,
-        w_off,
-        den_row,
-        snum_off,
-        sden_row,
-        plain,
-        linear,
-        is_neuron,
-        neuron_bit,
-        nwords,
-        NP,
-        BS,
-        bs_off,
-        WF,
-        wf_off,
-        BF,
-        SF,
-        s_mant,
-        s_exp,
-    ) = net
+    (dims, u_off, w_off, _, den_row, snum_off, sden_row, plain, linear, is_neuron, neuron_bit, nwords, NP) = net.exact
+    (_, BS, bs_off, WF, wf_off, BF, SF, s_mant, s_exp) = net
     (VP, LP, line_creator, counts, VF) = pools
     (
         HM,
