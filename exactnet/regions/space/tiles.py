@@ -25,7 +25,8 @@ Stitching (exact in both modes):
   inside the plane); this happens exactly when a neuron's hyperplane lies on the tile
   plane;
 * non-empty patterns: the union of the tiles' (a point of a tile boundary lies in every
-  tile that contains it, and the tiles cover the box).
+  tile that contains it, and the tiles cover the box), computed when first asked for, by a
+  second job per tile (they cost more than the regions).
 
 The result has the protocol of :class:`~exactnet.regions.space.source.SpaceSource`, so
 ``Regions(space_tiled(...), network=net)`` equals ``exactnet.regions(net, Box(lo, hi))``:
@@ -168,7 +169,14 @@ def _tile_job(
             }
         )
     edges = [(a, b) for a, b, _ in src.edges()]
-    return {"cells": out_cells, "edges": edges, "patterns": src.pattern_set()}
+    # the non-empty patterns (every face of every cell) cost more than the cells: on request
+    return {"cells": out_cells, "edges": edges, "patterns": None}
+
+
+def _tile_patterns(net: Network, lo: tuple[Fraction, ...], hi: tuple[Fraction, ...], exact: bool) -> set[bytes]:
+    """The non-empty patterns of one tile (a job of its own, run when they are asked for)."""
+    cells, eng, graph = enumerate_space(net, _box_start(lo, hi), exact=exact, max_regions=None)
+    return SpaceSource(net, cells, eng, "box", {}, graph).pattern_set()
 
 
 def _neuron_on_plane(eng: Any, c: Any, a: int, plane: Fraction) -> bool:
@@ -235,7 +243,7 @@ def space_tiled(
             for f in futures:
                 f.cancel()
             raise
-    src = TiledSpaceSource(net, lo_q, hi_q, grid, results, bool(exact))
+    src = TiledSpaceSource(net, lo_q, hi_q, grid, results, bool(exact), executor)
     if max_regions is not None and src.num_regions > max_regions:
         raise RegionLimitError(src.num_regions, max_regions)
     return src
@@ -260,9 +268,11 @@ class TiledSpaceSource:
         grid: list[tuple[tuple[int, ...], tuple[Fraction, ...], tuple[Fraction, ...]]],
         results: list[dict[str, Any]],
         exact: bool,
+        executor: Executor | None = None,
     ):
         self.net = net
         self.exact = exact
+        self.executor = executor  # for the non-empty patterns, one job per tile on request
         self.dim = net.input_dim
         self.domain = {
             "kind": "box",
@@ -501,9 +511,22 @@ class TiledSpaceSource:
         return out
 
     def num_patterns(self) -> int:
+        """The union of the tiles' non-empty patterns, computed by one job per tile through
+        the executor (in this process when there is none, or it has been shut down)."""
+        jobs = [(self.net, tlo, thi, self.exact) for _, tlo, thi in self.grid]
+        sets: list[set[bytes]] | None = None
+        if self.executor is not None:
+            try:
+                futures = [self.executor.submit(_tile_patterns, *job) for job in jobs]
+            except RuntimeError:  # "cannot schedule new futures after shutdown"
+                futures = []
+            if futures:
+                sets = [f.result() for f in futures]
+        if sets is None:
+            sets = [_tile_patterns(*job) for job in jobs]
         seen: set[bytes] = set()
-        for res in self.results:
-            seen |= res["patterns"]
+        for got in sets:
+            seen |= got
         return len(seen)
 
     def exact_output(self, r: int) -> tuple[tuple, tuple]:
