@@ -113,47 +113,42 @@ def _tile_job(
 
     ``inner[k]``: whether the tile's k-th box constraint (2a: x_a <= hi_a, 2a + 1:
     x_a >= lo_a) lies inside the whole box (a tile plane). The cell's facets on tile planes
-    that carry a neuron's hyperplane are listed (``on_planes``) with their exact vertices,
-    in fast mode too: the stitching intersects them to find edges across the plane."""
+    that carry a neuron's hyperplane are listed (``on_planes``) with their exact vertices:
+    the stitching intersects them to find edges across the plane. Everything else exact
+    (the cells' constraint rows, the other vertices) is left to the stitched source, which
+    computes it from the slots and bits when a region asks for it. The tile is cut in the
+    fast mode in both modes: its decisions are exact, and so are the regions and graph."""
 
-    cells, eng, graph = enumerate_space(net, _box_start(lo, hi), exact=exact, max_regions=max_regions)
+    cells, eng, graph = enumerate_space(net, _box_start(lo, hi), exact=False, max_regions=max_regions)
     src = SpaceSource(net, cells, eng, "box", {}, graph)
     m = eng.m
     out_cells = []
     for c in cells:
         pattern = src.pattern(c)
-        rows = []
-        for s in c.slots:
-            r = eng.slot_row(c, s)
-            side = 1 if s[0] == "domain" else -s[2]  # side * r . (x, 1) <= 0 on the cell
-            rows.append(np.array([side * int(v) for v in r], dtype=object))
-        facets = facet_slots(c.inc, m)
-        facet_sets = {frozenset(np.flatnonzero(c.inc[:, s]).tolist()) for s in facets}
         # facets of the cell on tile planes carrying a neuron's hyperplane (only there can
         # it meet a region of another pattern across the plane): {box constraint: vertices}
         on_planes: dict[int, list[int]] = {}
-        for col, s in enumerate(c.slots):
-            if s[0] == "domain" and inner[s[1]]:
-                vs = frozenset(np.flatnonzero(c.inc[:, col]).tolist())
-                k_ = int(s[1])
-                plane = hi[k_ // 2] if k_ % 2 == 0 else lo[k_ // 2]
-                if vs in facet_sets and _neuron_on_plane(eng, c, k_ // 2, plane):
-                    on_planes[k_] = sorted(vs)
+        # (none in general position, where the compiled path ran: a hyperplane on a tile
+        # plane would vanish at the tile's vertices there, which sends a tile to the
+        # Python engine)
+        planes = [] if graph is not None else [col for col, s in enumerate(c.slots) if s[0] == "domain" and inner[s[1]]]
+        facet_sets: set[frozenset] = set()
+        if planes:
+            facet_sets = {frozenset(np.flatnonzero(c.inc[:, f]).tolist()) for f in facet_slots(c.inc, m)}
+        for col in planes:
+            vs = frozenset(np.flatnonzero(c.inc[:, col]).tolist())
+            k_ = int(c.slots[col][1])
+            plane = hi[k_ // 2] if k_ % 2 == 0 else lo[k_ // 2]
+            if vs in facet_sets and _neuron_on_plane(eng, c, k_ // 2, plane):
+                on_planes[k_] = sorted(vs)
         k = len(c.V)
         xv = np.empty(k, dtype=object)
         for v in range(k):
-            xv[v] = None
-        if exact:
-            for v in range(k):
-                xv[v] = (c.V[v], int(c.d[v]))
-        else:
-            for v in range(k):
-                if c.xv[v] is not None:
-                    xv[v] = (c.xv[v][0], int(c.xv[v][1]))
-            for vs_list in on_planes.values():
-                for v in vs_list:
-                    N, d = eng.exact_vertex(c, v)
-                    xv[v] = (N, int(d))
+            xv[v] = None if c.xv[v] is None else (c.xv[v][0], int(c.xv[v][1]))
+        for vs_list in on_planes.values():
+            for v in vs_list:
+                N, d = eng.exact_vertex(c, v)
+                xv[v] = (N, int(d))
         out_cells.append(
             {
                 "key": pack(pattern),
@@ -162,9 +157,7 @@ def _tile_job(
                 "V": c.V,
                 "xv": xv,
                 "inc": c.inc,
-                "rows": rows,
-                "neuron": [s[0] != "domain" for s in c.slots],
-                "facets": facets,
+                "slots": list(c.slots),
                 "on_planes": on_planes,
             }
         )
@@ -285,6 +278,8 @@ class TiledSpaceSource:
         self._maps = ExactMaps(net)
         self._fmaps: dict = {}
         self._xv: dict[tuple[int, int, int], tuple[np.ndarray, int]] = {}
+        self._row_cache: dict[tuple[int, int], list[np.ndarray]] = {}
+        self._box_rows: dict[int, list[np.ndarray]] = {}
         self._polytopes: dict[int, Polytope0] = {}
         # regions: patterns in order of first appearance (tile order, then the tile's order)
         pieces: dict[bytes, list[tuple[int, int]]] = {}
@@ -304,13 +299,35 @@ class TiledSpaceSource:
         t, i = self.pieces[r][0]
         return self._cell(t, i)
 
+    def _rows(self, t: int, i: int) -> list[np.ndarray]:
+        """The exact constraint rows of piece (t, i), one per slot, signed so that
+        ``row . (x, 1) <= 0`` on the piece (computed on first use from its slots and bits)."""
+        got = self._row_cache.get((t, i))
+        if got is None:
+            cell = self._cell(t, i)
+            box = self._box_rows.get(t)
+            if box is None:
+                _, tlo, thi = self.grid[t]
+                box = self._box_rows[t] = _box_start(tlo, thi).rows
+            bits = tuple(cell["bits"])
+            got = []
+            for s in cell["slots"]:
+                if s[0] == "domain":
+                    got.append(box[s[1]])
+                else:
+                    l, j, side = s  # side * z_j >= 0 on the piece
+                    r = self._maps.layer(l, bits).row(j)
+                    got.append(np.array([-side * int(v) for v in r], dtype=object))
+            self._row_cache[(t, i)] = got
+        return got
+
     def _exact_vertex(self, t: int, i: int, v: int) -> tuple[np.ndarray, int]:
         cell = self._cell(t, i)
         got = cell["xv"][v]
         if got is None:
             got = self._xv.get((t, i, v))
             if got is None:
-                rows = [r for r, on in zip(cell["rows"], cell["inc"][v]) if on]
+                rows = [r for r, on in zip(self._rows(t, i), cell["inc"][v]) if on]
                 got = self._xv[(t, i, v)] = solve_vertex(rows, self.dim)
         return got
 
@@ -327,7 +344,7 @@ class TiledSpaceSource:
             d = np.empty(k, dtype=object)
             for v in range(k):
                 N[v], d[v] = self._exact_vertex(t, i, v)
-            got = Polytope0(N, d, cell["inc"].copy(), list(cell["rows"]))
+            got = Polytope0(N, d, cell["inc"].copy(), list(self._rows(t, i)))
         else:
             got = self._rebuild(r)
         self._polytopes[r] = got
@@ -342,9 +359,10 @@ class TiledSpaceSource:
         rows: set[tuple[int, ...]] = set()
         for t, i in self.pieces[r]:
             cell = self._cell(t, i)
-            for s in cell["facets"]:
-                if cell["neuron"][s]:
-                    rows.add(_primitive(cell["rows"][s]))
+            piece_rows = self._rows(t, i)
+            for s in facet_slots(cell["inc"], n):
+                if cell["slots"][s][0] != "domain":
+                    rows.add(_primitive(piece_rows[s]))
         P = _box_start(blo, bhi)
         for row in sorted(rows):
             cut = _cut_exact(P, np.array(row, dtype=object))
@@ -357,9 +375,10 @@ class TiledSpaceSource:
         """(vertices in output numbers, incidence, signed rows) of region r."""
         pts: list[tuple]
         if len(self.pieces[r]) == 1 and not self.exact:
-            cell = self._first(r)
+            t, i = self.pieces[r][0]
+            cell = self._cell(t, i)
             pts = [tuple(float(a) for a in row) for row in cell["V"]]
-            return pts, cell["inc"], cell["rows"]
+            return pts, cell["inc"], self._rows(t, i)
         P = self.exact_polytope(r)
         if self.exact:
             pts = [tuple(Fraction(int(a), int(d)) for a in row) for row, d in zip(P.N, P.d)]
@@ -468,7 +487,7 @@ class TiledSpaceSource:
         if n == 1:
             return None, bbox
         rows, cols = [], []
-        for s, row in enumerate(cell["rows"]):
+        for s, row in enumerate(self._rows(t, i)):
             sub = _restrict(row, a, c)
             if all(v == 0 for v in sub[:-1]):
                 continue  # parallel to the plane (the plane itself, or the opposite face)
