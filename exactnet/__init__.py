@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "affinity_score": ".probe.affinity",
+    "n1": ".probe.separability",
     "Layer": ".net.network",
     "Network": ".net.network",
     "UnsupportedLayerError": ".net.lowering",
@@ -63,6 +64,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .net.lowering import UnsupportedLayerError, from_torch
     from .net.network import Layer, Network
     from .probe.affinity import affinity_score
+    from .probe.separability import n1
     from .regions._common import RegionLimitError
     from .regions.api import Polygon, Segment
     from .regions.line import (

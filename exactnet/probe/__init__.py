@@ -10,6 +10,8 @@
   (:class:`LayerwiseResult`: table, JSON, plot).
 * :mod:`~exactnet.probe.nonlinearity`: the non-linearity signature (the affinity score per
   layer through the runner).
+* :mod:`~exactnet.probe.separability`: class separability of a representation, N1 (the
+  fraction of points on the class boundary of a minimum spanning tree), exactly.
 
 Capture and the signature need torch (the ``torch`` extra). Names are imported from their
 submodules on first use, so ``exactnet.probe.affinity_score`` on numpy arrays never loads
@@ -38,6 +40,8 @@ _EXPORTS = {
     "plot_signatures": ".nonlinearity",
     "signature": ".nonlinearity",
     "LayerData": ".runner",
+    "N1Result": ".separability",
+    "n1": ".separability",
     "LayerRow": ".runner",
     "LayerScoreFunction": ".runner",
     "LayerwiseResult": ".runner",
@@ -55,3 +59,4 @@ if TYPE_CHECKING:
     from .reductions import Projection
     from .runner import LayerData, LayerRow, LayerScoreFunction, LayerwiseResult, layerwise, plot_layerwise
     from .sampling import sample_priorities
+    from .separability import N1Result, n1

@@ -1,0 +1,251 @@
+"""Class separability of a representation: N1, the fraction of points on the class boundary
+of a minimum spanning tree, computed exactly.
+
+N1 (Ho & Basu, "Complexity measures of supervised classification problems", IEEE TPAMI
+24(3), 2002; Lorena et al., "How Complex is your Classification Problem?", ACM Computing
+Surveys 52(5), 2019, measure N1): build a minimum spanning tree (MST) over all n points
+(all classes together); a point is a *boundary point* when one of its MST edges joins two
+different labels; N1 = (number of distinct boundary points) / n.
+
+Exact, and the same on every run:
+
+* distances are compared exactly: float64 values with a rigorous error bound, and every
+  comparison the bound cannot settle is decided in rationals (the inputs' exact values);
+* ties follow one rule (our formulation): edges are ordered by (distance, smaller index,
+  larger index), so the MST is the unique minimum tree of that total order, the one
+  Kruskal's algorithm finds when it sorts the edges that way;
+* a group of identical points with mixed labels is all boundary, whichever of its
+  zero-length edges the tree uses.
+
+The tree is grown by Prim's algorithm, one row of distances at a time (O(n^2 p) time, O(n p)
+memory: never the n x n matrix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["N1Result", "n1", "mst_edges"]
+
+_U = 2.0**-53
+TIE_RULE = "edges ordered by (distance, smaller index, larger index)"
+
+
+@dataclass(frozen=True)
+class N1Result:
+    """N1 and what it was computed from. ``value`` = ``boundary`` / ``n`` (a Fraction in
+    ``exact_value``); in pairwise mode ``value`` is the mean over class pairs and
+    ``pairwise[a, b]`` the N1 of classes a and b (NaN on the diagonal)."""
+
+    value: float
+    exact_value: Fraction
+    boundary: int
+    n: int
+    d: int
+    metric: str
+    multiclass: str
+    tie_rule: str
+    classes: tuple
+    mst_weight: float
+    pairwise: np.ndarray | None = None
+
+
+def _check(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        Xa = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"X must be a numeric array of shape (n, d); got {type(X).__name__}") from err
+    if Xa.ndim != 2:
+        raise ValueError(f"X must have shape (n, d) (one row per point); got shape {Xa.shape}")
+    if not np.isfinite(Xa).all():
+        raise ValueError("X has NaN or infinite values; remove or impute them before computing N1")
+    ya = np.asarray(y)
+    if ya.ndim != 1 or len(ya) != len(Xa):
+        raise ValueError(f"y must be one label per row of X: X has {len(Xa)} rows, y has shape {ya.shape}")
+    if len(Xa) < 2:
+        raise ValueError(f"N1 needs at least 2 points; got {len(Xa)}")
+    if len(np.unique(ya)) < 2:
+        raise ValueError("y has one class only: N1 compares classes, pass labels of at least two classes")
+    return Xa, ya
+
+
+class _Metric:
+    """Distances from one point to many, in float64 with a bound on their error, and
+    exactly (Fractions) for the comparisons the bound cannot settle."""
+
+    def __init__(self, X: np.ndarray, metric: str):
+        self.X = X
+        self.metric = metric
+        n, p = X.shape
+        if metric == "gower":
+            rng = X.max(axis=0) - X.min(axis=0)
+            self.cols = np.flatnonzero(rng > 0)  # a constant feature adds 0 to every distance
+            self.scale = 1.0 / rng[self.cols]
+            self.exact_range = [Fraction(float(X[:, f].max())) - Fraction(float(X[:, f].min())) for f in self.cols]
+            self.p = p
+            k = len(self.cols) + 3
+        elif metric == "euclidean":
+            k = p + 3
+        else:
+            raise ValueError(f"metric must be 'euclidean' or 'gower'; got {metric!r}")
+        # relative error of a computed distance: the differences, products and the sum
+        # (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., Sec. 3.1), and
+        # for Gower the reciprocal ranges and the division
+        self.rel = (k + 4) * _U / (1 - (k + 4) * _U) * (1 + 1e-12)
+        self._exact_cache: dict[tuple[int, int], Fraction] = {}
+
+    def row(self, i: int, rows: np.ndarray) -> np.ndarray:
+        """Distances (squared Euclidean, or Gower) from point i to the points ``rows``."""
+        X = self.X
+        if self.metric == "euclidean":
+            diff = X[rows] - X[i]
+            return np.einsum("ij,ij->i", diff, diff)
+        diff = np.abs(X[rows][:, self.cols] - X[i, self.cols])
+        return (diff @ self.scale) / self.p
+
+    def exact(self, i: int, j: int) -> Fraction:
+        key = (i, j) if i < j else (j, i)
+        got = self._exact_cache.get(key)
+        if got is None:
+            a, b = self.X[key[0]], self.X[key[1]]
+            if self.metric == "euclidean":
+                got = sum(((Fraction(float(u)) - Fraction(float(v))) ** 2 for u, v in zip(a, b)), Fraction(0))
+            else:
+                terms = (
+                    abs(Fraction(float(a[f])) - Fraction(float(b[f]))) / r for f, r in zip(self.cols, self.exact_range)
+                )
+                got = sum(terms, Fraction(0)) / self.p
+            self._exact_cache[key] = got
+        return got
+
+
+def _less(metric: _Metric, wa: float, ea: tuple[int, int], wb: float, eb: tuple[int, int]) -> bool:
+    """Whether edge ea (float length wa) comes before edge eb (float length wb) in the tie
+    rule's order, decided exactly when the float lengths are within their error bounds."""
+    bound = metric.rel * (abs(wa) + abs(wb))
+    if wa + bound < wb:
+        return True
+    if wb + bound < wa:
+        return False
+    xa, xb = metric.exact(*ea), metric.exact(*eb)
+    if xa != xb:
+        return xa < xb
+    return (min(ea), max(ea)) < (min(eb), max(eb))
+
+
+def mst_edges(X: ArrayLike, metric: Literal["euclidean", "gower"] = "euclidean") -> np.ndarray:
+    """The minimum spanning tree of the rows of X under the tie rule (module docstring):
+    (n - 1, 2) index pairs (i < j), in the order Prim's algorithm from point 0 adds them.
+    ``metric="euclidean"`` compares squared Euclidean distances (the same tree)."""
+    Xa = np.asarray(X, dtype=np.float64)
+    if Xa.ndim != 2 or len(Xa) < 1:
+        raise ValueError(f"X must have shape (n, d) with n >= 1; got {Xa.shape}")
+    return _prim(_Metric(Xa, metric))[0]
+
+
+def _prim(metric: _Metric) -> tuple[np.ndarray, float]:
+    n = len(metric.X)
+    out = np.zeros((max(n - 1, 0), 2), dtype=np.int64)
+    if n <= 1:
+        return out, 0.0
+    in_tree = np.zeros(n, dtype=bool)
+    in_tree[0] = True
+    rest = np.arange(1, n)
+    key = metric.row(0, rest)  # float length of the best edge from the tree to each point
+    parent = np.zeros(n - 1, dtype=np.int64)  # its tree end (point 0 for now)
+    total = 0.0
+    for step in range(n - 1):
+        # the next edge: the least (length, ends) among the candidates the bound allows
+        m = key.min()
+        cand = np.flatnonzero(key <= m + metric.rel * 2.001 * abs(m))
+        best = int(cand[0])
+        for c in cand[1:]:
+            c = int(c)
+            if _less(metric, key[c], (int(parent[c]), int(rest[c])), key[best], (int(parent[best]), int(rest[best]))):
+                best = c
+        v, pv = int(rest[best]), int(parent[best])
+        out[step] = (min(v, pv), max(v, pv))
+        total += float(key[best])
+        in_tree[v] = True
+        keep = np.ones(len(rest), dtype=bool)
+        keep[best] = False
+        rest, key, parent = rest[keep], key[keep], parent[keep]
+        if not len(rest):
+            break
+        d = metric.row(v, rest)
+        bound = metric.rel * (np.abs(d) + np.abs(key))
+        better = d + bound < key
+        close = np.flatnonzero(~better & ~(key + bound < d))
+        for c in close:  # within the bounds: decided exactly (a tie goes by the ends' indices)
+            c = int(c)
+            better[c] = _less(metric, d[c], (v, int(rest[c])), key[c], (int(parent[c]), int(rest[c])))
+        key = np.where(better, d, key)
+        parent = np.where(better, v, parent)
+    return out, total
+
+
+def _n1_of(X: np.ndarray, y: np.ndarray, metric: str) -> tuple[int, float]:
+    """(boundary points, tree length) of one MST over the rows of X."""
+    met = _Metric(X, metric)
+    edges, total = _prim(met)
+    cross = y[edges[:, 0]] != y[edges[:, 1]]
+    boundary = np.zeros(len(X), dtype=bool)
+    boundary[edges[cross, 0]] = True
+    boundary[edges[cross, 1]] = True
+    # identical points with mixed labels: all on the boundary, whichever zero-length edges
+    # the tree uses among them
+    _, group = np.unique(X, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    for g in np.flatnonzero(np.bincount(group) > 1):
+        members = group == g
+        if len(np.unique(y[members])) > 1:
+            boundary[members] = True
+    return int(boundary.sum()), total
+
+
+def n1(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    metric: Literal["euclidean", "gower"] = "euclidean",
+    multiclass: Literal["global", "pairwise"] = "global",
+) -> N1Result:
+    """N1 of the labelled points (rows of X, labels y): the fraction of points that an MST
+    edge joins to a point of another label (Ho & Basu 2002; Lorena et al. 2019, N1).
+
+    ``metric``: ``"euclidean"`` on the raw features (default), or ``"gower"``: the mean
+    over features of |x_f - y_f| / range_f (ECoL's and pymfe's convention; constant
+    features add 0). ``multiclass``: ``"global"``, one MST over all classes (default), or
+    ``"pairwise"``, the mean over class pairs of the N1 of each pair's own MST (the matrix
+    in ``pairwise``). Exact: distances compared in rationals where float64 cannot settle
+    them, ties by (distance, smaller index, larger index), identical points with mixed
+    labels all on the boundary (module docstring).
+    """
+    Xa, ya = _check(X, y)
+    if multiclass not in ("global", "pairwise"):
+        raise ValueError(f"multiclass must be 'global' or 'pairwise'; got {multiclass!r}")
+    classes = tuple(np.unique(ya).tolist())
+    n, d = Xa.shape
+    if multiclass == "global":
+        b, total = _n1_of(Xa, ya, metric)
+        q = Fraction(b, n)
+        return N1Result(float(q), q, b, n, d, metric, multiclass, TIE_RULE, classes, total)
+    k = len(classes)
+    mat = np.full((k, k), np.nan)
+    fracs = []
+    bsum = 0
+    for a, c in combinations(range(k), 2):
+        mask = (ya == classes[a]) | (ya == classes[c])
+        b, _ = _n1_of(Xa[mask], ya[mask], metric)
+        q = Fraction(b, int(mask.sum()))
+        mat[a, c] = mat[c, a] = float(q)
+        fracs.append(q)
+        bsum += b
+    mean = sum(fracs, Fraction(0)) / len(fracs)
+    return N1Result(float(mean), mean, bsum, n, d, metric, multiclass, TIE_RULE, classes, float("nan"), mat)

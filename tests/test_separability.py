@@ -1,0 +1,146 @@
+"""N1 (exactnet.probe.separability): the minimum spanning tree against a brute-force
+Kruskal over exact distances with the same tie rule, the duplicate rule, ECoL's iris value,
+the synthetic oracles, pairwise mode and the errors."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import combinations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exactnet.probe.separability import mst_edges, n1
+
+
+def exact_distance(a, b, metric, ranges):
+    if metric == "euclidean":
+        return sum(((Fraction(float(u)) - Fraction(float(v))) ** 2 for u, v in zip(a, b)), Fraction(0))
+    terms = [abs(Fraction(float(u)) - Fraction(float(v))) / r for u, v, r in zip(a, b, ranges) if r != 0]
+    return sum(terms, Fraction(0)) / len(a)
+
+
+def kruskal(X, metric):
+    """The oracle: every pair's exact distance, edges sorted by (distance, i, j), union-find."""
+    n = len(X)
+    ranges = [Fraction(float(X[:, f].max())) - Fraction(float(X[:, f].min())) for f in range(X.shape[1])]
+    edges = sorted((exact_distance(X[i], X[j], metric, ranges), i, j) for i, j in combinations(range(n), 2))
+    parent = list(range(n))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    tree = set()
+    for _, i, j in edges:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[ri] = rj
+            tree.add((i, j))
+    return tree
+
+
+def oracle_n1(X, y, metric):
+    tree = kruskal(X, metric)
+    boundary = set()
+    for i, j in tree:
+        if y[i] != y[j]:
+            boundary |= {i, j}
+    for i in range(len(X)):  # identical points with mixed labels: all on the boundary
+        same = [j for j in range(len(X)) if (X[j] == X[i]).all()]
+        if len({y[j] for j in same}) > 1:
+            boundary.add(i)
+    return Fraction(len(boundary), len(X))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), n=st.integers(2, 14), p=st.integers(1, 3), metric=st.sampled_from(["euclidean", "gower"]))
+def test_tree_and_n1_equal_brute_force_kruskal(data, n, p, metric):
+    """Small integer features: many equal distances and repeated points, so the tie rule
+    and the duplicate rule decide; and float features with tiny offsets (near-ties the
+    float bound leaves to the exact comparison)."""
+    kind = data.draw(st.sampled_from(["ints", "near"]))
+
+    def rows(lo, hi):
+        row = st.lists(st.integers(lo, hi), min_size=p, max_size=p)
+        return np.array(data.draw(st.lists(row, min_size=n, max_size=n)))
+
+    if kind == "ints":
+        X = rows(-2, 2)
+    else:
+        shift = np.array(data.draw(st.lists(st.sampled_from([0.0, 1e-15, 2e-16]), min_size=n, max_size=n)))
+        X = rows(0, 3) / 3 + shift[:, None]
+    X = X.astype(float)
+    y = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+    got = {tuple(e) for e in mst_edges(X, metric).tolist()}
+    assert got == kruskal(X, metric)
+    if len(set(y.tolist())) > 1:
+        res = n1(X, y, metric=metric)
+        assert res.exact_value == oracle_n1(X, y, metric)
+        assert res.value == float(res.exact_value) and res.n == n and res.d == p
+
+
+def test_iris_reproduces_ecol():
+    """ECoL's iris value (Gower, one MST): N1 = 16/150 (../shared/spec/separability.md)."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    res = n1(X, y, metric="gower")
+    assert (res.boundary, res.n, res.exact_value) == (16, 150, Fraction(16, 150))
+    # raw Euclidean: 13 or 14 of 150 depending on the tie-break; ours gives one of them
+    assert n1(X, y).boundary in (13, 14)
+
+
+def test_separated_classes_and_permutations():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(40, 5))
+    B = rng.normal(size=(30, 5)) + 100.0  # a gap longer than every within-class edge
+    X = np.vstack([A, B])
+    y = np.array([0] * 40 + [1] * 30)
+    res = n1(X, y)
+    assert res.exact_value == Fraction(2, 70)  # the one bridge edge's two ends
+    perm = rng.permutation(70)
+    assert n1(X[perm], y[perm]).exact_value == res.exact_value  # no ties: order does not matter
+
+
+def test_duplicates_with_mixed_labels_are_all_boundary():
+    X = np.array([[0.0, 0.0]] * 3 + [[5.0, 5.0], [5.0, 6.0]])
+    y = np.array([0, 0, 1, 2, 2])
+    res = n1(X, y)
+    # the three copies (mixed labels), and (5, 5), joined to them by the bridge; (5, 6)
+    # meets only (5, 5), of its own label
+    assert res.boundary == 4
+
+
+def test_pairwise_mode():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    res = n1(X, y, metric="gower", multiclass="pairwise")
+    M = res.pairwise
+    assert M.shape == (3, 3) and np.isnan(np.diag(M)).all() and np.allclose(M, M.T, equal_nan=True)
+    for a, b in combinations(range(3), 2):
+        mask = (y == a) | (y == b)
+        assert M[a, b] == n1(X[mask], y[mask], metric="gower").value
+    assert res.value == pytest.approx(np.nanmean(M[np.triu_indices(3, 1)]))
+
+
+@pytest.mark.parametrize(
+    "X,y,match",
+    [
+        (np.array([[np.nan, 1.0], [0.0, 1.0]]), [0, 1], "NaN"),
+        (np.zeros((3, 2)), [1, 1, 1], "one class"),
+        (np.zeros((1, 2)), [0], "at least 2"),
+        (np.zeros((3, 2)), [0, 1], "one label per row"),
+        (np.zeros(3), [0, 1, 0], "shape"),
+    ],
+)
+def test_bad_input(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        n1(X, y)
+    with pytest.raises(ValueError, match="metric"):
+        n1(np.eye(3), [0, 1, 0], metric="cosine")
