@@ -152,6 +152,12 @@ def _parser() -> argparse.ArgumentParser:
     sg.add_argument("--png", help="write the signature plot (PNG or SVG)")
     sg.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    nn = sub.add_parser("n1", help="N1 (and F1) of a feature matrix X and labels y stored in an .npz file")
+    nn.add_argument("data", help=".npz file with arrays X (n, d) and y (n,) (read without pickles)")
+    nn.add_argument("--metric", choices=["euclidean", "gower"], default="euclidean")
+    nn.add_argument("--multiclass", choices=["global", "pairwise"], default="global")
+    nn.add_argument("--json", action="store_true", help="print JSON: n1, boundary, n, d, metric, multiclass, f1")
+
     sub.add_parser("warmup", help="compile every numba kernel now (kept in numba's cache for later runs)")
 
     m = sub.add_parser("make-net", help="write a benchmark network d-w1-...-1 (docs/definitions.md) to an .npz file")
@@ -191,7 +197,49 @@ def _run(args: argparse.Namespace) -> int:
         return _signature(args)
     if args.command == "warmup":
         return _warmup()
+    if args.command == "n1":
+        return _n1(args)
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
+
+
+def _n1(args) -> int:
+    import numpy as np
+
+    from .probe.separability import f1, n1
+
+    try:
+        with np.load(args.data, allow_pickle=False) as data:
+            if "X" not in data.files or "y" not in data.files:
+                raise SystemExit(f"exactnet n1: {args.data} needs arrays named X and y; it has {sorted(data.files)}")
+            X, y = data["X"], data["y"]
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"exactnet n1: cannot read {args.data} as an .npz file without pickles: {err}") from None
+    try:
+        res = n1(X, y, metric=args.metric, multiclass=args.multiclass)
+        fisher = f1(X, y)
+    except (TypeError, ValueError) as err:
+        raise SystemExit(f"exactnet n1: {err}") from None
+    out = {
+        "n1": res.value,
+        "n1_exact": f"{res.exact_value.numerator}/{res.exact_value.denominator}",
+        "boundary": res.boundary,
+        "n": res.n,
+        "d": res.d,
+        "metric": res.metric,
+        "multiclass": res.multiclass,
+        "tie_rule": res.tie_rule,
+        "f1": fisher,
+    }
+    if res.pairwise is not None:
+        out["pairwise"] = [[None if np.isnan(v) else float(v) for v in row] for row in res.pairwise]
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(
+            f"N1 = {out['n1_exact']} = {res.value:.6f} ({res.boundary} boundary points of {res.n}, d = {res.d}, "
+            f"{res.metric}, {res.multiclass}); F1 = {fisher:.8f}"
+        )
+    return 0
 
 
 def _save(fig, path, *, announce: bool = False, dpi=None) -> None:

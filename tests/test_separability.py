@@ -144,3 +144,44 @@ def test_bad_input(X, y, match):
         n1(X, y)
     with pytest.raises(ValueError, match="metric"):
         n1(np.eye(3), [0, 1, 0], metric="cosine")
+
+
+def test_f1_reproduces_ecol_and_its_limits():
+    from sklearn.datasets import load_iris
+
+    from exactnet.probe.separability import f1
+
+    X, y = load_iris(return_X_y=True)
+    assert f1(X, y) == pytest.approx(0.05862828, abs=5e-9)  # ECoL's iris value
+    # a feature constant within each class and different across them separates them: F1 = 0
+    Xs = np.array([[0.0, 1.0], [0.0, 2.0], [1.0, 1.5], [1.0, 0.5]])
+    assert f1(Xs, [0, 0, 1, 1]) == 0.0
+    # no feature separates anything (a constant one and one with equal class means): F1 = 1
+    Xc = np.array([[3.0, 0.0], [3.0, 1.0], [3.0, 0.0], [3.0, 1.0]])
+    assert f1(Xc, [0, 0, 1, 1]) == 1.0
+
+
+def test_command_line(tmp_path, capsys):
+    import json
+
+    from sklearn.datasets import load_iris
+
+    from exactnet.cli import main
+
+    X, y = load_iris(return_X_y=True)
+    path = tmp_path / "iris.npz"
+    np.savez(path, X=X, y=y)
+    assert main(["n1", str(path), "--metric", "gower", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["n1_exact"], out["boundary"], out["n"], out["d"]) == ("8/75", 16, 150, 4)
+    assert out["f1"] == pytest.approx(0.05862828, abs=5e-9)
+    assert main(["n1", str(path), "--multiclass", "pairwise", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["pairwise"]) == 3
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, X=X, labels=y)
+    with pytest.raises(SystemExit, match="arrays named X and y"):
+        main(["n1", str(bad)])
+    one = tmp_path / "one.npz"
+    np.savez(one, X=X, y=np.zeros(150))
+    with pytest.raises(SystemExit, match="one class"):
+        main(["n1", str(one)])
