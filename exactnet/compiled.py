@@ -36,6 +36,7 @@ KERNEL_MODULES = (
     "exactnet.regions.plane._exact_cut",
     "exactnet.regions.plane._exact_walk",
     "exactnet.probe._assignment",
+    "exactnet.probe._mst_kernels",
 )
 
 
@@ -78,12 +79,20 @@ def _engines() -> list[tuple[str, Callable[[], object]]]:
         X = rng.standard_normal((96, 3))
         affinity_score(X, np.maximum(X, 0))
 
+    def spanning_tree() -> None:
+        from .probe._mst import minimum_spanning_tree
+
+        X = rng.standard_normal((64, 3))
+        minimum_spanning_tree(X, k=2)
+        minimum_spanning_tree(X, "gower", k=2)
+
     return [
         ("1-D certified float engine", lambda: segment_regions(small, [-1, -1], [1, 1])),
         ("1-D exact kernel", lambda: segment_regions_batch(small, starts, ends, exact=True)),
         ("2-D certified float engine", plane_float),
         ("2-D exact kernel", lambda: partition(wide, (0, 0.01, 0, 0.01), exact=True).num_regions),
         ("exact W2 assignment", affinity),
+        ("exact minimum spanning tree (N1)", spanning_tree),
     ]
 
 

@@ -185,3 +185,70 @@ def test_command_line(tmp_path, capsys):
     np.savez(one, X=X, y=np.zeros(150))
     with pytest.raises(SystemExit, match="one class"):
         main(["n1", str(one)])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    n=st.integers(2, 40),
+    p=st.integers(1, 4),
+    k=st.integers(1, 4),
+    metric=st.sampled_from(["euclidean", "gower"]),
+)
+def test_short_lists_force_every_path_of_the_engine(data, n, p, k, metric):
+    """Lists of 1 to 4 neighbours: components run out of listed edges, rows are recomputed
+    against the points outside their component, and the tree is still Kruskal's.
+    Degenerate sets too: all points equal, collinear points, a lattice with many ties."""
+    from exactnet.probe._mst import minimum_spanning_tree
+
+    kind = data.draw(st.sampled_from(["normal", "lattice", "collinear", "equal"]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    if kind == "normal":
+        X = rng.standard_normal((n, p))
+    elif kind == "lattice":
+        X = rng.integers(-1, 2, (n, p)).astype(float)
+    elif kind == "collinear":
+        X = np.outer(rng.integers(0, 6, n), rng.standard_normal(p))
+    else:
+        X = np.ones((n, p))
+    tree = minimum_spanning_tree(X, metric, k=k)
+    assert {tuple(e) for e in tree.edges.tolist()} == kruskal(X, metric)
+    assert len(tree.edges) == n - 1
+
+
+def test_near_duplicates_beyond_float32_go_to_the_float64_pass():
+    """Two clusters 2,000 apart of 30 points within 1e-9 of each other: the float32 products
+    cannot tell a cluster's points apart, every row overflows its candidates, and the
+    float64 pass decides."""
+    from exactnet.probe._mst import minimum_spanning_tree
+
+    rng = np.random.default_rng(3)
+    X = np.repeat([[1e3] * 3, [-1e3] * 3], 30, axis=0) + 1e-9 * rng.standard_normal((60, 3))
+    tree = minimum_spanning_tree(X, k=1)
+    assert tree.stats["float64_rows"] > 0
+    assert {tuple(e) for e in tree.edges.tolist()} == kruskal(X, "euclidean")
+
+
+def test_larger_sets_against_scipy():
+    """3,000 points without ties or duplicates (scipy's MST is then unambiguous), with the
+    numpy and the torch (CPU) matrix products; both equal scipy's tree."""
+    import torch
+    from scipy.sparse.csgraph import minimum_spanning_tree as scipy_mst
+    from scipy.spatial.distance import cdist
+
+    from exactnet.probe._mst import minimum_spanning_tree
+
+    rng = np.random.default_rng(4)
+    centres = rng.standard_normal((5, 16)) * 3
+    X = centres[rng.integers(0, 5, 3000)] + rng.standard_normal((3000, 16))
+    ref = scipy_mst(np.triu(cdist(X, X), 1)).tocoo()
+    expected = np.array(sorted(zip(ref.row.tolist(), ref.col.tolist())))
+    for device in (None, torch.device("cpu")):
+        tree = minimum_spanning_tree(X, k=4, device=device)
+        np.testing.assert_array_equal(tree.edges, expected)
+        assert tree.weight == pytest.approx(ref.sum(), rel=1e-12)
+
+
+def test_spread_outside_float64_range_is_refused():
+    with pytest.raises(ValueError, match="rescale X"):
+        n1(np.array([[0.0], [1e200]]), [0, 1])

@@ -11,7 +11,8 @@
 * :mod:`~exactnet.probe.nonlinearity`: the non-linearity signature (the affinity score per
   layer through the runner).
 * :mod:`~exactnet.probe.separability`: class separability of a representation, N1 (the
-  fraction of points on the class boundary of a minimum spanning tree), exactly.
+  fraction of points on the class boundary of a minimum spanning tree), exactly, and F1;
+  :mod:`~exactnet.probe.companions`: N2, N3, GDV and the linear-probe accuracy.
 
 Capture and the signature need torch (the ``torch`` extra). Names are imported from their
 submodules on first use, so ``exactnet.probe.affinity_score`` on numpy arrays never loads
@@ -41,7 +42,12 @@ _EXPORTS = {
     "signature": ".nonlinearity",
     "LayerData": ".runner",
     "N1Result": ".separability",
+    "f1": ".separability",
     "n1": ".separability",
+    "gdv": ".companions",
+    "linear_probe": ".companions",
+    "n2": ".companions",
+    "n3": ".companions",
     "LayerRow": ".runner",
     "LayerScoreFunction": ".runner",
     "LayerwiseResult": ".runner",
@@ -54,9 +60,10 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .affinity import AffinityResult, affinity_score, gaussian_ot_map, ledoit_wolf_covariance, wasserstein2_squared
+    from .companions import gdv, linear_probe, n2, n3
     from .nonlinearity import AffinityScore, plot_signatures, signature
     from .recording import ACTIVATION_TYPES, LayerCapture, activation_modules, capture
     from .reductions import Projection
     from .runner import LayerData, LayerRow, LayerScoreFunction, LayerwiseResult, layerwise, plot_layerwise
     from .sampling import sample_priorities
-    from .separability import N1Result, n1
+    from .separability import N1Result, f1, n1

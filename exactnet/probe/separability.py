@@ -18,8 +18,11 @@ Exact, and the same on every run:
 * a group of identical points with mixed labels is all boundary, whichever of its
   zero-length edges the tree uses.
 
-The tree is grown by Prim's algorithm, one row of distances at a time (O(n^2 p) time, O(n p)
-memory: never the n x n matrix).
+The tree (:mod:`exactnet.probe._mst`) is found by Borůvka's rounds over certified
+nearest-neighbour lists from blocked matrix products (float32 with a rigorous error bound,
+float64 and rationals where that bound cannot decide), on the CPU or a CUDA device:
+O(n^2 p) time in a few passes, O(n (p + k)) memory, never the n x n matrix. On 2 CPU cores,
+20,000 points in 512 dimensions take about 18 s and 0.55 GiB.
 """
 
 from __future__ import annotations
@@ -27,14 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import combinations
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = ["N1Result", "f1", "n1", "mst_edges"]
 
-_U = 2.0**-53
 TIE_RULE = "edges ordered by (distance, smaller index, larger index)"
 
 
@@ -76,125 +78,35 @@ def _check(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return Xa, ya
 
 
-class _Metric:
-    """Distances from one point to many, in float64 with a bound on their error, and
-    exactly (Fractions) for the comparisons the bound cannot settle."""
-
-    def __init__(self, X: np.ndarray, metric: str):
-        self.X = X
-        self.metric = metric
-        n, p = X.shape
-        if metric == "gower":
-            rng = X.max(axis=0) - X.min(axis=0)
-            self.cols = np.flatnonzero(rng > 0)  # a constant feature adds 0 to every distance
-            self.scale = 1.0 / rng[self.cols]
-            self.exact_range = [Fraction(float(X[:, f].max())) - Fraction(float(X[:, f].min())) for f in self.cols]
-            self.p = p
-            k = len(self.cols) + 3
-        elif metric == "euclidean":
-            k = p + 3
-        else:
-            raise ValueError(f"metric must be 'euclidean' or 'gower'; got {metric!r}")
-        # relative error of a computed distance: the differences, products and the sum
-        # (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., Sec. 3.1), and
-        # for Gower the reciprocal ranges and the division
-        self.rel = (k + 4) * _U / (1 - (k + 4) * _U) * (1 + 1e-12)
-        self._exact_cache: dict[tuple[int, int], Fraction] = {}
-
-    def row(self, i: int, rows: np.ndarray) -> np.ndarray:
-        """Distances (squared Euclidean, or Gower) from point i to the points ``rows``."""
-        X = self.X
-        if self.metric == "euclidean":
-            diff = X[rows] - X[i]
-            return np.einsum("ij,ij->i", diff, diff)
-        diff = np.abs(X[rows][:, self.cols] - X[i, self.cols])
-        return (diff @ self.scale) / self.p
-
-    def exact(self, i: int, j: int) -> Fraction:
-        key = (i, j) if i < j else (j, i)
-        got = self._exact_cache.get(key)
-        if got is None:
-            a, b = self.X[key[0]], self.X[key[1]]
-            if self.metric == "euclidean":
-                got = sum(((Fraction(float(u)) - Fraction(float(v))) ** 2 for u, v in zip(a, b)), Fraction(0))
-            else:
-                terms = (
-                    abs(Fraction(float(a[f])) - Fraction(float(b[f]))) / r for f, r in zip(self.cols, self.exact_range)
-                )
-                got = sum(terms, Fraction(0)) / self.p
-            self._exact_cache[key] = got
-        return got
-
-
-def _less(metric: _Metric, wa: float, ea: tuple[int, int], wb: float, eb: tuple[int, int]) -> bool:
-    """Whether edge ea (float length wa) comes before edge eb (float length wb) in the tie
-    rule's order, decided exactly when the float lengths are within their error bounds."""
-    bound = metric.rel * (abs(wa) + abs(wb))
-    if wa + bound < wb:
-        return True
-    if wb + bound < wa:
-        return False
-    xa, xb = metric.exact(*ea), metric.exact(*eb)
-    if xa != xb:
-        return xa < xb
-    return (min(ea), max(ea)) < (min(eb), max(eb))
-
-
-def mst_edges(X: ArrayLike, metric: Literal["euclidean", "gower"] = "euclidean") -> np.ndarray:
+def mst_edges(X: ArrayLike, metric: Literal["euclidean", "gower"] = "euclidean", *, device: Any = None) -> np.ndarray:
     """The minimum spanning tree of the rows of X under the tie rule (module docstring):
-    (n - 1, 2) index pairs (i < j), in the order Prim's algorithm from point 0 adds them.
-    ``metric="euclidean"`` compares squared Euclidean distances (the same tree)."""
+    (n - 1, 2) index pairs (i < j), sorted. ``device``: a CUDA torch device for the
+    Euclidean matrix products (``None``: the CPU)."""
     Xa = np.asarray(X, dtype=np.float64)
     if Xa.ndim != 2 or len(Xa) < 1:
         raise ValueError(f"X must have shape (n, d) with n >= 1; got {Xa.shape}")
-    return _prim(_Metric(Xa, metric))[0]
+    if not np.isfinite(Xa).all():
+        raise ValueError("X has NaN or infinite values; remove or impute them first")
+    from ._mst import minimum_spanning_tree  # numba and scipy on first use
+
+    return minimum_spanning_tree(Xa, metric, device=_device(device)).edges
 
 
-def _prim(metric: _Metric) -> tuple[np.ndarray, float]:
-    n = len(metric.X)
-    out = np.zeros((max(n - 1, 0), 2), dtype=np.int64)
-    if n <= 1:
-        return out, 0.0
-    in_tree = np.zeros(n, dtype=bool)
-    in_tree[0] = True
-    rest = np.arange(1, n)
-    key = metric.row(0, rest)  # float length of the best edge from the tree to each point
-    parent = np.zeros(n - 1, dtype=np.int64)  # its tree end (point 0 for now)
-    total = 0.0
-    for step in range(n - 1):
-        # the next edge: the least (length, ends) among the candidates the bound allows
-        m = key.min()
-        cand = np.flatnonzero(key <= m + metric.rel * 2.001 * abs(m))
-        best = int(cand[0])
-        for c in cand[1:]:
-            c = int(c)
-            if _less(metric, key[c], (int(parent[c]), int(rest[c])), key[best], (int(parent[best]), int(rest[best]))):
-                best = c
-        v, pv = int(rest[best]), int(parent[best])
-        out[step] = (min(v, pv), max(v, pv))
-        total += float(key[best])
-        in_tree[v] = True
-        keep = np.ones(len(rest), dtype=bool)
-        keep[best] = False
-        rest, key, parent = rest[keep], key[keep], parent[keep]
-        if not len(rest):
-            break
-        d = metric.row(v, rest)
-        bound = metric.rel * (np.abs(d) + np.abs(key))
-        better = d + bound < key
-        close = np.flatnonzero(~better & ~(key + bound < d))
-        for c in close:  # within the bounds: decided exactly (a tie goes by the ends' indices)
-            c = int(c)
-            better[c] = _less(metric, d[c], (v, int(rest[c])), key[c], (int(parent[c]), int(rest[c])))
-        key = np.where(better, d, key)
-        parent = np.where(better, v, parent)
-    return out, total
+def _device(device: Any) -> Any:
+    if device is None:
+        return None
+    from ._device import checked_device
+
+    dev = checked_device(device)
+    return None if dev.type == "cpu" else dev
 
 
-def _n1_of(X: np.ndarray, y: np.ndarray, metric: str) -> tuple[int, float]:
+def _n1_of(X: np.ndarray, y: np.ndarray, metric: str, device: Any, progress: bool) -> tuple[int, float]:
     """(boundary points, tree length) of one MST over the rows of X."""
-    met = _Metric(X, metric)
-    edges, total = _prim(met)
+    from ._mst import minimum_spanning_tree  # numba and scipy on first use
+
+    tree = minimum_spanning_tree(X, metric, device=device, progress=progress)
+    edges, total = tree.edges, tree.weight
     cross = y[edges[:, 0]] != y[edges[:, 1]]
     boundary = np.zeros(len(X), dtype=bool)
     boundary[edges[cross, 0]] = True
@@ -216,6 +128,8 @@ def n1(
     *,
     metric: Literal["euclidean", "gower"] = "euclidean",
     multiclass: Literal["global", "pairwise"] = "global",
+    device: Any = None,
+    progress: bool = False,
 ) -> N1Result:
     """N1 of the labelled points (rows of X, labels y): the fraction of points that an MST
     edge joins to a point of another label (Ho & Basu 2002; Lorena et al. 2019, N1).
@@ -226,15 +140,19 @@ def n1(
     ``"pairwise"``, the mean over class pairs of the N1 of each pair's own MST (the matrix
     in ``pairwise``). Exact: distances compared in rationals where float64 cannot settle
     them, ties by (distance, smaller index, larger index), identical points with mixed
-    labels all on the boundary (module docstring).
+    labels all on the boundary (module docstring). ``device``: ``"cuda"`` (or a torch
+    device) runs the Euclidean matrix products there; ``progress``: tqdm bars.
     """
     Xa, ya = _check(X, y)
     if multiclass not in ("global", "pairwise"):
         raise ValueError(f"multiclass must be 'global' or 'pairwise'; got {multiclass!r}")
+    if metric not in ("euclidean", "gower"):
+        raise ValueError(f"metric must be 'euclidean' or 'gower'; got {metric!r}")
+    dev = _device(device)
     classes = tuple(np.unique(ya).tolist())
     n, d = Xa.shape
     if multiclass == "global":
-        b, total = _n1_of(Xa, ya, metric)
+        b, total = _n1_of(Xa, ya, metric, dev, progress)
         q = Fraction(b, n)
         return N1Result(float(q), q, b, n, d, metric, multiclass, TIE_RULE, classes, total)
     k = len(classes)
@@ -243,7 +161,7 @@ def n1(
     bsum = 0
     for a, c in combinations(range(k), 2):
         mask = (ya == classes[a]) | (ya == classes[c])
-        b, _ = _n1_of(Xa[mask], ya[mask], metric)
+        b, _ = _n1_of(Xa[mask], ya[mask], metric, dev, progress)
         q = Fraction(b, int(mask.sum()))
         mat[a, c] = mat[c, a] = float(q)
         fracs.append(q)
