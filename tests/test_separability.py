@@ -252,3 +252,79 @@ def test_larger_sets_against_scipy():
 def test_spread_outside_float64_range_is_refused():
     with pytest.raises(ValueError, match="rescale X"):
         n1(np.array([[0.0], [1e200]]), [0, 1])
+
+
+def all_mst_boundary_counts(X, y, metric):
+    """The oracle of the tie range: every spanning tree of the complete graph (subsets of
+    n - 1 edges without a cycle), those of least exact weight, the N1 count of each. The
+    minimum trees depend only on the order of the edge lengths, so the exact squared
+    Euclidean distances serve as weights."""
+    n = len(X)
+    ranges = [Fraction(float(X[:, f].max())) - Fraction(float(X[:, f].min())) for f in range(X.shape[1])]
+    pairs = list(combinations(range(n), 2))
+    length = {(i, j): exact_distance(X[i], X[j], metric, ranges) for i, j in pairs}
+    mixed = set()
+    for i in range(n):
+        same = [j for j in range(n) if (X[j] == X[i]).all()]
+        if len({y[j] for j in same}) > 1:
+            mixed.add(i)
+    best, counts = None, set()
+    for sub in combinations(pairs, n - 1):
+        parent = list(range(n))
+
+        def find(a, parent=parent):
+            while parent[a] != a:
+                a = parent[a]
+            return a
+
+        ok = True
+        for i, j in sub:
+            ri, rj = find(i), find(j)
+            if ri == rj:
+                ok = False
+                break
+            parent[ri] = rj
+        if not ok:
+            continue
+        w = sum(length[e] for e in sub)
+        if best is not None and w > best:
+            continue
+        if best is None or w < best:
+            best, counts = w, set()
+        counts.add(len(mixed | {v for i, j in sub if y[i] != y[j] for v in (i, j)}))
+    return min(counts), max(counts)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), n=st.integers(3, 7), metric=st.sampled_from(["euclidean", "gower"]))
+def test_tie_range_equals_every_minimum_tree(data, n, metric):
+    """Points on a small lattice (ties and copies everywhere): the range equals the least
+    and greatest N1 over every minimum spanning tree, found by brute force."""
+    row = st.lists(st.integers(0, 2), min_size=2, max_size=2)
+    X = np.array(data.draw(st.lists(row, min_size=n, max_size=n)), dtype=float)
+    y = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    if len(set(y.tolist())) < 2:
+        y[0] = 1 - y[1]
+    res = n1(X, y, metric=metric, tie_range=True)
+    assert res.range_exact
+    low, high = all_mst_boundary_counts(X, y, metric)
+    assert res.range == (Fraction(low, n), Fraction(high, n))
+    assert res.range[0] <= res.exact_value <= res.range[1]
+
+
+def test_tie_range_on_iris():
+    """Raw Euclidean iris: 13/150 under one tie-break and 14/150 under another
+    (../shared/spec/separability.md): the range holds both. Without ties it is one value."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    tenths = np.round(X * 10)  # the decimal values: their ties are exact (N1 is scale-free)
+    res = n1(tenths, y, tie_range=True)
+    assert res.range[0] <= Fraction(13, 150) and Fraction(14, 150) <= res.range[1]
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((300, 5))
+    labels = rng.integers(0, 3, 300)
+    plain = n1(Z, labels, tie_range=True)
+    assert plain.range == (plain.exact_value, plain.exact_value) and plain.range_exact
+    with pytest.raises(ValueError, match="multiclass='global'"):
+        n1(Z, labels, multiclass="pairwise", tie_range=True)

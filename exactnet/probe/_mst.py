@@ -45,7 +45,7 @@ from scipy.sparse.csgraph import connected_components
 
 from . import _mst_kernels as kern
 
-__all__ = ["Metric", "SpanningTree", "edge_less", "minimum_spanning_tree"]
+__all__ = ["DistinctTree", "Metric", "SpanningTree", "distinct_tree", "edge_less", "minimum_spanning_tree"]
 
 _U = 2.0**-53
 _U32 = 2.0**-24
@@ -61,7 +61,9 @@ class Metric:
     ``"euclidean"``: squared Euclidean distance (the same order as the distance).
     ``"gower"``: the mean over the d features of |x_f - y_f| / range_f (ECoL's and
     pymfe's convention; a constant feature adds 0 and still counts in d).
-    A computed distance w of exact value D satisfies |w - D| <= rel * D + tiny. With
+    A computed distance w of exact value D satisfies |w - D| <= rel * D + tiny (for
+    Gower, the features are first mapped onto [0, 1/d], which costs an absolute error of a
+    few units in the last place of 1). With
     integer features small enough that every squared Euclidean distance is an exact
     float64 (``exact_floats``), rel = tiny = 0."""
 
@@ -74,20 +76,25 @@ class Metric:
         n, p = X.shape
         self.p = p
         if self.gower:
-            spread = X.max(axis=0) - X.min(axis=0) if n else np.zeros(p)
+            low = X.min(axis=0) if n else np.zeros(p)
+            spread = X.max(axis=0) - low if n else np.zeros(p)
             self.cols = np.flatnonzero(spread > 0)
             self.exact_range = [Fraction(float(X[:, f].max())) - Fraction(float(X[:, f].min())) for f in self.cols]
-            self.points = np.ascontiguousarray(X[:, self.cols])
-            self.scale = (1.0 / spread[self.cols]) / p  # the kernels' Gower sum: sum_f |x_f - y_f| scale_f
-            terms = len(self.cols) + 4
+            # each feature mapped onto [0, 1/d]: the Gower distance is then the L1 distance
+            factor = (1.0 / spread[self.cols]) / p
+            self.points = np.ascontiguousarray((X[:, self.cols] - low[self.cols]) * factor)
+            k = len(self.cols)
+            # the sum's rounding (any order) relative to it, and an absolute error from
+            # rounding each coordinate (the subtraction, the two factors, the product: at
+            # most 4.1 u of a coordinate <= 1/d, twice per term, plus the difference)
+            self.rel = (k + 2) * _U / (1 - (k + 2) * _U) * 1.01
+            self.tiny = 10 * _U * k / p + (k + 4) * 2.0**-1022
         else:
             self.points = np.ascontiguousarray(X)
-            self.scale = np.zeros(0)
-            terms = p + 3
-        # the differences, products and the sum (any order), and for Gower the reciprocal
-        # ranges, the division by d and the product by the scale
-        self.rel = (terms + 4) * _U / (1 - (terms + 4) * _U) * (1 + 1e-12)
-        self.tiny = (terms + 4) * 2.0**-1022  # underflow: each term below the normal range
+            k = p + 3
+            # the differences, products and the sum (any order)
+            self.rel = (k + 4) * _U / (1 - (k + 4) * _U) * (1 + 1e-12)
+            self.tiny = (k + 4) * 2.0**-1022  # underflow: each term below the normal range
         spread_all = float(np.max(X.max(axis=0) - X.min(axis=0))) if n else 0.0
         self.exact_floats = not self.gower and bool(np.all(X == np.round(X))) and p * spread_all**2 <= 2.0**53 and n > 0
         if self.exact_floats:
@@ -99,7 +106,7 @@ class Metric:
         """The float64 distance of rows i and j, as the kernels compute it."""
         a, b = self.points[i], self.points[j]
         if self.gower:
-            return float(np.abs(a - b) @ self.scale)
+            return float(np.abs(a - b).sum())
         diff = a - b
         return float(diff @ diff)
 
@@ -327,7 +334,7 @@ class _Boruvka:
         length = np.empty(len(rows), dtype=np.int64)
         tau = np.empty(len(rows))
         kern.refine_lists(
-            met.points, met.scale, met.gower, rows, idx[fits], cnt[fits], hi2[fits], self.k, met.rel, met.tiny,
+            met.points, met.gower, rows, idx[fits], cnt[fits], hi2[fits], self.k, met.rel, met.tiny,
             nbr, w, length, tau,
         )  # fmt: skip
         if self.cand_cap > L.cap:
@@ -342,9 +349,7 @@ class _Boruvka:
             w = np.zeros((len(rows), cap))
             length = np.empty(len(rows), dtype=np.int64)
             tau = np.empty(len(rows))
-            kern.direct_lists(
-                met.points, met.scale, met.gower, rows, self.comp, self.k, met.rel, met.tiny, nbr, w, length, tau
-            )
+            kern.direct_lists(met.points, met.gower, rows, self.comp, self.k, met.rel, met.tiny, nbr, w, length, tau)
             fits = length <= cap
             if cap > L.cap:
                 L.grow(cap)
@@ -458,20 +463,27 @@ class _Boruvka:
         return edges, lengths
 
 
-def minimum_spanning_tree(
+@dataclass(frozen=True)
+class DistinctTree:
+    """The MST of the distinct rows of X (``rep[i]``: the first copy of distinct row i,
+    ``group[r]``: the distinct row of row r): ``edges`` (m - 1, 2) between distinct rows,
+    their float ``lengths``, and the :class:`Metric` of the distinct rows."""
+
+    rep: np.ndarray
+    group: np.ndarray
+    metric: Metric
+    edges: np.ndarray
+    lengths: np.ndarray
+    stats: dict[str, Any]
+
+
+def distinct_tree(
     X: np.ndarray, metric: str = "euclidean", *, k: int = 16, device: Any = None, progress: bool = False
-) -> SpanningTree:
-    """The exact MST of the rows of X (float64, finite, shape (n, p)) under the tie rule
-    (module docstring). ``k``: the list length (a speed knob; the tree does not depend on
-    it). ``device``: a CUDA torch device for the Euclidean matrix products (``None``: the
-    CPU); the Gower metric runs on the CPU."""
-    n = len(X)
-    if n <= 1:
-        return SpanningTree(np.zeros((0, 2), dtype=np.int64), 0.0, np.zeros(0), {"distinct": n})
+) -> DistinctTree:
+    """The MST of the distinct rows of X (see :func:`minimum_spanning_tree`)."""
     if device is not None and metric == "gower":
         raise ValueError("metric='gower' runs on the CPU; pass device=None (the device serves Euclidean distances)")
     rep, group = _distinct(X)
-    star = [(int(rep[g]), i) for i, g in enumerate(group.tolist()) if i != rep[g]]
     points = X[rep]
     if metric == "euclidean" and len(points) > 1:
         spread = float(np.max(points.max(axis=0) - points.min(axis=0)))
@@ -483,12 +495,32 @@ def minimum_spanning_tree(
     met = Metric(np.ascontiguousarray(points), metric)
     engine = _Boruvka(met, k, device, progress)
     tree, lengths = engine.run()
-    edges = np.array(
-        [(min(int(rep[i]), int(rep[j])), max(int(rep[i]), int(rep[j]))) for i, j in tree] + star, dtype=np.int64
-    ).reshape(-1, 2)
-    values = np.concatenate([np.asarray(lengths, dtype=np.float64), np.zeros(len(star))])
-    order = np.lexsort((edges[:, 1], edges[:, 0]))
-    weight = float(np.sum(np.sqrt(values))) if metric == "euclidean" else float(np.sum(values))
     stats = dict(engine.stats, distinct=len(points), k=engine.k, exact_comparisons=met.exact_comparisons)
     stats["device"] = str(device) if device is not None else "cpu"
-    return SpanningTree(edges[order], weight, values[order], stats)
+    edges = np.array(tree, dtype=np.int64).reshape(-1, 2)
+    return DistinctTree(rep, group, met, edges, np.asarray(lengths, dtype=np.float64), stats)
+
+
+def minimum_spanning_tree(
+    X: np.ndarray, metric: str = "euclidean", *, k: int = 16, device: Any = None, progress: bool = False
+) -> SpanningTree:
+    """The exact MST of the rows of X (float64, finite, shape (n, p)) under the tie rule
+    (module docstring). ``k``: the list length (a speed knob; the tree does not depend on
+    it). ``device``: a CUDA torch device for the Euclidean matrix products (``None``: the
+    CPU); the Gower metric runs on the CPU."""
+    n = len(X)
+    if n <= 1:
+        return SpanningTree(np.zeros((0, 2), dtype=np.int64), 0.0, np.zeros(0), {"distinct": n})
+    return expand(distinct_tree(X, metric, k=k, device=device, progress=progress))
+
+
+def expand(dt: DistinctTree) -> SpanningTree:
+    """The MST of all rows from that of the distinct rows: each copy joined to its first."""
+    rep, group = dt.rep, dt.group
+    star = [(int(rep[g]), i) for i, g in enumerate(group.tolist()) if i != rep[g]]
+    ends = rep[dt.edges]
+    edges = np.concatenate([np.sort(ends, axis=1), np.array(star, dtype=np.int64).reshape(-1, 2)])
+    values = np.concatenate([dt.lengths, np.zeros(len(star))])
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    weight = float(np.sum(values)) if dt.metric.gower else float(np.sum(np.sqrt(values)))
+    return SpanningTree(edges[order], weight, values[order], dt.stats)

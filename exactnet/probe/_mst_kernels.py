@@ -28,17 +28,33 @@ from numba import njit, prange
 __all__ = ["direct_lists", "first_outside", "gram_candidates", "refine_lists"]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _distance(X, scale, gower, i, j):
+# the error bounds hold for any summation order, so the sums may be reassociated
+# (vectorised) and contracted (fused multiply-adds)
+_FAST = {"reassoc", "contract"}
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _l1(X, i, j):
     s = 0.0
-    if gower:
-        for f in range(X.shape[1]):
-            s += abs(X[i, f] - X[j, f]) * scale[f]
-        return s
+    for f in range(X.shape[1]):
+        s += abs(X[i, f] - X[j, f])
+    return s
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FAST)
+def _squared(X, i, j):
+    s = 0.0
     for f in range(X.shape[1]):
         d = X[i, f] - X[j, f]
         s += d * d
     return s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _distance(X, gower, i, j):
+    if gower:
+        return _l1(X, i, j)
+    return _squared(X, i, j)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -133,8 +149,8 @@ def _write_list(w, cand, count, upper, k, rel, tiny, out_nbr, out_w, r):
     return kept, tau
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def refine_lists(X, scale, gower, rows, cand, cnt, hi2, k, rel, tiny, out_nbr, out_w, out_len, out_tau):
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def refine_lists(X, gower, rows, cand, cnt, hi2, k, rel, tiny, out_nbr, out_w, out_len, out_tau):
     """Each row's list from its candidates (module docstring); ``cnt[r]`` must not exceed
     the candidates' capacity."""
     b = len(rows)
@@ -144,33 +160,42 @@ def refine_lists(X, scale, gower, rows, cand, cnt, hi2, k, rel, tiny, out_nbr, o
         w = np.empty(count)
         upper = np.empty(count)
         for t in range(count):
-            d = _distance(X, scale, gower, i, cand[r, t])
+            d = _distance(X, gower, i, cand[r, t])
             w[t] = d
             upper[t] = min(hi2[r, t], d * (1.0 + rel) + tiny)
         out_len[r], out_tau[r] = _write_list(w, cand[r, :count], count, upper, k, rel, tiny, out_nbr, out_w, r)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def direct_lists(X, scale, gower, rows, comp, k, rel, tiny, out_nbr, out_w, out_len, out_tau):
-    """Each row's list from its float64 distances to every point outside its component."""
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FAST)
+def direct_lists(X, gower, rows, comp, k, rel, tiny, out_nbr, out_w, out_len, out_tau):
+    """Each row's list from its float64 distances to every point outside its component.
+    Rows go in tiles of 16 against each point in turn, so that a point is read once per
+    tile (the sweep is bound by memory otherwise)."""
     b = len(rows)
     m = X.shape[0]
-    for r in prange(b):
-        i = rows[r]
-        ci = comp[i]
+    tile = 16
+    for t in prange((b + tile - 1) // tile):
+        r0 = t * tile
+        r1 = min(b, r0 + tile)
+        W = np.empty((r1 - r0, m))
+        for j in range(m):
+            cj = comp[j]
+            for r in range(r0, r1):
+                i = rows[r]
+                W[r - r0, j] = -1.0 if comp[i] == cj else _distance(X, gower, i, j)
         cand = np.empty(m, dtype=np.int64)
         w = np.empty(m)
         upper = np.empty(m)
-        count = 0
-        for j in range(m):
-            if comp[j] == ci:
-                continue
-            d = _distance(X, scale, gower, i, j)
-            cand[count] = j
-            w[count] = d
-            upper[count] = d * (1.0 + rel) + tiny
-            count += 1
-        out_len[r], out_tau[r] = _write_list(w, cand, count, upper, k, rel, tiny, out_nbr, out_w, r)
+        for r in range(r0, r1):
+            count = 0
+            for j in range(m):
+                d = W[r - r0, j]
+                if d >= 0.0:
+                    cand[count] = j
+                    w[count] = d
+                    upper[count] = d * (1.0 + rel) + tiny
+                    count += 1
+            out_len[r], out_tau[r] = _write_list(w, cand, count, upper, k, rel, tiny, out_nbr, out_w, r)
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -44,7 +44,9 @@ TIE_RULE = "edges ordered by (distance, smaller index, larger index)"
 class N1Result:
     """N1 and what it was computed from. ``value`` = ``boundary`` / ``n`` (a Fraction in
     ``exact_value``); in pairwise mode ``value`` is the mean over class pairs and
-    ``pairwise[a, b]`` the N1 of classes a and b (NaN on the diagonal)."""
+    ``pairwise[a, b]`` the N1 of classes a and b (NaN on the diagonal). ``range``: with
+    ``tie_range=True``, N1's least and greatest value over every MST (every tie-break),
+    exact when ``range_exact``, else bounds on them."""
 
     value: float
     exact_value: Fraction
@@ -57,6 +59,8 @@ class N1Result:
     classes: tuple
     mst_weight: float
     pairwise: np.ndarray | None = None
+    range: tuple[Fraction, Fraction] | None = None
+    range_exact: bool | None = None
 
 
 def _check(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -101,25 +105,33 @@ def _device(device: Any) -> Any:
     return None if dev.type == "cpu" else dev
 
 
-def _n1_of(X: np.ndarray, y: np.ndarray, metric: str, device: Any, progress: bool) -> tuple[int, float]:
-    """(boundary points, tree length) of one MST over the rows of X."""
-    from ._mst import minimum_spanning_tree  # numba and scipy on first use
+def _n1_of(
+    X: np.ndarray, y: np.ndarray, metric: str, device: Any, progress: bool, tie_range: bool
+) -> tuple[int, float, Any]:
+    """(boundary points, tree length, the range over tie-breaks or None) of one MST over
+    the rows of X."""
+    from ._mst import distinct_tree, expand  # numba and scipy on first use
 
-    tree = minimum_spanning_tree(X, metric, device=device, progress=progress)
-    edges, total = tree.edges, tree.weight
+    dt = distinct_tree(X, metric, device=device, progress=progress)
+    tree = expand(dt)
+    edges = tree.edges
     cross = y[edges[:, 0]] != y[edges[:, 1]]
     boundary = np.zeros(len(X), dtype=bool)
     boundary[edges[cross, 0]] = True
     boundary[edges[cross, 1]] = True
     # identical points with mixed labels: all on the boundary, whichever zero-length edges
     # the tree uses among them
-    _, group = np.unique(X, axis=0, return_inverse=True)
-    group = group.reshape(-1)
+    group = dt.group
     for g in np.flatnonzero(np.bincount(group) > 1):
         members = group == g
         if len(np.unique(y[members])) > 1:
             boundary[members] = True
-    return int(boundary.sum()), total
+    ties = None
+    if tie_range:
+        from ._ties import n1_range
+
+        ties = n1_range(dt, y)
+    return int(boundary.sum()), tree.weight, ties
 
 
 def n1(
@@ -128,6 +140,7 @@ def n1(
     *,
     metric: Literal["euclidean", "gower"] = "euclidean",
     multiclass: Literal["global", "pairwise"] = "global",
+    tie_range: bool = False,
     device: Any = None,
     progress: bool = False,
 ) -> N1Result:
@@ -140,7 +153,9 @@ def n1(
     ``"pairwise"``, the mean over class pairs of the N1 of each pair's own MST (the matrix
     in ``pairwise``). Exact: distances compared in rationals where float64 cannot settle
     them, ties by (distance, smaller index, larger index), identical points with mixed
-    labels all on the boundary (module docstring). ``device``: ``"cuda"`` (or a torch
+    labels all on the boundary (module docstring). ``tie_range=True`` adds N1's least and
+    greatest value over every MST (every tie-break; ``range``, exact when ``range_exact``,
+    else bounds; one more O(n^2 p) pass, :mod:`exactnet.probe._ties`). ``device``: ``"cuda"`` (or a torch
     device) runs the Euclidean matrix products there; ``progress``: tqdm bars.
     """
     Xa, ya = _check(X, y)
@@ -152,16 +167,21 @@ def n1(
     classes = tuple(np.unique(ya).tolist())
     n, d = Xa.shape
     if multiclass == "global":
-        b, total = _n1_of(Xa, ya, metric, dev, progress)
+        b, total, ties = _n1_of(Xa, ya, metric, dev, progress, tie_range)
         q = Fraction(b, n)
-        return N1Result(float(q), q, b, n, d, metric, multiclass, TIE_RULE, classes, total)
+        if ties is None:
+            return N1Result(float(q), q, b, n, d, metric, multiclass, TIE_RULE, classes, total)
+        span = (Fraction(ties.low, n), Fraction(ties.high, n))
+        return N1Result(float(q), q, b, n, d, metric, multiclass, TIE_RULE, classes, total, None, span, ties.exact)
+    if tie_range:
+        raise ValueError("tie_range=True needs multiclass='global' (one tree); call n1 on each pair for theirs")
     k = len(classes)
     mat = np.full((k, k), np.nan)
     fracs = []
     bsum = 0
     for a, c in combinations(range(k), 2):
         mask = (ya == classes[a]) | (ya == classes[c])
-        b, _ = _n1_of(Xa[mask], ya[mask], metric, dev, progress)
+        b, _, _ = _n1_of(Xa[mask], ya[mask], metric, dev, progress, False)
         q = Fraction(b, int(mask.sum()))
         mat[a, c] = mat[c, a] = float(q)
         fracs.append(q)
