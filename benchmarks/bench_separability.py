@@ -108,7 +108,7 @@ def _scale_child(n: int, p: int, device: str | None) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     X, y = clusters(n, p)
     n1(*clusters(60, 8), device=device)  # compile (or load) the kernels first
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    base = _current_rss_gib()
     if device is not None:
         import torch
 
@@ -128,6 +128,12 @@ def _scale_child(n: int, p: int, device: str | None) -> None:
     print(json.dumps(out), flush=True)
 
 
+def _current_rss_gib() -> float:
+    with open("/proc/self/status") as fh:
+        kib = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+    return kib / 2**20
+
+
 def _run_child(n: int, p: int, device: str | None) -> dict:
     cmd = [sys.executable, __file__, "--child", f"{n},{p},{device or ''}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
@@ -141,7 +147,8 @@ def part_scale(repeat: int) -> None:
     print(
         f"exact N1, n = 20,000, p = 512, CPU: best {min(secs):.1f} s (spread {max(secs) - min(secs):.1f} s over "
         f"{len(secs)} fresh processes), peak RSS {max(x['peak_rss_gib'] for x in runs):.2f} GiB "
-        f"(data {r['data_gib']:.2f} GiB, before the call {r['rss_before_gib']:.2f} GiB); N1 = {r['n1']:.5f}",
+        f"of the whole process (data {r['data_gib']:.2f} GiB, resident before the call {r['rss_before_gib']:.2f} GiB); "
+        f"N1 = {r['n1']:.5f}",
         flush=True,
     )
 

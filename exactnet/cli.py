@@ -13,8 +13,10 @@ import json
 import re
 import sys
 from fractions import Fraction
+from typing import Any
 
 from .extras import MissingExtraError, require
+from .probe.separability import MEASURES
 from .regions._common import RegionLimitError
 
 __all__ = ["main"]
@@ -152,6 +154,41 @@ def _parser() -> argparse.ArgumentParser:
     sg.add_argument("--png", help="write the signature plot (PNG or SVG)")
     sg.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    sp = sub.add_parser(
+        "separability",
+        help="class separability (N1, F1, N2, N3, linear probe, GDV) of every layer's representation",
+    )
+    sp.add_argument(
+        "--model",
+        default=None,
+        help="digits-cnn or digits-mlp (exactnet's small models for 1 x 8 x 8 digits; default digits-cnn) or a "
+        "torchvision classifier (random init unless --weights)",
+    )
+    sp.add_argument(
+        "--weights", help="the model's state_dict: .pt/.pth read with torch.load(weights_only=True), or .safetensors"
+    )
+    sp.add_argument(
+        "--data",
+        default="digits",
+        help="digits (scikit-learn's bundled digits, all 1,797), a folder with a subfolder of images per class, or "
+        "MNIST:ROOT / FashionMNIST:ROOT / KMNIST:ROOT (files already on disk)",
+    )
+    sp.add_argument(
+        "--measures", default=",".join(MEASURES), help=f"comma-separated, from {','.join(MEASURES)} (default: all)"
+    )
+    sp.add_argument("--metric", choices=["euclidean", "gower"], default="euclidean")
+    sp.add_argument("--samples", type=int, default=2048, help="rows kept per layer (a seeded sample); default 2048")
+    sp.add_argument("--image-size", type=int, default=224, help="image size for torchvision models (default 224)")
+    sp.add_argument(
+        "--reduction", default="flatten", help="flatten (default: every feature), channel_mean, positions, project:K"
+    )
+    sp.add_argument("--batch-size", type=int, default=64)
+    sp.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    sp.add_argument("--seed", type=int, default=0, help="seeds the weights and the sampling")
+    sp.add_argument("--json", action="store_true", help="print JSON: layers = [{name, type, d, n, n1, f1, ...}]")
+    sp.add_argument("--png", help="write a picture of every measure per layer (PNG or SVG)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
+
     nn = sub.add_parser("n1", help="N1 (and F1) of a feature matrix X and labels y stored in an .npz file")
     nn.add_argument("data", help=".npz file with arrays X (n, d) and y (n,) (read without pickles)")
     nn.add_argument("--metric", choices=["euclidean", "gower"], default="euclidean")
@@ -199,6 +236,8 @@ def _run(args: argparse.Namespace) -> int:
         return _warmup()
     if args.command == "n1":
         return _n1(args)
+    if args.command == "separability":
+        return _separability(args)
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
 
 
@@ -624,6 +663,82 @@ def _signature(args) -> int:
         print(json.dumps(docs[0] if len(docs) == 1 else {"models": docs}, indent=1))
     if args.png:
         _save(plot_signatures(sigs), args.png, announce=not args.json, dpi=120)
+    return 0
+
+
+def _separability(args) -> int:
+    """Class separability of every layer of one model on labelled data."""
+    require("torch", "the separability of a torch model")
+    import torch
+
+    from .probe.data import SMALL_MODELS, digits_data, image_data, model_by_name
+    from .probe.separability import layerwise_separability
+
+    def fail(msg: str) -> SystemExit:
+        return SystemExit(f"exactnet separability: {msg}")
+
+    name = args.model or "digits-cnn"
+    measures = [m.strip() for m in args.measures.split(",") if m.strip()]
+    bad = [m for m in measures if m not in MEASURES]
+    if bad or not measures:
+        raise fail(f"--measures {args.measures!r}: choose from {','.join(MEASURES)}")
+    if args.samples < 2:
+        raise fail(f"--samples {args.samples}; at least 2 are needed")
+    reduction: Any = args.reduction
+    if reduction.startswith("project:"):
+        try:
+            reduction = ("project", int(reduction.split(":", 1)[1]))
+        except ValueError:
+            raise fail(f"--reduction {args.reduction!r}; write project:K with an integer K") from None
+    if args.device is not None and args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise fail(f"--device {args.device} but torch sees no CUDA device; use --device cpu")
+    small = name in SMALL_MODELS
+    try:
+        model = model_by_name(name, seed=args.seed, weights=args.weights)
+    except (ValueError, ImportError, OSError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        if args.data == "digits":
+            x, y = digits_data(rgb=not small, size=None if small else args.image_size)
+        else:
+            # the small models take one grey channel of 8 x 8 in [0, 1], as the digits
+            x, y, _ = image_data(args.data, size=8 if small else args.image_size, rgb=not small, seed=args.seed)
+    except (ValueError, ImportError) as exc:
+        raise fail(f"--data {args.data}: {exc}") from None
+    try:
+        res = layerwise_separability(
+            model,
+            x,
+            labels=y,
+            measures=measures,
+            metric=args.metric,
+            reduction=reduction,
+            samples=args.samples,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet and not args.json,
+            name=name,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    if args.json:
+        print(json.dumps(dict(res.to_json(), data=args.data, inputs=len(x)), indent=1, default=float))
+    else:
+        print(f"{res}\n({args.data}: {len(x)} inputs of shape {tuple(x.shape[1:])})")
+    if args.png:
+        require("matplotlib", "writing pictures")
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 3.0), squeeze=False)
+        for ax, m in zip(axes[0], measures):
+            res.plot(m, ax=ax)
+            ax.set_title(m)
+        fig.tight_layout()
+        _save(fig, args.png, announce=not args.json, dpi=120)
     return 0
 
 

@@ -61,3 +61,28 @@ def test_nonlinearity_signature_quick(tmp_path, monkeypatch, capsys):
     assert "squeezenet1_1: 26 activations" in text  # stem, 8 Fire modules x 3, classifier
     assert "resnet18: 17 activations" in text
     assert out.stat().st_size > 20_000
+
+
+def test_separability_digits_quick(tmp_path, monkeypatch, capsys):
+    import json
+
+    import torch
+
+    threads = torch.get_num_threads()
+    out, doc = tmp_path / "sep.png", tmp_path / "sep.json"
+    monkeypatch.setattr(sys, "argv", ["separability_digits.py", "--quick", "--out", str(out), "--json", str(doc)])
+    runpy.run_path(str(EXAMPLES / "separability_digits.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    assert out.stat().st_size > 20_000 and torch.get_num_threads() == threads
+    for arch in ("digits-cnn", "digits-mlp"):
+        assert f"{arch}, 100% of the training data: through training" in text
+        assert f"{arch}, epoch 6: with fewer training samples" in text
+    runs = json.loads(doc.read_text())
+    assert set(runs) == {"digits-cnn 10%", "digits-cnn 100%", "digits-mlp 10%", "digits-mlp 100%"}
+    cnn = runs["digits-cnn 100%"]
+    assert cnn["test_accuracy"] > 0.9 and runs["digits-cnn 10%"]["test_accuracy"] < cnn["test_accuracy"]
+    layers = cnn["epochs"]["6"]["layers"]
+    assert [layer["name"] for layer in layers] == ["input", "1", "3", "7"]
+    assert all(0 <= layer["n1"] < 1 and 0 <= layer["probe"] <= 1 for layer in layers)
+    # training separates the classes at the last hidden layer: N1 falls from initialisation
+    assert layers[-1]["n1"] < cnn["epochs"]["0"]["layers"][-1]["n1"]

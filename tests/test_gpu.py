@@ -52,3 +52,17 @@ def test_cuda_signature_equals_the_cpu_signature():
     gpu = signature(model, data, samples=300, device="cuda", progress=False)
     assert [r.name for r in gpu.layers] == [r.name for r in cpu.layers]
     np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-7, atol=1e-10)
+
+
+def test_cuda_separability_equals_the_cpu_one():
+    from exactnet.probe import layerwise_separability
+
+    rng = np.random.default_rng(2)
+    X = torch.from_numpy(rng.standard_normal((400, 12)))
+    y = rng.integers(0, 3, 400)
+    model = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.ReLU())
+    model = model.double()
+    cpu = layerwise_separability(model, X, labels=y, measures=("n1", "n3"), progress=False)
+    gpu = layerwise_separability(model, X, labels=y, measures=("n1", "n3"), device="cuda", progress=False)
+    np.testing.assert_array_equal(gpu.values("n1"), cpu.values("n1"))
+    np.testing.assert_allclose(gpu.values("n3"), cpu.values("n3"))

@@ -44,6 +44,9 @@ _EXPORTS = {
     "N1Result": ".separability",
     "f1": ".separability",
     "n1": ".separability",
+    "MEASURES": ".separability",
+    "SeparabilityScore": ".separability",
+    "layerwise_separability": ".separability",
     "gdv": ".companions",
     "linear_probe": ".companions",
     "n2": ".companions",
@@ -52,6 +55,7 @@ _EXPORTS = {
     "LayerScoreFunction": ".runner",
     "LayerwiseResult": ".runner",
     "layerwise": ".runner",
+    "layerwise_table": ".runner",
     "plot_layerwise": ".runner",
 }
 
@@ -64,6 +68,14 @@ if TYPE_CHECKING:
     from .nonlinearity import AffinityScore, plot_signatures, signature
     from .recording import ACTIVATION_TYPES, LayerCapture, activation_modules, capture
     from .reductions import Projection
-    from .runner import LayerData, LayerRow, LayerScoreFunction, LayerwiseResult, layerwise, plot_layerwise
+    from .runner import (
+        LayerData,
+        LayerRow,
+        LayerScoreFunction,
+        LayerwiseResult,
+        layerwise,
+        layerwise_table,
+        plot_layerwise,
+    )
     from .sampling import sample_priorities
-    from .separability import N1Result, f1, n1
+    from .separability import MEASURES, N1Result, SeparabilityScore, f1, layerwise_separability, n1

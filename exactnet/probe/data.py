@@ -1,15 +1,22 @@
-"""Inputs and models for signatures on a machine without downloads.
+"""Inputs and models for the layer-wise scores on a machine without downloads.
 
 * :func:`random_images`: seeded random images, normalised like ImageNet inputs.
 * :func:`digits_images`: scikit-learn's bundled 8 x 8 digits (1,797 images), resized to
-  the model's input size, grey replicated to three channels.
+  the model's input size, grey replicated to three channels; :func:`digits_data`: the
+  same with their labels, or as they are (1 x 8 x 8 in [0, 1]) for the small models.
+* :func:`image_data`: labelled images from disk: an image folder (a subfolder per class)
+  or torchvision's MNIST, FashionMNIST or KMNIST files under a root (no download).
 * :func:`torchvision_model`: a torchvision classifier with random (seeded) weights, or a
-  user's own state_dict read with ``torch.load(weights_only=True)`` / safetensors.
+  user's own state_dict read with ``torch.load(weights_only=True)`` / safetensors;
+  :func:`model_by_name`: that, or one of the small models of :data:`SMALL_MODELS`
+  (``digits-cnn``, ``digits-mlp``) for 1 x 8 x 8 digits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +28,20 @@ import torch  # noqa: E402
 
 from ..net.io import read_state_dict  # noqa: E402
 
-__all__ = ["random_images", "digits_images", "torchvision_model"]
+__all__ = [
+    "SMALL_MODELS",
+    "digits_cnn",
+    "digits_data",
+    "digits_images",
+    "digits_mlp",
+    "image_data",
+    "model_by_name",
+    "random_images",
+    "torchvision_model",
+]
+
+#: torchvision data sets read from their own files without pickles (``NAME:ROOT``)
+TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "KMNIST")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -87,6 +107,142 @@ def torchvision_model(name: str, *, seed: int = 0, weights: str | Path | None = 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = torchvision.models.get_model(name, weights=None)
+    if weights is not None:
+        state = read_state_dict(weights)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"{weights}: does not fit {name}: {str(exc).splitlines()[0]} ...") from None
+    return model.eval()
+
+
+def digits_data(*, size: int | None = None, rgb: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """All 1,797 of scikit-learn's bundled digits with their labels ``(x, y)``: ``x`` of
+    shape (n, 1, 8, 8) in [0, 1] (float32) as they are, or, with ``rgb=True``, as
+    :func:`digits_images` makes them for a torchvision model (``size`` x ``size``, three
+    channels, ImageNet-normalised); ``y`` int64 in 0..9."""
+    require("sklearn", "the digits data")
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    y = torch.from_numpy(data.target.astype(np.int64))
+    if rgb:
+        return digits_images(None, size or 224), y
+    x = torch.from_numpy(data.images.astype(np.float32) / 16.0).unsqueeze(1)
+    if size is not None and size != 8:
+        _check_counts(1, size)
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return x, y
+
+
+def image_data(
+    source: str | Path, *, size: int = 224, rgb: bool = True, limit: int | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Labelled images from disk, never downloaded: ``(x, y, class names)``.
+
+    ``source``: a folder with one subfolder of images per class (torchvision's
+    ``ImageFolder``), or ``NAME:ROOT`` for torchvision's ``MNIST``, ``FashionMNIST`` or
+    ``KMNIST`` files under ROOT (its test split, ``download=False``; formats that unpickle,
+    such as CIFAR's, are refused: convert them to an image folder). Images are resized
+    and centre-cropped to ``size`` x ``size``; ``rgb=True`` gives three ImageNet-normalised
+    channels (for torchvision models), ``rgb=False`` one grey channel in [0, 1].
+    ``limit``: at most that many images, a seeded random subset."""
+    try:
+        import torchvision
+        from torchvision import transforms
+    except ImportError as exc:
+        raise ImportError("image data needs torchvision: pip install torchvision") from exc
+    _check_counts(1, size)
+    steps: list[Any] = [transforms.Resize(size), transforms.CenterCrop(size)]
+    steps.append(transforms.Grayscale(3 if rgb else 1))
+    steps.append(transforms.ToTensor())
+    if rgb:
+        steps.append(transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD))
+    transform = transforms.Compose(steps)
+    text = str(source)
+    name, sep, root = text.partition(":")
+    if sep and name in dir(torchvision.datasets) and not Path(text).exists():
+        if name not in TORCHVISION_DATASETS:
+            raise ValueError(
+                f"data {text!r}: torchvision's {name} is not read here (its files may need unpickling); use one of "
+                f"{', '.join(TORCHVISION_DATASETS)}, or save the images as a folder with a subfolder per class"
+            )
+        try:
+            dataset = getattr(torchvision.datasets, name)(root, train=False, download=False, transform=transform)
+        except RuntimeError as exc:
+            raise ValueError(f"data {text!r}: {exc} (nothing is downloaded: put {name}'s files under {root})") from None
+        classes = [str(c) for c in dataset.classes]
+    else:
+        folder = Path(text)
+        if not folder.is_dir():
+            raise ValueError(
+                f"data {text!r} is not a folder; pass a folder with a subfolder of images per class, or NAME:ROOT "
+                f"with NAME one of {', '.join(TORCHVISION_DATASETS)}"
+            )
+        try:
+            dataset = torchvision.datasets.ImageFolder(str(folder), transform=transform)
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise ValueError(f"data {text!r}: {exc}") from None
+        classes = list(dataset.classes)
+    order = np.arange(len(dataset))
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit={limit!r}; ask for at least one image")
+        if limit < len(order):
+            order = np.sort(np.random.default_rng(seed).choice(len(order), size=limit, replace=False))
+    xs, ys = [], []
+    for i in order.tolist():
+        img, label = dataset[i]
+        xs.append(img)
+        ys.append(int(label))
+    if not xs:
+        raise ValueError(f"data {text!r} holds no images")
+    return torch.stack(xs), torch.tensor(ys, dtype=torch.int64), classes
+
+
+def digits_cnn(width: int = 16, classes: int = 10) -> torch.nn.Module:
+    """A small CNN for 1 x 8 x 8 digits: conv 3x3 (``width``) - ReLU - conv 3x3
+    (2 ``width``) - ReLU - max-pool 2 - linear 64 - ReLU - linear ``classes``."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(2 * width * 16, 64),
+        nn.ReLU(),
+        nn.Linear(64, classes),
+    )
+
+
+def digits_mlp(hidden: tuple[int, ...] = (128, 64), classes: int = 10) -> torch.nn.Module:
+    """A small MLP for 1 x 8 x 8 digits: flatten - (linear - ReLU) per ``hidden`` width -
+    linear ``classes``."""
+    nn = torch.nn
+    layers: list[torch.nn.Module] = [nn.Flatten()]
+    width = 64
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers.append(nn.Linear(width, classes))
+    return nn.Sequential(*layers)
+
+
+#: exactnet's small models (for 1 x 8 x 8 inputs such as :func:`digits_data`)
+SMALL_MODELS: dict[str, Callable[[], torch.nn.Module]] = {"digits-cnn": digits_cnn, "digits-mlp": digits_mlp}
+
+
+def model_by_name(name: str, *, seed: int = 0, weights: str | Path | None = None) -> torch.nn.Module:
+    """A model of :data:`SMALL_MODELS` (initialised under ``torch.manual_seed(seed)``) or
+    a torchvision classifier (:func:`torchvision_model`), in eval mode, with the
+    state_dict in ``weights`` (read without pickles) when given."""
+    if name not in SMALL_MODELS:
+        return torchvision_model(name, seed=seed, weights=weights)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = SMALL_MODELS[name]()
     if weights is not None:
         state = read_state_dict(weights)
         try:

@@ -47,7 +47,15 @@ if TYPE_CHECKING:
     from .recording import ModuleSelection
     from .reductions import ReductionLike
 
-__all__ = ["LayerData", "LayerRow", "LayerScoreFunction", "LayerwiseResult", "layerwise", "plot_layerwise"]
+__all__ = [
+    "LayerData",
+    "LayerRow",
+    "LayerScoreFunction",
+    "LayerwiseResult",
+    "layerwise",
+    "layerwise_table",
+    "plot_layerwise",
+]
 
 NEEDS = ("input", "output", "labels", "paths")
 
@@ -203,6 +211,34 @@ class LayerwiseResult:
         """Draw the value ``key`` (default: the primary one) against the layer index on
         ``ax`` (a new figure if None); returns the figure. See :func:`plot_layerwise`."""
         return plot_layerwise([self], key=key, ax=ax, normalized_depth=False, **kwargs)
+
+
+def layerwise_table(
+    results: Sequence[LayerwiseResult] | Mapping[str, LayerwiseResult], *, key: str | None = None
+) -> str:
+    """One value per layer for several results of the same network (epochs, training-set
+    sizes, ...): a plain-text table with a row per layer and a column per result
+    (``results`` as ``{label: result}``, or a list labelled by position). ``key``: the
+    value shown (default: the primary one of the first result). Networks with other
+    layers compare in :func:`plot_layerwise` (relative depth)."""
+    items = list(results.items()) if isinstance(results, Mapping) else [(str(i), r) for i, r in enumerate(results)]
+    if not items:
+        raise ValueError("results is empty; pass one or more LayerwiseResult objects")
+    names = [row.name for row in items[0][1].layers]
+    for label, res in items[1:]:
+        if [row.name for row in res.layers] != names:
+            raise ValueError(
+                f"results[{label!r}] has other layers than results[{items[0][0]!r}]; a table compares one network "
+                "(compare networks with plot_layerwise, which uses the relative depth)"
+            )
+    shown = key or items[0][1].primary
+    width = max([len("layer")] + [len(n) for n in names])
+    cols = [max(10, len(label)) for label, _ in items]
+    lines = [f"{shown} per layer", f"{'layer':<{width}}" + "".join(f"  {lab:>{w}}" for (lab, _), w in zip(items, cols))]
+    for i, n in enumerate(names):
+        cells = "".join(f"  {_cell(res.layers[i].values.get(shown)):>{w}}" for (_, res), w in zip(items, cols))
+        lines.append(f"{n:<{width}}{cells}")
+    return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:

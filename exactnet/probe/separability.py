@@ -1,6 +1,7 @@
 """Class separability of a representation: N1, the fraction of points on the class boundary
-of a minimum spanning tree, computed exactly; and F1, the maximum Fisher's discriminant
-ratio (:func:`f1`).
+of a minimum spanning tree, computed exactly; F1, the maximum Fisher's discriminant ratio
+(:func:`f1`); and all of them with the companions of :mod:`exactnet.probe.companions` at
+every layer of a network (:class:`SeparabilityScore`, :func:`layerwise_separability`).
 
 N1 (Ho & Basu, "Complexity measures of supervised classification problems", IEEE TPAMI
 24(3), 2002; Lorena et al., "How Complex is your Classification Problem?", ACM Computing
@@ -27,15 +28,23 @@ O(n^2 p) time in a few passes, O(n (p + k)) memory, never the n x n matrix. On 2
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import combinations
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["N1Result", "f1", "n1", "mst_edges"]
+if TYPE_CHECKING:
+    import torch
+
+    from .recording import ModuleSelection
+    from .reductions import ReductionLike
+    from .runner import LayerData, LayerwiseResult
+
+__all__ = ["MEASURES", "N1Result", "SeparabilityScore", "f1", "layerwise_separability", "mst_edges", "n1"]
 
 TIE_RULE = "edges ordered by (distance, smaller index, larger index)"
 
@@ -211,3 +220,142 @@ def f1(X: ArrayLike, y: ArrayLike) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(within > 0, between / within, np.where(between > 0, np.inf, 0.0))
     return float(1.0 / (1.0 + ratio.max()))
+
+
+#: the measures of :class:`SeparabilityScore`, in their order
+MEASURES = ("n1", "f1", "n2", "n3", "probe", "gdv")
+
+
+@dataclass(frozen=True)
+class SeparabilityScore:
+    """Class separability of a layer's output rows, as a score for
+    :func:`~exactnet.probe.layerwise`: any of N1 (:func:`n1`, exact), F1 (:func:`f1`),
+    N2 and N3 (:func:`~exactnet.probe.companions.n2`, :func:`~exactnet.probe.companions.n3`),
+    the linear-probe accuracy (``probe``, :func:`~exactnet.probe.companions.linear_probe`)
+    and GDV (:func:`~exactnet.probe.companions.gdv`), after Ho, "Complexity of
+    Representations in Deep Learning", ICPR 2022 (arXiv 2209.00525), and Lorena et al.,
+    ACM Computing Surveys 52(5), 2019. The first measure is the primary value.
+
+    A measure that cannot be computed on a layer (a class with one row in the sample for
+    N2 and the probe, every feature constant for GDV) is NaN, flagged ``skipped``, with
+    a warning that says why. N1's tree runs on the layer's device when it is CUDA."""
+
+    measures: tuple[str, ...] = MEASURES
+    metric: Literal["euclidean", "gower"] = "euclidean"
+
+    name = "separability"
+    needs = ("output", "labels")
+    legend = {
+        "skipped": "a measure could not be computed on this layer (a class with one row, or every feature "
+        "constant); it is NaN and a warning said why"
+    }
+
+    def __post_init__(self) -> None:
+        if isinstance(self.measures, str) or not self.measures:
+            raise ValueError(f"measures={self.measures!r}; pass a non-empty tuple of {MEASURES}")
+        bad = [m for m in self.measures if m not in MEASURES]
+        if bad:
+            raise ValueError(f"measures: unknown {bad}; choose from {MEASURES}")
+        if self.metric not in ("euclidean", "gower"):
+            raise ValueError(f"metric must be 'euclidean' or 'gower'; got {self.metric!r}")
+
+    @property
+    def primary(self) -> str:
+        return self.measures[0]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"measures": list(self.measures), "metric": self.metric}
+
+    def __call__(self, layer: LayerData) -> dict[str, Any]:
+        assert layer.output is not None and layer.labels is not None  # needs output and labels
+        return self.measure(layer.output.numpy(), layer.labels.numpy(), name=layer.name, device=layer.device)
+
+    def measure(self, X: np.ndarray, y: np.ndarray, *, name: str = "", device: Any = None) -> dict[str, Any]:
+        """The measures of rows X with labels y (``name``: the layer, for warnings)."""
+        import warnings
+
+        from . import companions
+
+        on_cuda = getattr(device, "type", "cpu") == "cuda"
+        compute = {
+            "n1": lambda: n1(X, y, metric=self.metric, device=device if on_cuda else None).value,
+            "f1": lambda: f1(X, y),
+            "n2": lambda: companions.n2(X, y, metric=self.metric),
+            "n3": lambda: companions.n3(X, y, metric=self.metric),
+            "probe": lambda: companions.linear_probe(X, y),
+            "gdv": lambda: companions.gdv(X, y),
+        }
+        out: dict[str, Any] = {}
+        skipped = False
+        for m in self.measures:
+            try:
+                out[m] = float(compute[m]())
+            except ValueError as err:
+                warnings.warn(f"layer {name}: {m} skipped: {err}", stacklevel=3)
+                out[m] = float("nan")
+                skipped = True
+        out["skipped"] = skipped
+        return out
+
+
+def layerwise_separability(
+    model: torch.nn.Module,
+    data: torch.Tensor | Iterable[Any],
+    *,
+    labels: ArrayLike | None = None,
+    measures: Sequence[str] = MEASURES,
+    metric: Literal["euclidean", "gower"] = "euclidean",
+    layers: ModuleSelection | None = None,
+    reduction: ReductionLike = "channel_mean",
+    samples: int | None = 2048,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    name: str | None = None,
+    include_input: bool = True,
+) -> LayerwiseResult:
+    """Class separability of every layer's representation: :func:`~exactnet.probe.layerwise`
+    with :class:`SeparabilityScore` (Ho, ICPR 2022, arXiv 2209.00525: complexity through
+    the layers). ``data``: inputs with ``labels``, or batches ``(inputs, labels)``;
+    ``reduction``: how an activation becomes a row (``"flatten"`` keeps every feature,
+    ``"channel_mean"``, the default, one per channel; N1 is exact on the rows as reduced).
+    Returns a :class:`~exactnet.probe.LayerwiseResult` with a value per measure per layer
+    (``table()``, ``to_json()``, ``plot(key)``). With ``include_input`` (and ``data`` a
+    tensor with ``labels``) the first row, ``input``, measures the flattened inputs
+    themselves (the same sampled rows), the baseline the layers are compared with."""
+    import dataclasses
+    import time
+
+    from .runner import LayerRow, layerwise
+
+    score = SeparabilityScore(measures=tuple(measures), metric=metric)
+    res = layerwise(
+        model,
+        data,
+        score,
+        layers=layers,
+        reduction=reduction,
+        samples=samples,
+        batch_size=batch_size,
+        labels=labels,
+        seed=seed,
+        device=device,
+        progress=progress,
+        name=name,
+    )
+    import torch
+
+    if not include_input or labels is None or not isinstance(data, torch.Tensor):
+        return res
+    from .sampling import bottom_k, sample_priorities
+
+    index = np.arange(len(data))
+    keep = bottom_k(sample_priorities(seed, index), index, None, samples) if samples is not None else index
+    t0 = time.perf_counter()
+    X = data[torch.from_numpy(keep)].reshape(len(keep), -1).double().cpu().numpy()
+    y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)[keep]
+    values = score.measure(X, y, name="input")
+    row = LayerRow("input", "input", X.shape[1], X.shape[0], values, time.perf_counter() - t0)
+    return dataclasses.replace(res, layers=(row, *res.layers))
