@@ -328,3 +328,19 @@ def test_tie_range_on_iris():
     assert plain.range == (plain.exact_value, plain.exact_value) and plain.range_exact
     with pytest.raises(ValueError, match="multiclass='global'"):
         n1(Z, labels, multiclass="pairwise", tie_range=True)
+
+
+def test_gower_n1_equals_pymfe():
+    """pymfe's N1 (Gower distances, one tree) on iris (16/150) and on random data."""
+    from pymfe.mfe import MFE
+    from sklearn.datasets import load_iris
+
+    def pymfe_n1(X, y):
+        mfe = MFE(groups=["complexity"], features=["n1"], suppress_warnings=True)
+        mfe.fit(X, y, suppress_warnings=True)
+        names, values = mfe.extract(suppress_warnings=True)
+        return values[names.index("n1")]
+
+    rng = np.random.default_rng(5)
+    for X, y in [load_iris(return_X_y=True), (rng.standard_normal((300, 7)), rng.integers(0, 3, 300))]:
+        assert n1(X, y, metric="gower").value == pymfe_n1(X, y)
