@@ -58,33 +58,25 @@ def _distance(X, gower, i, j):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _kth_smallest(values, count, k):
-    """The k-th smallest of values[:count] (count >= k >= 1)."""
-    buf = np.empty(k)
-    filled = 0
-    worst = np.inf
+def _argmax(buf):
     where = 0
-    for t in range(count):
-        v = values[t]
-        if filled < k:
-            buf[filled] = v
-            filled += 1
-            if filled == k:
-                worst = buf[0]
-                where = 0
-                for q in range(1, k):
-                    if buf[q] > worst:
-                        worst = buf[q]
-                        where = q
-        elif v < worst:
-            buf[where] = v
-            worst = buf[0]
-            where = 0
-            for q in range(1, k):
-                if buf[q] > worst:
-                    worst = buf[q]
-                    where = q
-    return worst
+    for q in range(1, len(buf)):
+        if buf[q] > buf[where]:
+            where = q
+    return where
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _kth_smallest(values, count, k):
+    """The k-th smallest of values[:count] (count >= k >= 1): the largest of a buffer of
+    the k smallest seen so far."""
+    buf = values[:k].copy()
+    where = _argmax(buf)
+    for t in range(k, count):
+        if values[t] < buf[where]:
+            buf[where] = values[t]
+            where = _argmax(buf)
+    return buf[where]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -94,7 +86,8 @@ def gram_candidates(G, rows, sq, nrm, comp, k, c_err, e_abs, eta, d_abs, inv_s2,
     With Z the float32 points, G[r, j] = Z[rows[r]] . Z[j] as float32 computed, sq and
     nrm the float64 squared norms and norms of Z: s = sq_i + sq_j - 2 G[r, j] is within
     c_err (N_i + N_j)^2 + e_abs of |Z_i - Z_j|^2, and the scaled distance of the exact
-    points within eta (N_i + N_j) + d_abs of |Z_i - Z_j|. ``out_hi2`` gets the upper
+    points within eta (N_i + N_j) + d_abs of |Z_i - Z_j|. The candidates: lower bound at
+    most (1 + 1e-9) times the k-th smallest upper bound. ``out_hi2`` gets the upper
     bounds on the squared distances in the points' own units (times ``inv_s2``)."""
     b, m = G.shape
     cap = out_idx.shape[1]
@@ -102,27 +95,28 @@ def gram_candidates(G, rows, sq, nrm, comp, k, c_err, e_abs, eta, d_abs, inv_s2,
         i = rows[r]
         ci = comp[i]
         his = np.empty(m)
+        los = np.empty(m)
+        js = np.empty(m, dtype=np.int64)
         count = 0
         for j in range(m):
             if comp[j] == ci:
                 continue
             S = nrm[i] + nrm[j]
             s = sq[i] + sq[j] - 2.0 * np.float64(G[r, j])
-            his[count] = math.sqrt(max(s + c_err * S * S + e_abs, 0.0)) + eta * S + d_abs
+            err = c_err * S * S + e_abs
+            his[count] = math.sqrt(max(s + err, 0.0)) + eta * S + d_abs
+            los[count] = math.sqrt(max(s - err, 0.0)) - eta * S - d_abs
+            js[count] = j
             count += 1
-        hik = _kth_smallest(his, count, k) if count >= k else np.inf
+        # the threshold a little above the k-th upper bound, so that a point left out is
+        # farther than the list's tau (which carries the 1e-12 of out_hi2)
+        hik = _kth_smallest(his, count, k) * (1.0 + 1e-9) if count >= k else np.inf
         c = 0
-        for j in range(m):
-            if comp[j] == ci:
-                continue
-            S = nrm[i] + nrm[j]
-            s = sq[i] + sq[j] - 2.0 * np.float64(G[r, j])
-            lo = math.sqrt(max(s - c_err * S * S - e_abs, 0.0)) - eta * S - d_abs
-            if lo <= hik:
+        for t in range(count):
+            if los[t] <= hik:
                 if c < cap:
-                    hi = math.sqrt(max(s + c_err * S * S + e_abs, 0.0)) + eta * S + d_abs
-                    out_idx[r, c] = j
-                    out_hi2[r, c] = hi * hi * inv_s2 * (1.0 + 1e-12)
+                    out_idx[r, c] = js[t]
+                    out_hi2[r, c] = his[t] * his[t] * inv_s2 * (1.0 + 1e-12)
                 c += 1
         out_cnt[r] = c
 

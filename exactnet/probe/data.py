@@ -88,6 +88,15 @@ def digits_images(n: int | None = None, size: int = 224) -> torch.Tensor:
     return _normalise(x.repeat(1, 3, 1, 1))
 
 
+def _load_weights(model: torch.nn.Module, name: str, weights: str | Path) -> None:
+    """The state_dict in ``weights`` (read without pickles) into ``model``, strictly."""
+    state = read_state_dict(weights)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{weights}: does not fit {name}: {str(exc).splitlines()[0]} ...") from None
+
+
 def torchvision_model(name: str, *, seed: int = 0, weights: str | Path | None = None) -> torch.nn.Module:
     """The torchvision classifier ``name`` (e.g. ``"resnet18"``) in eval mode, with random
     weights drawn under ``torch.manual_seed(seed)`` (no download), or with the state_dict in
@@ -108,11 +117,7 @@ def torchvision_model(name: str, *, seed: int = 0, weights: str | Path | None = 
         torch.manual_seed(int(seed))
         model = torchvision.models.get_model(name, weights=None)
     if weights is not None:
-        state = read_state_dict(weights)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ValueError(f"{weights}: does not fit {name}: {str(exc).splitlines()[0]} ...") from None
+        _load_weights(model, name, weights)
     return model.eval()
 
 
@@ -244,9 +249,5 @@ def model_by_name(name: str, *, seed: int = 0, weights: str | Path | None = None
         torch.manual_seed(int(seed))
         model = SMALL_MODELS[name]()
     if weights is not None:
-        state = read_state_dict(weights)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ValueError(f"{weights}: does not fit {name}: {str(exc).splitlines()[0]} ...") from None
+        _load_weights(model, name, weights)
     return model.eval()
