@@ -189,6 +189,28 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--png", help="write a picture of every measure per layer (PNG or SVG)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    sm = sub.add_parser("smp", help="SMP (non-smoothness along input paths) of every layer, sampled or exact")
+    sm.add_argument(
+        "--model",
+        default=None,
+        help="digits-cnn, digits-mlp or a torchvision classifier (default digits-cnn; random init unless --weights)",
+    )
+    sm.add_argument(
+        "--weights",
+        help="the model's state_dict (.pt/.pth with weights_only=True, or .safetensors); with --exact, a "
+        "piecewise-linear network (.npz, as exactnet make-net writes)",
+    )
+    sm.add_argument("--paths", type=int, default=32, help="number of paths (between random pairs of inputs)")
+    sm.add_argument("--steps", type=int, default=512, help="samples per path (sampled mode); default 512")
+    sm.add_argument("--threshold", type=float, default=10.0, help="peak threshold: times the median |D| (default 10)")
+    sm.add_argument("--image-size", type=int, default=64, help="random images for torchvision models (default 64)")
+    sm.add_argument("--exact", action="store_true", help="exact SMP of every unit with the exact 1-D engine (.npz)")
+    sm.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--json", action="store_true", help="print JSON: layers = [{name, smp_mean, smp_std, ...}]")
+    sm.add_argument("--png", help="write the mean SMP per layer (PNG or SVG)")
+    sm.add_argument("--quiet", action="store_true", help="no progress bars")
+
     nn = sub.add_parser("n1", help="N1 (and F1) of a feature matrix X and labels y stored in an .npz file")
     nn.add_argument("data", help=".npz file with arrays X (n, d) and y (n,) (read without pickles)")
     nn.add_argument("--metric", choices=["euclidean", "gower"], default="euclidean")
@@ -238,6 +260,8 @@ def _run(args: argparse.Namespace) -> int:
         return _n1(args)
     if args.command == "separability":
         return _separability(args)
+    if args.command == "smp":
+        return _smp(args)
     raise SystemExit(f"exactnet: unknown command {args.command!r}")
 
 
@@ -737,6 +761,112 @@ def _separability(args) -> int:
         for ax, m in zip(axes[0], measures):
             res.plot(m, ax=ax)
             ax.set_title(m)
+        fig.tight_layout()
+        _save(fig, args.png, announce=not args.json, dpi=120)
+    return 0
+
+
+def _smp(args) -> int:
+    """SMP of every layer along paths between random pairs of inputs."""
+
+    def fail(msg: str) -> SystemExit:
+        return SystemExit(f"exactnet smp: {msg}")
+
+    if args.paths < 1:
+        raise fail(f"--paths {args.paths}; at least one path is needed")
+    if args.exact:
+        return _smp_exact(args, fail)
+    require("torch", "the sampled SMP of a torch model")
+    import torch
+
+    from .probe.data import SMALL_MODELS, digits_data, model_by_name, random_images
+    from .probe.smp import layerwise_smp, paths_between
+
+    if args.steps < 3:
+        raise fail(f"--steps {args.steps}; a path needs at least 3 samples")
+    if args.device is not None and args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise fail(f"--device {args.device} but torch sees no CUDA device; use --device cpu")
+    name = args.model or "digits-cnn"
+    try:
+        model = model_by_name(name, seed=args.seed, weights=args.weights)
+    except (ValueError, ImportError, OSError) as exc:
+        raise fail(str(exc)) from None
+    if name in SMALL_MODELS:
+        x, _ = digits_data()
+    else:
+        x = random_images(2 * args.paths, args.image_size, seed=args.seed)
+    g = torch.Generator().manual_seed(args.seed)
+    pick = torch.randperm(len(x), generator=g)[: 2 * args.paths]
+    if len(pick) < 2 * args.paths:
+        raise fail(f"--paths {args.paths}: the data has {len(x)} inputs, enough for {len(x) // 2} paths")
+    a, b = x[pick[: args.paths]], x[pick[args.paths :]]
+    res = layerwise_smp(
+        model, paths_between(a, b, args.steps), threshold=args.threshold, device=args.device,
+        progress=not args.quiet and not args.json, name=name,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(dict(res.to_json(), paths=args.paths, steps=args.steps), indent=1))
+    else:
+        print(f"{res}\n({args.paths} paths of {args.steps} samples between random pairs of inputs; per unit of t)")
+    if args.png:
+        _save(res.plot(), args.png, announce=not args.json, dpi=120)
+    return 0
+
+
+def _smp_exact(args, fail) -> int:
+    """Exact SMP of every unit of a piecewise-linear network along random segments."""
+    import numpy as np
+
+    from .net.io import load_network
+    from .probe.smp import exact_smp
+
+    if not args.weights:
+        raise fail("--exact needs --weights NET.npz (a piecewise-linear network, e.g. from exactnet make-net)")
+    try:
+        net = load_network(args.weights)
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    rng = np.random.default_rng(args.seed)
+    d = net.input_dim
+    per_layer: list[list[float]] = [[] for _ in net.layers]
+    per_layer_pre: list[list[float]] = [[] for _ in net.layers]
+    for _ in range(args.paths):
+        a, b = rng.uniform(-1, 1, d), rng.uniform(-1, 1, d)
+        res = exact_smp(net, a.tolist(), b.tolist(), exact=True)
+        for i, layer in enumerate(res.layers):
+            per_layer[i].extend(float(v) for v in layer.post)
+            per_layer_pre[i].extend(float(v) for v in layer.pre)
+    layers = []
+    for i, (post, pre) in enumerate(zip(per_layer, per_layer_pre)):
+        vals = np.array(post)
+        layers.append({
+            "name": f"layer {i + 1}", "units": net.layers[i].weight.shape[0], "smp_mean": float(vals.mean()),
+            "smp_std": float(vals.std()), "smp_median": float(np.median(vals)), "smp_max": float(vals.max()),
+            "kinked": float((vals > 0).mean()), "pre_mean": float(np.mean(pre)),
+        })  # fmt: skip
+    if args.json:
+        doc = {"network": str(args.weights), "exact": True, "paths": args.paths, "box": [-1, 1], "layers": layers}
+        print(json.dumps(doc, indent=1))
+    else:
+        print(f"exact SMP of {args.weights} along {args.paths} random segments of [-1, 1]^{d} (per unit of t):")
+        head = ("smp_mean", "smp_std", "smp_max", "kinked", "pre_mean")
+        print(f"{'layer':<10} {'units':>6} " + " ".join(f"{h:>10}" for h in head))
+        for row in layers:
+            print(
+                f"{row['name']:<10} {row['units']:>6} {row['smp_mean']:>10.4g} {row['smp_std']:>10.4g} "
+                f"{row['smp_max']:>10.4g} {row['kinked']:>10.3f} {row['pre_mean']:>10.4g}"
+            )
+    if args.png:
+        require("matplotlib", "writing pictures")
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot(range(1, len(layers) + 1), [r["smp_mean"] for r in layers], marker="o")
+        ax.set_xlabel("layer")
+        ax.set_ylabel("mean exact SMP per unit")
         fig.tight_layout()
         _save(fig, args.png, announce=not args.json, dpi=120)
     return 0

@@ -13,6 +13,8 @@
 * :mod:`~exactnet.probe.separability`: class separability of a representation, N1 (the
   fraction of points on the class boundary of a minimum spanning tree), exactly, and F1;
   :mod:`~exactnet.probe.companions`: N2, N3, GDV and the linear-probe accuracy.
+* :mod:`~exactnet.probe.smp`: SMP, the non-smoothness along input paths, exact for
+  piecewise-linear networks and sampled for any torch model (our formulation).
 
 Capture and the signature need torch (the ``torch`` extra). Names are imported from their
 submodules on first use, so ``exactnet.probe.affinity_score`` on numpy arrays never loads
@@ -51,6 +53,14 @@ _EXPORTS = {
     "linear_probe": ".companions",
     "n2": ".companions",
     "n3": ".companions",
+    "LayerSMP": ".smp",
+    "PathSMP": ".smp",
+    "SMPScore": ".smp",
+    "exact_smp": ".smp",
+    "layerwise_smp": ".smp",
+    "paths_around": ".smp",
+    "paths_between": ".smp",
+    "sampled_smp": ".smp",
     "LayerRow": ".runner",
     "LayerScoreFunction": ".runner",
     "LayerwiseResult": ".runner",
@@ -79,3 +89,13 @@ if TYPE_CHECKING:
     )
     from .sampling import sample_priorities
     from .separability import MEASURES, N1Result, SeparabilityScore, f1, layerwise_separability, n1
+    from .smp import (
+        LayerSMP,
+        PathSMP,
+        SMPScore,
+        exact_smp,
+        layerwise_smp,
+        paths_around,
+        paths_between,
+        sampled_smp,
+    )
