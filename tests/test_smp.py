@@ -137,12 +137,12 @@ def test_sampled_converges_to_exact_for_relu_networks():
 def test_paths_between_and_bad_input():
     a, b = torch.zeros(2, 3), torch.ones(2, 3)
     p = paths_between(a, b, 5)
-    assert p.shape == (2, 7, 3)
-    assert torch.allclose(p[0, 1], a[0]) and torch.allclose(p[0, 5], b[0]) and torch.allclose(p[0, 0], -0.25 * b[0])
+    assert p.shape == (2, 9, 3)
+    assert torch.allclose(p[0, 2], a[0]) and torch.allclose(p[0, 6], b[0]) and torch.allclose(p[0, 0], -0.5 * b[0])
     with pytest.raises(ValueError, match="same shape"):
         paths_between(a, torch.ones(3, 3), 5)
     with pytest.raises(ValueError, match="at least 3 inside"):
-        layerwise_smp(_torch_net(1), paths_between(a[:, :2], b[:, :2], 3, margin=1), margin=2, progress=False)
+        layerwise_smp(_torch_net(1), paths_between(a[:, :2], b[:, :2], 3, margin=1), margin=3, progress=False)
     with pytest.raises(ValueError, match="at least 3"):
         paths_between(a, b, 2)
 
@@ -152,10 +152,10 @@ def test_paths_around():
 
     x = torch.randn(3, 2, 4, dtype=torch.float64)
     p = paths_around(x, 9, radius=0.5, seed=1)
-    assert p.shape == (3, 11, 2, 4)
-    centre = p[:, 5]  # t = 1/2 of a path from x - r u to x + r u
+    assert p.shape == (3, 13, 2, 4)
+    centre = p[:, 6]  # t = 1/2 of a path from x - r u to x + r u
     assert torch.allclose(centre, x)
-    ends = (p[:, 9] - p[:, 1]).reshape(3, -1).norm(dim=1)
+    ends = (p[:, 10] - p[:, 2]).reshape(3, -1).norm(dim=1)
     assert torch.allclose(ends, torch.full((3,), 1.0, dtype=torch.float64))
     assert torch.equal(paths_around(x, 9, radius=0.5, seed=1), p)
 

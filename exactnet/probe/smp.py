@@ -15,13 +15,16 @@ network (an output, or any hidden unit, before or after its activation).
 * **Sampled SMP** of any g: samples g_i = g(i h), second differences
   D_i = g_{i+1} - 2 g_i + g_{i-1}; a kink at tau between samples gives a peak of total
   mass |slope jump| h over at most two neighbouring D_i, a smooth g gives |D_i| = O(h^2).
-  A *peak* is a maximal run of at most ``max_width`` (default 2) samples with
-  |D_i| > tau, tau = max(``threshold`` x median_i |D_i|, 64 eps max_i |g_i|) (a multiple
-  of the typical curvature level, and of the rounding level of the values, eps the
-  precision of the values); wider runs are curvature, not kinks. SMP_h = (sum of |D_i|
-  over the peaks) / h. For piecewise-linear g whose kinks lie more than 2h apart and
-  more than h from the ends it equals the exact SMP up to rounding; for smooth g it
-  tends to 0 as h -> 0. :func:`sampled_smp` computes it for many paths and units at
+  A *peak* is a maximal run of at most ``max_width`` (default 4) samples with
+  |D_i| > tau, tau = max(``threshold`` x median_i |D_i|, 64 eps S) (a multiple of the
+  typical curvature level, and of the rounding level of the values: eps their precision,
+  S the largest |g| of the unit's layer along the paths, since a unit's rounding comes
+  from its inputs' magnitudes); wider runs are curvature, not kinks. SMP_h = (sum of |D_i|
+  over the peaks) / h, counting the peaks located in the path (their centre of mass, the
+  kink itself for one kink, in [0, 1]; paths carry two samples beyond each end). For
+  piecewise-linear g whose kinks lie more than 2h apart (or closer with slope jumps of
+  one sign) it equals the exact SMP up to rounding; for smooth g it tends to 0 as
+  h -> 0. :func:`sampled_smp` computes it for many paths and units at
   once (numpy or torch, CPU or CUDA); :class:`SMPScore` and :func:`layerwise_smp` do it
   for every layer of a torch model through the layer-wise runner.
 """
@@ -163,12 +166,24 @@ def exact_smp(net: Network, start: Sequence[Any], end: Sequence[Any], *, exact: 
     return PathSMP(tuple(x0), tuple(conv(v) for v in end), seg.length, exact, len(seg.breakpoints), tuple(out))
 
 
-def sampled_smp(values: Any, h: float, *, threshold: float = 10.0, max_width: int = 2, eps: float = 2.0**-52) -> Any:
+def sampled_smp(
+    values: Any,
+    h: float,
+    *,
+    threshold: float = 10.0,
+    max_width: int = 4,
+    eps: float = 2.0**-52,
+    scale: float | None = None,
+    t0: float = 0.0,
+    window: tuple[float, float] | None = None,
+) -> Any:
     """The sampled SMP (module docstring) of each row of ``values`` (..., steps): samples
     g(t_0 + i h) along the last axis, at least 3. Returns the SMP_h of every row (shape
     ``values.shape[:-1]``), per unit of t, of the same kind as ``values`` (numpy array or
     torch tensor, on its device). ``eps``: the precision of the values (2^-52 for
-    float64, 2^-23 for float32)."""
+    float64, 2^-23 for float32); ``scale``: the magnitude the values' rounding is
+    relative to (default: each row's largest |g|; a layer's units share their inputs'
+    rounding, so :class:`SMPScore` passes the layer's largest |g|)."""
     import torch
 
     as_numpy = not isinstance(values, torch.Tensor)
@@ -182,7 +197,7 @@ def sampled_smp(values: Any, h: float, *, threshold: float = 10.0, max_width: in
     lead = g.shape[:-1]
     g = g.reshape(-1, g.shape[-1])
     D = (g[:, 2:] - 2 * g[:, 1:-1] + g[:, :-2]).abs()
-    floor = 64 * eps * g.abs().amax(dim=1)
+    floor = 64 * eps * (g.abs().amax(dim=1) if scale is None else torch.full((len(g),), float(scale), device=g.device))
     tau = torch.maximum(threshold * D.median(dim=1).values, floor)
     above = D > tau[:, None]
     starts = above & ~torch.nn.functional.pad(above[:, :-1], (1, 0), value=False)
@@ -190,16 +205,24 @@ def sampled_smp(values: Any, h: float, *, threshold: float = 10.0, max_width: in
     length = torch.zeros(run.shape[0], run.shape[1] + 1, dtype=torch.int64, device=run.device)
     length.scatter_add_(1, run, above.to(torch.int64))
     keep = above & (torch.gather(length, 1, run) <= max_width)
+    if window is not None:
+        t = t0 + h * torch.arange(1, D.shape[1] + 1, dtype=D.dtype, device=D.device)  # D_i sits at sample i + 1
+        mass = torch.zeros(length.shape, dtype=D.dtype, device=D.device).scatter_add_(1, run, D * above)
+        moment = torch.zeros(length.shape, dtype=D.dtype, device=D.device).scatter_add_(1, run, D * above * t)
+        where = moment / mass.clamp_min(torch.finfo(D.dtype).tiny)
+        inside = (where >= window[0]) & (where <= window[1])
+        keep &= torch.gather(inside, 1, run)
     smp = (D * keep).sum(dim=1) / h
     smp = smp.reshape(lead)
     return smp.cpu().numpy() if as_numpy else smp
 
 
-def paths_between(a: torch.Tensor, b: torch.Tensor, steps: int, *, margin: int = 1) -> torch.Tensor:
+def paths_between(a: torch.Tensor, b: torch.Tensor, steps: int, *, margin: int = 2) -> torch.Tensor:
     """Straight paths from each input of ``a`` to the same-index input of ``b``: a tensor
     (paths, steps + 2 margin, *input shape) sampled at t_i = i / (steps - 1) for
-    i = -margin .. steps - 1 + margin (one sample beyond each end by default, so that a
-    kink near an end still gets both of its second differences)."""
+    i = -margin .. steps - 1 + margin (two samples beyond each end by default, so that a
+    kink near an end keeps both of its second differences and one beyond an end can be
+    told apart, :func:`sampled_smp`'s ``window``)."""
     import torch
 
     if a.shape != b.shape:
@@ -213,7 +236,7 @@ def paths_between(a: torch.Tensor, b: torch.Tensor, steps: int, *, margin: int =
     return a.unsqueeze(1) + t.view(shape) * (b - a).unsqueeze(1)
 
 
-def paths_around(x: torch.Tensor, steps: int, *, radius: float = 1.0, seed: int = 0, margin: int = 1) -> torch.Tensor:
+def paths_around(x: torch.Tensor, steps: int, *, radius: float = 1.0, seed: int = 0, margin: int = 2) -> torch.Tensor:
     """Straight paths through each input of ``x``: from x - r u to x + r u, u a seeded
     random unit direction per input (Gaussian, normalised over the whole input) and r =
     ``radius``; sampled as :func:`paths_between`."""
@@ -232,12 +255,13 @@ class SMPScore:
     ``smp_mean``, ``smp_std``, ``smp_median``, ``smp_max`` over (path, unit) of the
     activation's output, ``kinked`` (the fraction of (path, unit) with a peak) and
     ``pre_mean`` (the mean SMP of the activation's input). Per unit of t: h is
-    1 / (steps - 1 - 2 margin)."""
+    1 / (steps - 1 - 2 margin), the peaks counted those located in [0, 1]."""
 
     h: float
     threshold: float = 10.0
-    max_width: int = 2
+    max_width: int = 4
     eps: float = 2.0**-23
+    margin: int = 2
 
     name = "smp"
     primary = "smp_mean"
@@ -246,12 +270,28 @@ class SMPScore:
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"h": self.h, "threshold": self.threshold, "max_width": self.max_width, "eps": self.eps}
+        return {
+            "h": self.h,
+            "threshold": self.threshold,
+            "max_width": self.max_width,
+            "eps": self.eps,
+            "margin": self.margin,
+        }
 
     def _per_unit(self, rows: torch.Tensor, paths: tuple[int, int]) -> torch.Tensor:
         n_paths, steps = paths
         g = rows.reshape(n_paths, steps, -1).transpose(1, 2)  # (paths, units, steps)
-        return sampled_smp(g, self.h, threshold=self.threshold, max_width=self.max_width, eps=self.eps)
+        scale = float(rows.abs().max()) if rows.numel() else 0.0
+        return sampled_smp(
+            g,
+            self.h,
+            threshold=self.threshold,
+            max_width=self.max_width,
+            eps=self.eps,
+            scale=scale,
+            t0=-self.margin * self.h,
+            window=(0.0, 1.0),
+        )
 
     def __call__(self, layer: LayerData) -> dict[str, Any]:
         assert layer.input is not None and layer.output is not None and layer.paths is not None
@@ -271,9 +311,9 @@ def layerwise_smp(
     model: torch.nn.Module,
     paths: torch.Tensor,
     *,
-    margin: int = 1,
+    margin: int = 2,
     threshold: float = 10.0,
-    max_width: int = 2,
+    max_width: int = 4,
     layers: ModuleSelection | None = None,
     reduction: ReductionLike = "flatten",
     batch_size: int = 256,
@@ -295,7 +335,7 @@ def layerwise_smp(
     h = 1.0 / (steps - 1 - 2 * margin)
     dtype = next((p.dtype for p in model.parameters()), torch.float32)
     eps = float(torch.finfo(dtype).eps) if dtype.is_floating_point else 2.0**-23
-    score = SMPScore(h=h, threshold=threshold, max_width=max_width, eps=eps)
+    score = SMPScore(h=h, threshold=threshold, max_width=max_width, eps=eps, margin=margin)
     return layerwise(
         model,
         paths,
