@@ -36,18 +36,22 @@ from exactnet.probe.data import random_images, torchvision_model
 from exactnet.probe.smp import exact_smp, layerwise_smp, paths_between
 
 
-def smp_one_unit(g: np.ndarray, h: float, threshold: float, eps: float, scale: float, max_width: int = 2) -> float:
+def smp_one_unit(g: np.ndarray, h: float, eps: float, scale: float, margin: int = 2) -> float:
     """The definition (docs/definitions.md, "SMP") for one unit along one path, in plain
-    numpy (the median is the lower middle value, as torch's)."""
+    numpy: threshold 10 x the median |D| (the lower middle value, as torch's) or 64 eps
+    scale, runs of at most 4 samples, located by their centre of mass inside [0, 1]."""
     D = np.abs(g[2:] - 2 * g[1:-1] + g[:-2])
-    tau = max(threshold * np.sort(D)[(len(D) - 1) // 2], 64 * eps * scale)
+    tau = max(10.0 * np.sort(D)[(len(D) - 1) // 2], 64 * eps * scale)
+    t = (np.arange(1, len(D) + 1) - margin) * h  # D_i sits at sample i + 1
     total, run = 0.0, []
-    for value in list(D) + [0.0]:
+    for i, value in enumerate(list(D) + [0.0]):
         if value > tau:
-            run.append(value)
+            run.append(i)
             continue
-        if run and len(run) <= max_width:
-            total += sum(run)
+        if run and len(run) <= 4:
+            mass = D[run].sum()
+            if 0.0 <= (D[run] * t[run]).sum() / mass <= 1.0:
+                total += mass
         run = []
     return total / h
 
@@ -65,7 +69,7 @@ def per_path_loop(model, paths, h, eps, device) -> dict[str, float]:
         for caps in per_path:
             out = caps[name].output.numpy()
             for unit in range(out.shape[1]):
-                sums[name] = sums.get(name, 0.0) + smp_one_unit(out[:, unit], h, 10.0, eps, scale)
+                sums[name] = sums.get(name, 0.0) + smp_one_unit(out[:, unit], h, eps, scale)
                 counts[name] = counts.get(name, 0) + 1
     return {name: sums[name] / counts[name] for name in sums}
 

@@ -66,3 +66,19 @@ def test_cuda_separability_equals_the_cpu_one():
     gpu = layerwise_separability(model, X, labels=y, measures=("n1", "n3"), device="cuda", progress=False)
     np.testing.assert_array_equal(gpu.values("n1"), cpu.values("n1"))
     np.testing.assert_allclose(gpu.values("n3"), cpu.values("n3"))
+
+
+def test_cuda_sampled_smp_equals_the_cpu_one():
+    from exactnet.probe.smp import layerwise_smp, paths_between, sampled_smp
+
+    rng = np.random.default_rng(3)
+    rows = torch.from_numpy(np.maximum(rng.standard_normal((6, 5, 1)) * np.linspace(-1, 1, 300), 0))
+    np.testing.assert_allclose(sampled_smp(rows.cuda(), 1 / 299).cpu().numpy(), sampled_smp(rows, 1 / 299).numpy())
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.ReLU())
+    model = model.double()
+    a, b = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    paths = paths_between(a, b, 200)
+    cpu = layerwise_smp(model, paths, progress=False)
+    gpu = layerwise_smp(model, paths, device="cuda", progress=False)
+    np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-9)
