@@ -37,6 +37,7 @@ KERNEL_MODULES = (
     "exactnet.regions.plane._exact_walk",
     "exactnet.probe._assignment",
     "exactnet.probe._mst_kernels",
+    "exactnet.probe._smp_kernel",
 )
 
 
@@ -86,6 +87,11 @@ def _engines() -> list[tuple[str, Callable[[], object]]]:
         minimum_spanning_tree(X, k=2)
         minimum_spanning_tree(X, "gower", k=2)
 
+    def sampled_smp() -> None:
+        from .probe.smp import sampled_smp
+
+        sampled_smp(np.abs(rng.standard_normal((4, 40))), 0.025, window=(0.0, 1.0))
+
     return [
         ("1-D certified float engine", lambda: segment_regions(small, [-1, -1], [1, 1])),
         ("1-D exact kernel", lambda: segment_regions_batch(small, starts, ends, exact=True)),
@@ -93,6 +99,7 @@ def _engines() -> list[tuple[str, Callable[[], object]]]:
         ("2-D exact kernel", lambda: partition(wide, (0, 0.01, 0, 0.01), exact=True).num_regions),
         ("exact W2 assignment", affinity),
         ("exact minimum spanning tree (N1)", spanning_tree),
+        ("sampled SMP", sampled_smp),
     ]
 
 

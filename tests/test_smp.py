@@ -182,3 +182,27 @@ def test_command_line(tmp_path, capsys):
         main(["smp", "--exact"])
     with pytest.raises(SystemExit, match="--steps 2"):
         main(["smp", "--steps", "2"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), width=st.integers(1, 5), windowed=st.booleans())
+def test_compiled_cpu_pass_equals_the_torch_operations(seed, width, windowed):
+    """The CPU kernel and the torch code (what CUDA runs) agree, on kinked, smooth and
+    noisy rows, with and without the window."""
+    from exactnet.probe.smp import _smp_torch
+
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-0.05, 1.05, 221)
+    rows = np.concatenate(
+        [
+            relu(rng.normal(size=(5, 1)) * (t - rng.uniform(-0.1, 1.1, (5, 1)))),
+            np.sin(rng.uniform(1, 30, (3, 1)) * t),
+            rng.normal(size=(2, 221)),
+        ]
+    )
+    h = t[1] - t[0]
+    window = (0.0, 1.0) if windowed else None
+    got = sampled_smp(rows, h, max_width=width, t0=t[0], window=window)
+    g = torch.from_numpy(rows)
+    want = _smp_torch(g, h, 10.0, width, 2.0**-52, g.abs().amax(dim=1), float(t[0]), window).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

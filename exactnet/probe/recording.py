@@ -76,7 +76,7 @@ import difflib
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -268,6 +268,14 @@ class _Site:
     axis: int | None
     seen: int = 0
     kept: Rows | None = None
+    # with no sample budget every batch's rows are kept: gathered here and concatenated
+    # once at the end (merging batch by batch would copy the growing rows every time)
+    parts: list[Rows] = field(default_factory=list)
+
+    def flush(self) -> None:
+        if self.parts:
+            self.kept = merge(([self.kept] if self.kept is not None else []) + self.parts, None)
+            self.parts = []
 
 
 class _Capturer:
@@ -419,7 +427,10 @@ class _Capturer:
                     )
                 part.out = self._reduce(y, sel, part.position, spatial, axis, (name, site.call))
             site.seen += offered
-            site.kept = merge_into(site.kept, part, self.max_samples)
+            if self.max_samples is None:
+                site.parts.append(part)
+            else:
+                site.kept = merge_into(site.kept, part, self.max_samples)
 
         return hook
 
@@ -564,6 +575,8 @@ def capture(
             model.to(home)
 
     sites = cap.sites
+    for site in sites.values():
+        site.flush()
     if world > 1:
         sites = _gather_sites(sites, max_samples)
     if not sites:

@@ -196,9 +196,41 @@ def sampled_smp(
         raise ValueError(f"max_width={max_width!r}; a peak is at least one sample wide")
     lead = g.shape[:-1]
     g = g.reshape(-1, g.shape[-1])
+    if scale is None:
+        scales = g.abs().amax(dim=1)
+    else:
+        scales = torch.full((len(g),), float(scale), dtype=torch.float64, device=g.device)
+    if g.device.type == "cpu":  # one compiled pass per row
+        from ._smp_kernel import smp_rows
+
+        out = np.empty(len(g))
+        lo, hi = window if window is not None else (0.0, 0.0)
+        smp_rows(
+            np.ascontiguousarray(g.numpy()), float(h), float(threshold), int(max_width), float(eps),
+            np.ascontiguousarray(scales.numpy()), float(t0), float(lo), float(hi), window is not None, out,
+        )  # fmt: skip
+        smp = torch.from_numpy(out)
+    else:
+        smp = _smp_torch(g, h, threshold, max_width, eps, scales, t0, window)
+    smp = smp.reshape(lead)
+    return smp.cpu().numpy() if as_numpy else smp
+
+
+def _smp_torch(
+    g: torch.Tensor,
+    h: float,
+    threshold: float,
+    max_width: int,
+    eps: float,
+    scales: torch.Tensor,
+    t0: float,
+    window: tuple[float, float] | None,
+) -> torch.Tensor:
+    """:func:`sampled_smp` of the rows of g in torch operations (on a CUDA device)."""
+    import torch
+
     D = (g[:, 2:] - 2 * g[:, 1:-1] + g[:, :-2]).abs()
-    floor = 64 * eps * (g.abs().amax(dim=1) if scale is None else torch.full((len(g),), float(scale), device=g.device))
-    tau = torch.maximum(threshold * D.median(dim=1).values, floor)
+    tau = torch.maximum(threshold * D.median(dim=1).values, 64 * eps * scales)
     above = D > tau[:, None]
     starts = above & ~torch.nn.functional.pad(above[:, :-1], (1, 0), value=False)
     run = torch.cumsum(starts.to(torch.int64), dim=1) * above  # run number of each sample above tau, else 0
@@ -212,9 +244,7 @@ def sampled_smp(
         where = moment / mass.clamp_min(torch.finfo(D.dtype).tiny)
         inside = (where >= window[0]) & (where <= window[1])
         keep &= torch.gather(inside, 1, run)
-    smp = (D * keep).sum(dim=1) / h
-    smp = smp.reshape(lead)
-    return smp.cpu().numpy() if as_numpy else smp
+    return (D * keep).sum(dim=1) / h
 
 
 def paths_between(a: torch.Tensor, b: torch.Tensor, steps: int, *, margin: int = 2) -> torch.Tensor:
@@ -255,7 +285,8 @@ class SMPScore:
     ``smp_mean``, ``smp_std``, ``smp_median``, ``smp_max`` over (path, unit) of the
     activation's output, ``kinked`` (the fraction of (path, unit) with a peak) and
     ``pre_mean`` (the mean SMP of the activation's input). Per unit of t: h is
-    1 / (steps - 1 - 2 margin), the peaks counted those located in [0, 1]."""
+    1 / (steps - 1 - 2 margin), the peaks counted those located in [0, 1]. Computed on
+    the device the model ran on (CUDA when it ran there)."""
 
     h: float
     threshold: float = 10.0
@@ -278,8 +309,10 @@ class SMPScore:
             "margin": self.margin,
         }
 
-    def _per_unit(self, rows: torch.Tensor, paths: tuple[int, int]) -> torch.Tensor:
+    def _per_unit(self, rows: torch.Tensor, paths: tuple[int, int], device: Any = None) -> torch.Tensor:
         n_paths, steps = paths
+        if device is not None and getattr(device, "type", "cpu") == "cuda":
+            rows = rows.to(device)  # the second differences and peaks where the model ran
         g = rows.reshape(n_paths, steps, -1).transpose(1, 2)  # (paths, units, steps)
         scale = float(rows.abs().max()) if rows.numel() else 0.0
         return sampled_smp(
@@ -295,8 +328,8 @@ class SMPScore:
 
     def __call__(self, layer: LayerData) -> dict[str, Any]:
         assert layer.input is not None and layer.output is not None and layer.paths is not None
-        post = self._per_unit(layer.output, layer.paths)
-        pre = self._per_unit(layer.input, layer.paths)
+        post = self._per_unit(layer.output, layer.paths, layer.device)
+        pre = self._per_unit(layer.input, layer.paths, layer.device)
         return {
             "smp_mean": float(post.mean()),
             "smp_std": float(post.std()) if post.numel() > 1 else 0.0,

@@ -1,0 +1,46 @@
+"""Compiled kernel (numba) of the sampled SMP on the CPU (:func:`exactnet.probe.smp.sampled_smp`):
+one pass per row for the second differences, the median, the runs above the threshold and
+their locations (the torch code does the same on CUDA)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["smp_rows"]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def smp_rows(g, h, threshold, max_width, eps, scale, t0, lo, hi, use_window, out):
+    """SMP_h of every row of g (rows, samples): second differences |D_i|, the threshold
+    max(threshold x lower median |D|, 64 eps scale[r]), runs of at most ``max_width``
+    samples above it, located (centre of mass, D_i at t0 + (i + 1) h) in [lo, hi] when
+    ``use_window``; the sum of their |D_i| over h."""
+    rows, n = g.shape
+    m = n - 2
+    for r in prange(rows):
+        D = np.empty(m)
+        for i in range(m):
+            D[i] = abs(g[r, i + 2] - 2.0 * g[r, i + 1] + g[r, i])
+        mid = (m - 1) // 2
+        med = np.partition(D.copy(), mid)[mid]
+        tau = max(threshold * med, 64.0 * eps * scale[r])
+        total = 0.0
+        i = 0
+        while i < m:
+            if D[i] <= tau:
+                i += 1
+                continue
+            j = i
+            mass = 0.0
+            moment = 0.0
+            while j < m and D[j] > tau:
+                mass += D[j]
+                moment += D[j] * (t0 + h * (j + 1))
+                j += 1
+            if j - i <= max_width:
+                where = moment / mass
+                if not use_window or (lo <= where <= hi):
+                    total += mass
+            i = j
+        out[r] = total / h
