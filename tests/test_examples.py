@@ -86,3 +86,17 @@ def test_separability_digits_quick(tmp_path, monkeypatch, capsys):
     assert all(0 <= layer["n1"] < 1 and 0 <= layer["probe"] <= 1 for layer in layers)
     # training separates the classes at the last hidden layer: N1 falls from initialisation
     assert layers[-1]["n1"] < cnn["epochs"]["0"]["layers"][-1]["n1"]
+
+
+def test_smp_forensics_quick(monkeypatch, capsys):
+    import re
+
+    monkeypatch.setattr(sys, "argv", ["smp_forensics.py", "--quick"])
+    runpy.run_path(str(EXAMPLES / "smp_forensics.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    held_out = [float(v) for v in re.findall(r"held-out accuracy ([0-9.]+)", text)]
+    assert len(held_out) == 2 and min(held_out) >= 0.9, text
+    # the smooth networks have no kinks at all; the ReLU ones keep most of the slope's variation in kinks
+    assert re.search(r"GELU\s+feature \(held-out\) median 0,", text)
+    relu = float(re.search(r"ReLU\s+feature \(held-out\) median ([0-9.]+)", text).group(1))
+    assert relu > 0.3
