@@ -105,8 +105,11 @@ def test_image_folder(tmp_path):
         (tmp_path / cls).mkdir()
         for i in range(3):
             Image.fromarray(rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    Image.fromarray(np.full((10, 12, 3), [255, 0, 0], dtype=np.uint8)).save(tmp_path / "cat" / "0.png")  # red
     x, y, classes = image_data(tmp_path, size=8)
     assert x.shape == (6, 3, 8, 8) and y.tolist() == [0, 0, 0, 1, 1, 1] and classes == ["cat", "dog"]
+    red = x[0] * torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1) + torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    assert torch.allclose(red[0], torch.ones(8, 8)) and torch.allclose(red[1:], torch.zeros(2, 8, 8), atol=1e-6)
     g, _, _ = image_data(tmp_path, size=8, rgb=False, limit=4, seed=1)
     assert g.shape == (4, 1, 8, 8) and 0 <= float(g.min()) and float(g.max()) <= 1
     with pytest.raises(ValueError, match="not a folder"):

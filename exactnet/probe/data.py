@@ -140,6 +140,10 @@ def digits_data(*, size: int | None = None, rgb: bool = False) -> tuple[torch.Te
     return x, y
 
 
+def _as_rgb(image: Any) -> Any:
+    return image.convert("RGB")
+
+
 def image_data(
     source: str | Path, *, size: int = 224, rgb: bool = True, limit: int | None = None, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -159,7 +163,8 @@ def image_data(
         raise ImportError("image data needs torchvision: pip install torchvision") from exc
     _check_counts(1, size)
     steps: list[Any] = [transforms.Resize(size), transforms.CenterCrop(size)]
-    steps.append(transforms.Grayscale(3 if rgb else 1))
+    # three channels keep a colour image's colours (and repeat a grey one); one is its grey
+    steps.append(transforms.Lambda(_as_rgb) if rgb else transforms.Grayscale(1))
     steps.append(transforms.ToTensor())
     if rgb:
         steps.append(transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD))
