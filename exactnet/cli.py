@@ -180,7 +180,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--samples", type=int, default=2048, help="rows kept per layer (a seeded sample); default 2048")
     sp.add_argument("--image-size", type=int, default=224, help="image size for torchvision models (default 224)")
     sp.add_argument(
-        "--reduction", default="flatten", help="flatten (default: every feature), channel_mean, positions, project:K"
+        "--reduction",
+        default=None,
+        help="flatten (every feature; the default for the small models), channel_mean (one per channel; the "
+        "default for torchvision models, whose flattened activations would not fit in memory), positions, project:K",
     )
     sp.add_argument("--batch-size", type=int, default=64)
     sp.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
@@ -708,7 +711,8 @@ def _separability(args) -> int:
         raise fail(f"--measures {args.measures!r}: choose from {','.join(MEASURES)}")
     if args.samples < 2:
         raise fail(f"--samples {args.samples}; at least 2 are needed")
-    reduction: Any = args.reduction
+    small = name in SMALL_MODELS
+    reduction: Any = args.reduction or ("flatten" if small else "channel_mean")
     if reduction.startswith("project:"):
         try:
             reduction = ("project", int(reduction.split(":", 1)[1]))
@@ -716,7 +720,6 @@ def _separability(args) -> int:
             raise fail(f"--reduction {args.reduction!r}; write project:K with an integer K") from None
     if args.device is not None and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise fail(f"--device {args.device} but torch sees no CUDA device; use --device cpu")
-    small = name in SMALL_MODELS
     try:
         model = model_by_name(name, seed=args.seed, weights=args.weights)
     except (ValueError, ImportError, OSError) as exc:

@@ -163,6 +163,7 @@ def test_command_line(tmp_path, capsys):
     assert main(["separability", "--measures", "n1,n3", "--samples", "300", "--json", "--quiet"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["model"] == "digits-cnn" and doc["inputs"] == 1797 and doc["measures"] == ["n1", "n3"]
+    assert doc["reduction"] == "flatten" and doc["layers"][1]["d"] == 16 * 8 * 8  # every feature of a small model
     assert len(doc["layers"]) == 4 and all(0 <= layer["n1"] <= 1 and layer["n"] == 300 for layer in doc["layers"])
     png = tmp_path / "sep.png"
     _write_mnist(tmp_path, n=20)  # two images per class
