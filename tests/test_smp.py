@@ -81,7 +81,7 @@ def test_exact_smp_of_every_unit():
     # the first layer's pre-activations are affine along the segment: no kinks
     assert all(v == 0 for v in res.layers[0].pre)
     # a first-layer unit after ReLU: |slope| = |w . d| if its zero crossing is inside
-    W, b = net.layers[0]._weight_q, net.layers[0]._bias_q
+    W, b = net.layers[0].weight_exact, net.layers[0].bias_exact
     d = [e - s for s, e in zip(start, end)]
     for j in range(8):
         z0 = sum(w * x for w, x in zip(W[j], start)) + b[j]

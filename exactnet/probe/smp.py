@@ -121,41 +121,33 @@ def exact_smp(net: Network, start: Sequence[Any], end: Sequence[Any], *, exact: 
     x0 = [conv(v) for v in start]
     d = [conv(b) - a for a, b in zip(x0, (conv(v) for v in end))]
     layers = net.layers
+    # each unit's slope in t on each region: the slopes s propagate through p = W s, and
+    # through the activation with the region's gain (1 where z > 0 at the region's
+    # midpoint, else the negative slope)
+    mids = [[a + (reg.t_lo + reg.t_hi) / 2 * b for a, b in zip(x0, d)] for reg in regions]
+    zs_of: list[Any]
     if exact:
-        weights = [(L._weight_q, L._bias_q, L._slope_q) for L in layers]
+        zs_of = [net.preactivations_exact(m) for m in mids]
     else:
-        weights = [
-            (
-                np.asarray(L._weight_q, dtype=float),
-                np.asarray(L._bias_q, dtype=float),
-                np.asarray(L._slope_q, dtype=float),
-            )
-            for L in layers
-        ]
+        zs_batch = net.preactivations(np.array(mids, dtype=float))
+        zs_of = [[z[r] for z in zs_batch] for r in range(len(regions))]
     slopes = []  # per region: per layer (pre slopes, post slopes)
-    for reg in regions:
-        t = (reg.t_lo + reg.t_hi) / 2
-        v = [a + t * b for a, b in zip(x0, d)]
-        s = list(d)
+    for zs in zs_of:
+        s: Any = list(d) if exact else np.asarray(d, dtype=float)
         per_layer = []
-        for W, b, neg in weights:
+        for layer, z in zip(layers, zs):
             if exact:
-                z = [sum((w * x for w, x in zip(row, v)), Fraction(0)) + bb for row, bb in zip(W, b)]
-                p = [sum((w * x for w, x in zip(row, s)), Fraction(0)) for row in W]
-                gain = [1 if zz > 0 else ng for zz, ng in zip(z, neg)]
-                v = [g * zz for g, zz in zip(gain, z)]
-                post = [g * pp for g, pp in zip(gain, p)]
+                p = [sum((w * s[k] for k, w in zip(cols, ws)), Fraction(0)) for cols, ws in layer.sparse_rows]
+                post = [pp if zz > 0 else ng * pp for pp, zz, ng in zip(p, z, layer.negative_slope_exact)]
             else:
-                z = W @ np.asarray(v, dtype=float) + b
-                p = W @ np.asarray(s, dtype=float)
-                factor = np.where(z > 0, 1.0, neg)
-                v, post = list(factor * z), list(factor * p)
+                p = layer.weight @ s
+                post = np.where(z > 0, 1.0, layer.negative_slope) * p
             per_layer.append((list(p), list(post)))
             s = post
         slopes.append(per_layer)
     out = []
     for li in range(len(layers)):
-        n_units = layers[li].weight.shape[0]
+        n_units = layers[li].out_features
         pre = [conv(0)] * n_units
         post = [conv(0)] * n_units
         for r in range(1, len(regions)):
