@@ -230,22 +230,15 @@ def n1_range(tree: DistinctTree, y: np.ndarray, limit: int = 2**16) -> TieRange:
         low, high = counts(E)
         return TieRange(low, high, True, 0, 1)
     # blocks: tree edges linked through the exchanges that can replace them
-    link = list(range(len(E)))
-
-    def find(a: int) -> int:
-        while link[a] != a:
-            link[a] = link[link[a]]
-            a = link[a]
-        return a
-
+    linked = _UnionFind()
     for _, _, replaced in found:
         for e in replaced[1:]:
-            link[find(e)] = find(replaced[0])
+            linked.union(e, replaced[0])
     blocks: dict[int, tuple[list[int], list[tuple[int, int]]]] = {}
     for e in {e for _, _, rep in found for e in rep}:
-        blocks.setdefault(find(e), ([], []))[0].append(e)
+        blocks.setdefault(linked.find(e), ([], []))[0].append(e)
     for u, v, replaced in found:
-        blocks[find(replaced[0])][1].append((u, v))
+        blocks[linked.find(replaced[0])][1].append((u, v))
     in_block = {e for tree_edges, _ in blocks.values() for e in tree_edges}
     fixed = [E[e] for e in range(len(E)) if e not in in_block]
     # the spanning choices of each block, on the components of the other tree edges
@@ -257,8 +250,12 @@ def n1_range(tree: DistinctTree, y: np.ndarray, limit: int = 2**16) -> TieRange:
         if total * math.comb(len(pool), r) > limit * 64:
             total = limit + 1
             break
-        comp = _components(m, [E[e] for e in range(len(E)) if e not in set(tree_edges)])
-        valid = [list(sub) for sub in combinations(pool, r) if _acyclic([(comp[a], comp[b]) for a, b in sub])]
+        rest = _UnionFind()  # the components of the other tree edges
+        own = set(tree_edges)
+        for e in range(len(E)):
+            if e not in own:
+                rest.union(*E[e])
+        valid = [list(sub) for sub in combinations(pool, r) if _acyclic([(rest.find(a), rest.find(b)) for a, b in sub])]
         choices.append(valid)
         total *= len(valid)
         if total > limit:
@@ -275,33 +272,29 @@ def n1_range(tree: DistinctTree, y: np.ndarray, limit: int = 2**16) -> TieRange:
     return TieRange(min(lows), max(highs), True, len(found), total)
 
 
-def _components(m: int, edges: list[tuple[int, int]]) -> list[int]:
-    link = list(range(m))
+class _UnionFind:
+    """Disjoint sets of hashable items (created on first sight), with path halving."""
 
-    def find(a: int) -> int:
-        while link[a] != a:
-            link[a] = link[link[a]]
-            a = link[a]
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, a: int) -> int:
+        parent = self.parent
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
         return a
 
-    for a, b in edges:
-        link[find(a)] = find(b)
-    return [find(a) for a in range(m)]
+    def union(self, a: int, b: int) -> bool:
+        """Join the sets of a and b; False when they were one set already."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[ra] = rb
+        return True
 
 
 def _acyclic(edges: list[tuple[int, int]]) -> bool:
-    link: dict[int, int] = {}
-
-    def find(a: int) -> int:
-        link.setdefault(a, a)
-        while link[a] != a:
-            link[a] = link[link[a]]
-            a = link[a]
-        return a
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra == rb:
-            return False
-        link[ra] = rb
-    return True
+    sets = _UnionFind()
+    return all(sets.union(a, b) for a, b in edges)
