@@ -433,3 +433,19 @@ def test_the_module_imports_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_one_neighbour_search_serves_n2_and_n3():
+    from exactnet.probe.companions import nearest_neighbours
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(120, 5))
+    y = rng.integers(0, 3, 120)
+    for metric in ("euclidean", "gower"):
+        nb = nearest_neighbours(X, y, metric=metric)
+        assert n2(X, y, metric=metric, neighbours=nb) == n2(X, y, metric=metric)
+        assert n3(X, y, metric=metric, neighbours=nb) == n3(X, y, metric=metric)
+    with pytest.raises(ValueError, match="search again with nearest_neighbours"):
+        n3(X[:60], y[:60], neighbours=nb)
+    with pytest.raises(ValueError, match="search again"):
+        n2(X, y, metric="euclidean", neighbours=nb)  # nb was searched with gower

@@ -41,6 +41,7 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -48,7 +49,7 @@ from numpy.typing import ArrayLike
 
 from .separability import _check
 
-__all__ = ["NEIGHBOUR_TIE_RULE", "gdv", "linear_probe", "n2", "n3"]
+__all__ = ["NEIGHBOUR_TIE_RULE", "Neighbours", "gdv", "linear_probe", "n2", "n3", "nearest_neighbours"]
 
 NEIGHBOUR_TIE_RULE = "nearest neighbour: least float64 distance, then smallest index; the point itself excluded"
 
@@ -333,12 +334,50 @@ def _nearest_gower(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
 # ------------------------------------------------------------------------- N2, N3
 
 
+@dataclass(frozen=True)
+class Neighbours:
+    """The nearest point of its own class (``same_idx``, -1 when none) and of another
+    class (``other_idx``) of every point, with their keys (:func:`nearest_neighbours`):
+    what N2 and N3 are computed from, so that both can share one search."""
+
+    metric: str
+    n: int
+    d: int
+    same_idx: np.ndarray
+    same_key: np.ndarray
+    other_idx: np.ndarray
+    other_key: np.ndarray
+
+
+def nearest_neighbours(
+    X: ArrayLike, y: ArrayLike, *, metric: Literal["euclidean", "gower"] = "euclidean"
+) -> Neighbours:
+    """Every point's nearest neighbour in its own class and in another class (module
+    docstring: blocked, certified against the difference form, :data:`NEIGHBOUR_TIE_RULE`).
+    Pass the result to :func:`n2` and :func:`n3` as ``neighbours=`` to search once."""
+    _check_metric(metric)
+    Xa, ya = _inputs(X, y, "nearest_neighbours")
+    return Neighbours(metric, Xa.shape[0], Xa.shape[1], *_nearest(Xa, ya, metric))
+
+
+def _neighbours_for(Xa: np.ndarray, ya: np.ndarray, metric: str, neighbours: Neighbours | None) -> Neighbours:
+    if neighbours is None:
+        return Neighbours(metric, Xa.shape[0], Xa.shape[1], *_nearest(Xa, ya, metric))
+    if (neighbours.metric, neighbours.n, neighbours.d) != (metric, *Xa.shape):
+        raise ValueError(
+            f"neighbours were searched with metric={neighbours.metric!r} on {neighbours.n} x {neighbours.d} points; "
+            f"these are {Xa.shape[0]} x {Xa.shape[1]} with metric={metric!r}: search again with nearest_neighbours"
+        )
+    return neighbours
+
+
 def n2(
     X: ArrayLike,
     y: ArrayLike,
     *,
     metric: Literal["euclidean", "gower"] = "euclidean",
     average: Literal["sums", "points"] = "sums",
+    neighbours: Neighbours | None = None,
 ) -> float:
     """N2, the ratio of intra-class to extra-class nearest-neighbour distance (Lorena et
     al. 2019, measure N2):
@@ -362,16 +401,17 @@ def n2(
     to float32; with ``metric="minkowski", p=2`` on min-max-scaled features it equals
     ``average="points"`` with the Euclidean metric.
 
-    Every class needs at least 2 points (as in ECoL).
+    Every class needs at least 2 points (as in ECoL). ``neighbours``: the result of
+    :func:`nearest_neighbours` on the same X, y and metric (searched here when None).
     """
     _check_metric(metric)
     if average not in ("sums", "points"):
         raise ValueError(f"average must be 'sums' or 'points'; got {average!r}")
     Xa, ya = _inputs(X, y, "N2")
     _min_class_size(ya, 2, "N2", "a point's nearest neighbour in its own class")
-    _, same_key, _, other_key = _nearest(Xa, ya, metric)
-    intra = _key_to_distance(same_key, metric, Xa.shape[1])
-    extra = _key_to_distance(other_key, metric, Xa.shape[1])
+    nb = _neighbours_for(Xa, ya, metric, neighbours)
+    intra = _key_to_distance(nb.same_key, metric, Xa.shape[1])
+    extra = _key_to_distance(nb.other_key, metric, Xa.shape[1])
     if average == "sums":
         a, b = float(intra.sum()), float(extra.sum())
         return a / (a + b) if a + b > 0 else math.nan
@@ -380,7 +420,13 @@ def n2(
     return float(per_point.mean())
 
 
-def n3(X: ArrayLike, y: ArrayLike, *, metric: Literal["euclidean", "gower"] = "euclidean") -> float:
+def n3(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    metric: Literal["euclidean", "gower"] = "euclidean",
+    neighbours: Neighbours | None = None,
+) -> float:
     """N3, the leave-one-out error rate of the 1-nearest-neighbour classifier (Lorena et al.
     2019, measure N3):
 
@@ -397,10 +443,11 @@ def n3(X: ArrayLike, y: ArrayLike, *, metric: Literal["euclidean", "gower"] = "e
     stable sort of each distance row, so a point with an identical copy of smaller index
     is classified by itself. Without ties and duplicates all agree (with
     ``metric="minkowski", p=2`` in pymfe, on min-max-scaled features, for the Euclidean
-    metric)."""
+    metric). ``neighbours``: as in :func:`n2`."""
     _check_metric(metric)
     Xa, ya = _inputs(X, y, "N3")
-    same_idx, same_key, other_idx, other_key = _nearest(Xa, ya, metric)
+    nb = _neighbours_for(Xa, ya, metric, neighbours)
+    same_idx, same_key, other_idx, other_key = nb.same_idx, nb.same_key, nb.other_idx, nb.other_key
     wrong = (other_key < same_key) | ((other_key == same_key) & (other_idx < same_idx) & (other_idx >= 0))
     wrong |= same_idx < 0  # a class of one point
     return float(wrong.mean())

@@ -273,16 +273,22 @@ class SeparabilityScore:
 
     def measure(self, X: np.ndarray, y: np.ndarray, *, name: str = "", device: Any = None) -> dict[str, Any]:
         """The measures of rows X with labels y (``name``: the layer, for warnings)."""
+        import functools
         import warnings
 
         from . import companions
 
         on_cuda = getattr(device, "type", "cpu") == "cuda"
+
+        @functools.cache
+        def shared() -> companions.Neighbours:  # one nearest-neighbour search for N2 and N3
+            return companions.nearest_neighbours(X, y, metric=self.metric)
+
         compute = {
             "n1": lambda: n1(X, y, metric=self.metric, device=device if on_cuda else None).value,
             "f1": lambda: f1(X, y),
-            "n2": lambda: companions.n2(X, y, metric=self.metric),
-            "n3": lambda: companions.n3(X, y, metric=self.metric),
+            "n2": lambda: companions.n2(X, y, metric=self.metric, neighbours=shared()),
+            "n3": lambda: companions.n3(X, y, metric=self.metric, neighbours=shared()),
             "probe": lambda: companions.linear_probe(X, y),
             "gdv": lambda: companions.gdv(X, y),
         }
