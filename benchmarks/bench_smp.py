@@ -2,18 +2,21 @@
 
 1. ``batched``: the sampled SMP of every activation of ResNet-18 (random init, seeded) along
    ``--paths`` paths of ``--steps`` samples between random images (``--image-size``),
-   channel means per layer. exactnet's :func:`layerwise_smp` (one capture of every path,
-   second differences and peaks vectorised over paths and units) against a per-path
-   loop: the same capture path by path, then the definition applied unit by unit in numpy
-   (the straightforward implementation). Both give the same values (checked); times are
-   the best of ``--repeat``.
+   channel means per layer. exactnet's :func:`layerwise_smp` (lazy paths computed batch
+   by batch, one capture of every path, second differences and peaks vectorised over
+   paths and units) against two per-path loops, each a forward pass per path: one applies
+   the definition unit by unit in numpy (the straightforward implementation), the other
+   exactnet's :func:`sampled_smp` to one path's units at once. All give the same values
+   (checked); the batched time is the best of ``--repeat``. ``--loop-paths K`` times the
+   loops on the first K paths and scales their time by paths / K (a per-path loop's time
+   is linear in the paths), checking their values against the batched run on those K.
 2. ``exact``: the exact SMP of every unit of 2-32-32-1 (:func:`exact_smp`, rationals)
    along 16 random segments of [-1, 1]^2, against the sampled SMP of the same torch
    network (float64) at 512, 4,096 and 16,384 steps: the largest relative difference of
    the layer means, and the times.
 
     python benchmarks/bench_smp.py [--part batched,exact] [--paths 16] [--steps 128] [--image-size 64]
-    python benchmarks/bench_smp.py --part batched --paths 256 --steps 512 --image-size 224 --device cuda
+    python benchmarks/bench_smp.py --part batched --paths 256 --steps 512 --image-size 224 --device cuda --loop-paths 32
 """
 
 from __future__ import annotations
@@ -32,46 +35,74 @@ from _timing import time_best
 
 from exactnet import from_torch
 from exactnet.probe import capture
+from exactnet.probe._device import full_float32
 from exactnet.probe.data import random_images, torchvision_model
-from exactnet.probe.smp import exact_smp, layerwise_smp, paths_between
+from exactnet.probe.smp import LazyPaths, exact_smp, layerwise_smp, paths_between, sampled_smp
+
+
+def _runs(mask: np.ndarray) -> list[np.ndarray]:
+    """The maximal runs of True in ``mask``, as index arrays."""
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    return [np.arange(a, b) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def smp_one_unit(g: np.ndarray, h: float, eps: float, scale: float, margin: int = 2) -> float:
     """The definition (docs/definitions.md, "SMP") for one unit along one path, in plain
-    numpy: threshold 10 x the median |D| (the lower middle value, as torch's) or 64 eps
-    scale, runs of at most 4 samples, located by their centre of mass inside [0, 1]."""
-    D = np.abs(g[2:] - 2 * g[1:-1] + g[:-2])
-    tau = max(10.0 * np.sort(D)[(len(D) - 1) // 2], 64 * eps * scale)
+    numpy: the rounding floor 64 eps scale, the curvature level (the lower median |D| over
+    all samples, or over the runs of more than 16 smooth samples, above the floor and
+    within a quarter of |D_i| of both neighbours, when larger), the threshold 10 x that
+    level or the floor, runs of at most 4 samples above it, located by their centre of
+    mass inside [0, 1]."""
+    S = g[2:] - 2 * g[1:-1] + g[:-2]
+    D = np.abs(S)
+    floor = 64 * eps * scale
+    step = np.abs(np.diff(S))
+    calm = np.zeros(len(D), dtype=bool)
+    calm[1:-1] = (D[1:-1] > floor) & (step[1:] <= 0.25 * D[1:-1]) & (step[:-1] <= 0.25 * D[1:-1])
+    smooth = [run for run in _runs(calm) if len(run) > 16]
+    level = np.sort(D)[(len(D) - 1) // 2]
+    if smooth:
+        values = np.sort(D[np.concatenate(smooth)])
+        level = max(level, values[(len(values) - 1) // 2])
+    tau = max(10.0 * level, floor)
     t = (np.arange(1, len(D) + 1) - margin) * h  # D_i sits at sample i + 1
-    total, run = 0.0, []
-    for i, value in enumerate(list(D) + [0.0]):
-        if value > tau:
-            run.append(i)
-            continue
-        if run and len(run) <= 4:
+    total = 0.0
+    for run in _runs(D > tau):
+        if len(run) <= 4:
             mass = D[run].sum()
             if 0.0 <= (D[run] * t[run]).sum() / mass <= 1.0:
                 total += mass
-        run = []
     return total / h
 
 
-def per_path_loop(model, paths, h, eps, device) -> dict[str, float]:
-    """Layer means of the sampled SMP, one path at a time, one unit at a time."""
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    per_path = [
-        capture(model, paths[p], max_samples=None, batch_size=len(paths[p]), device=device, progress=False)
-        for p in range(len(paths))
-    ]
+def per_path_captures(model, paths, count, device) -> list[dict]:
+    """Every activation's output rows, one path at a time (a forward pass per path)."""
+    with full_float32():  # as layerwise_smp: float32 products and convolutions in float32, not TF32
+        return [
+            capture(model, paths[p], max_samples=None, batch_size=paths.samples_per_path, device=device,
+                    progress=False, sides=("output",))
+            for p in range(count)
+        ]  # fmt: skip
+
+
+def per_path_loop(model, paths, count, h, eps, device, per_unit: bool) -> dict[str, float]:
+    """Layer means of the sampled SMP over the first ``count`` paths, one path at a time:
+    ``per_unit`` applies the definition unit by unit in numpy (:func:`smp_one_unit`),
+    otherwise exactnet's :func:`sampled_smp` takes one path's units at once."""
+    per_path = per_path_captures(model, paths, count, device)
+    out = {}
     for name in per_path[0]:
         scale = max(float(caps[name].output.abs().max()) for caps in per_path)  # the layer's, as SMPScore's
+        values = []
         for caps in per_path:
-            out = caps[name].output.numpy()
-            for unit in range(out.shape[1]):
-                sums[name] = sums.get(name, 0.0) + smp_one_unit(out[:, unit], h, eps, scale)
-                counts[name] = counts.get(name, 0) + 1
-    return {name: sums[name] / counts[name] for name in sums}
+            rows = caps[name].output.numpy()  # (samples, units)
+            if per_unit:
+                values += [smp_one_unit(rows[:, u], h, eps, scale) for u in range(rows.shape[1])]
+            else:
+                smp = sampled_smp(np.ascontiguousarray(rows.T), h, eps=eps, scale=scale, t0=-2 * h, window=(0.0, 1.0))
+                values += list(smp)
+        out[name] = float(np.mean(values))
+    return out
 
 
 def part_batched(args) -> None:
@@ -79,24 +110,45 @@ def part_batched(args) -> None:
     if args.device:
         model = model.to(args.device)
     imgs = random_images(2 * args.paths, args.image_size, seed=1)
-    paths = paths_between(imgs[: args.paths], imgs[args.paths :], args.steps)
+    if args.device:
+        imgs = imgs.to(args.device)
+    paths = paths_between(imgs[: args.paths], imgs[args.paths :], args.steps, lazy=True)
+    loop_paths = min(args.loop_paths or args.paths, args.paths)
     h = 1 / (args.steps - 1)
     eps = float(torch.finfo(torch.float32).eps)
 
-    def batched():
-        res = layerwise_smp(model, paths, reduction="channel_mean", batch_size=512, device=args.device, progress=False)
-        return {row.name: row.values["smp_mean"] for row in res.layers}
+    def run(p):
+        return layerwise_smp(model, p, reduction="channel_mean", batch_size=512, device=args.device, progress=False)
 
-    t_batch, fast = time_best(batched, args.repeat)
-    t_loop, slow = time_best(lambda: per_path_loop(model, paths, h, eps, args.device), 1)
-    worst = max(abs(fast[k] - slow[k]) / max(abs(slow[k]), 1e-300) for k in slow)
+    def batched(p):
+        return {row.name: row.values["smp_mean"] for row in run(p).layers}
+
+    sampled_smp(np.zeros((1, 8)), 0.1)  # compile the CPU kernel before any timing
+    t_batch, res = time_best(lambda: run(paths), args.repeat)
+    fast = {row.name: row.values["smp_mean"] for row in res.layers}
+    scoring = sum(row.seconds for row in res.layers)
     print(
-        f"ResNet-18, {args.paths} paths x {args.steps} steps of {args.image_size} x {args.image_size} images, "
-        f"{len(fast)} activation call sites, device {args.device or 'cpu'}:\n"
-        f"  batched layerwise_smp {t_batch:.2f} s ({t_batch.note()}), per-path loop {t_loop:.2f} s: "
-        f"{t_loop / t_batch:.1f}x; largest relative difference of the layer means {worst:.2e}",
+        f"ResNet-18, {args.paths} paths x {args.steps} steps of {args.image_size} x {args.image_size} images "
+        f"(lazy paths), {len(fast)} activation call sites, device {args.device or 'cpu'}: batched layerwise_smp "
+        f"{t_batch:.2f} s ({t_batch.note()}); in the last run the capture (forward passes) took "
+        f"{res.capture_seconds:.2f} s and the SMP of all layers {scoring:.2f} s",
         flush=True,
     )
+    subset = LazyPaths(paths.start[:loop_paths], paths.end[:loop_paths], args.steps)
+    same = batched(subset) if loop_paths < args.paths else fast
+    scale_up = args.paths / loop_paths
+    for per_unit, label in ((False, "per-path loop, units vectorised"), (True, "per-path, per-unit loop")):
+        t_loop, slow = time_best(lambda u=per_unit: per_path_loop(model, subset, loop_paths, h, eps, args.device, u), 1)
+        diffs = {k: abs(same[k] - slow[k]) / max(abs(slow[k]), 1e-300) for k in slow}
+        where = max(diffs, key=diffs.__getitem__)
+        worst = diffs[where]
+        total = t_loop * scale_up
+        extrapolated = f" ({loop_paths} paths timed, x {scale_up:g})" if loop_paths < args.paths else ""
+        print(
+            f"  {label}: {total:.2f} s{extrapolated}: batched is {total / t_batch:.1f}x faster; largest relative "
+            f"difference of the layer means {worst:.2e} ({where})",
+            flush=True,
+        )
 
 
 def part_exact(args) -> None:
@@ -135,6 +187,7 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--device", default=None)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--loop-paths", type=int, default=None, help="time the per-path loops on this many paths")
     args = ap.parse_args()
     parts = args.part.split(",")
     if "batched" in parts:

@@ -804,7 +804,7 @@ def _smp(args) -> int:
         raise fail(f"--paths {args.paths}: the data has {len(x)} inputs, enough for {len(x) // 2} paths")
     a, b = x[pick[: args.paths]], x[pick[args.paths :]]
     res = layerwise_smp(
-        model, paths_between(a, b, args.steps), threshold=args.threshold, device=args.device,
+        model, paths_between(a, b, args.steps, lazy=True), threshold=args.threshold, device=args.device,
         progress=not args.quiet and not args.json, name=name,
     )  # fmt: skip
     if args.json:

@@ -82,3 +82,26 @@ def test_cuda_sampled_smp_equals_the_cpu_one():
     cpu = layerwise_smp(model, paths, progress=False)
     gpu = layerwise_smp(model, paths, device="cuda", progress=False)
     np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-9)
+
+
+def test_cuda_lazy_paths_and_smooth_rows_equal_the_cpu_ones():
+    """Lazy paths computed on the GPU give the dense paths' rows and the same layer-wise
+    SMP; rows with smooth stretches (rectified sines) give the CPU kernel's SMP_h."""
+    from exactnet.probe.smp import layerwise_smp, paths_between, sampled_smp
+
+    t = np.linspace(-0.01, 1.01, 611)
+    rng = np.random.default_rng(4)
+    rows = torch.from_numpy(np.maximum(np.sin(rng.uniform(2, 15, (16, 1)) * t) - rng.uniform(0, 0.5, (16, 1)), 0))
+    np.testing.assert_allclose(
+        sampled_smp(rows.cuda(), t[1] - t[0]).cpu().numpy(), sampled_smp(rows, t[1] - t[0]).numpy()
+    )
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.ReLU()
+    ).double()
+    a, b = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    lazy = paths_between(a.cuda(), b.cuda(), 300, lazy=True)
+    np.testing.assert_allclose(lazy.dense().cpu().numpy(), paths_between(a, b, 300).numpy(), rtol=1e-14, atol=1e-15)
+    cpu = layerwise_smp(model, paths_between(a, b, 300), progress=False)
+    gpu = layerwise_smp(model.cuda(), lazy, batch_size=97, progress=False)
+    np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-9)

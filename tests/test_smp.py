@@ -206,3 +206,44 @@ def test_compiled_cpu_pass_equals_the_torch_operations(seed, width, windowed):
     g = torch.from_numpy(rows)
     want = _smp_torch(g, h, 10.0, width, 2.0**-52, g.abs().amax(dim=1), float(t[0]), window).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_rectified_smooth_units_keep_their_kinks():
+    """relu(sin(9 t) - 0.6) is 0 on more than half the path: the curvature level comes
+    from its smooth stretches, so the kinks where it leaves 0 are counted: SMP = the sum
+    of |9 cos(9 t*)| over the zero crossings t* of sin(9 t) - 0.6 in (0, 1)."""
+    roots = [r for k in range(-1, 3) for r in (np.arcsin(0.6) + 2 * np.pi * k, np.pi - np.arcsin(0.6) + 2 * np.pi * k)]
+    exact = sum(abs(9 * np.cos(r)) for r in roots if 0 < r / 9 < 1)  # 4 crossings, 9 x 0.8 each
+    errors = []
+    for steps in (8193, 32769):
+        t = np.linspace(0, 1, steps)
+        g = np.maximum(np.sin(9 * t) - 0.6, 0) + 0.3 * t
+        assert np.mean(g == 0.3 * t) > 0.5 and exact > 20
+        errors.append(abs(sampled_smp(g, 1 / (steps - 1)) / exact - 1))
+    # the shares of a kink's peak below the curvature threshold are left out: fewer as h shrinks
+    assert exact == pytest.approx(28.8) and errors[0] < 2e-3 and errors[1] < errors[0] / 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["smooth", "rectified", "kinks", "noise"]))
+def test_torch_pass_equals_the_compiled_pass(seed, kind):
+    """The torch operations (the CUDA path, run here on the CPU) and the compiled kernel
+    give the same SMP_h on smooth, rectified smooth, piecewise-linear and noisy rows."""
+    from exactnet.probe.smp import _smp_torch
+
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-0.01, 1.01, 611)
+    freq, phase = rng.uniform(2, 15, (8, 1)), rng.uniform(0, 6.3, (8, 1))
+    rows = np.sin(freq * t + phase)
+    if kind == "rectified":
+        rows = np.maximum(rows - rng.uniform(0, 0.5, (8, 1)), 0)
+    elif kind == "kinks":
+        rows = sum(rng.normal(size=(8, 1)) * np.maximum(t - rng.uniform(0, 1, (8, 1)), 0) for _ in range(5))
+    elif kind == "noise":
+        rows = rows + rng.normal(scale=1e-9, size=rows.shape)
+    h = t[1] - t[0]
+    window = (0.0, 1.0)
+    compiled = sampled_smp(rows, h, t0=t[0], window=window)
+    scales = torch.from_numpy(np.abs(rows).max(axis=1))
+    torched = _smp_torch(torch.from_numpy(rows), h, 10.0, 4, 2.0**-52, scales, t[0], window)
+    np.testing.assert_allclose(torched.numpy(), compiled, rtol=1e-12, atol=1e-12)

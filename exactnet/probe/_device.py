@@ -1,6 +1,10 @@
-"""The one check of a requested torch device, shared by capture, the score and the signature."""
+"""The one check of a requested torch device, shared by capture, the score and the
+signature, and the switch that keeps CUDA float32 arithmetic in float32."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..extras import require
 
@@ -28,3 +32,18 @@ def checked_device(device, argument: str = "device") -> torch.device:
                 f"use an index below {torch.cuda.device_count()}"
             )
     return dev
+
+
+@contextmanager
+def full_float32() -> Iterator[None]:
+    """Within the block, CUDA matrix products and cuDNN convolutions of float32 tensors
+    are computed in float32, not TF32 (whose 10-bit mantissa would put rounding noise of
+    about 1e-3 relative on every product: far above what exact bounds assume, and what
+    second differences can tell from kinks); the previous settings are restored after."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn

@@ -258,12 +258,10 @@ class _Candidates:
         b, m = len(rows), len(self.sq)
         r = torch.from_numpy(rows).to(dev)
         compd = torch.from_numpy(comp).to(dev)
-        prev = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = False  # a float32 product must stay float32
-        try:
+        from ._device import full_float32
+
+        with full_float32():  # a float32 product must stay float32
             G = (self.Zd[r] @ self.Zd.T).double()
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = prev
         s = self.sqd[r][:, None] + self.sqd[None, :] - 2.0 * G
         del G
         S = self.nrmd[r][:, None] + self.nrmd[None, :]

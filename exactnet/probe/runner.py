@@ -9,7 +9,8 @@ returns a number or a dict of named values; it says what it needs in ``needs``:
   score, :class:`~exactnet.probe.nonlinearity.AffinityScore`);
 * ``"labels"``: the label of every row, from ``(inputs, labels)`` batches or ``labels=``
   (class separability);
-* ``"paths"``: the data is a batch of input paths, a tensor ``(paths, steps, *input)``;
+* ``"paths"``: the data is a batch of input paths, a tensor ``(paths, steps, *input)``
+  or a :class:`~exactnet.probe.smp.LazyPaths` computed batch by batch;
   every row is kept, in path order, and :attr:`LayerData.paths` gives ``(paths, steps)``
   (non-smoothness along paths).
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
     from .recording import ModuleSelection
     from .reductions import ReductionLike
+    from .smp import LazyPaths
 
 __all__ = [
     "LayerData",
@@ -265,7 +267,7 @@ def _needs(score: Callable) -> tuple[str, ...]:
 
 def layerwise(
     model: torch.nn.Module,
-    data: torch.Tensor | Iterable[Any],
+    data: torch.Tensor | LazyPaths | Iterable[Any],
     score: LayerScoreFunction | Callable[[LayerData], float | np.integer | np.floating | Mapping[str, Any]],
     *,
     layers: ModuleSelection | None = None,
@@ -286,7 +288,9 @@ def layerwise(
     model : any ``nn.Module``.
     data : a tensor of inputs, a DataLoader or an iterable of batches (a tensor or an
         ``(inputs, labels, ...)`` tuple); for a score that needs ``"paths"``, a tensor of
-        shape ``(paths, steps, *input_shape)``.
+        shape ``(paths, steps, *input_shape)`` or a :class:`~exactnet.probe.smp.LazyPaths`
+        (``paths_between(..., lazy=True)``: the same rows computed batch by batch, for
+        paths too large to hold; only scores that need ``"paths"`` take it).
     score : a :class:`LayerScoreFunction`, e.g.
         :class:`~exactnet.probe.nonlinearity.AffinityScore`, or any callable taking a
         :class:`LayerData`.
@@ -307,14 +311,36 @@ def layerwise(
     needs = _needs(score)
     score_name = str(getattr(score, "name", getattr(score, "__name__", type(score).__name__)))
     paths = None
+    from .smp import LazyPaths
+
+    if isinstance(data, LazyPaths) and "paths" not in needs:
+        raise ValueError(
+            f"data is a LazyPaths (input paths) but the score {score_name!r} does not use paths (needs={needs!r}); "
+            "pass a tensor of inputs, a DataLoader or batches"
+        )
     if "paths" in needs:
-        if not isinstance(data, torch.Tensor) or data.dim() < 3:
-            raise ValueError(
-                f"the score {score_name!r} needs paths: pass data as a tensor of shape (paths, steps, *input_shape), "
-                f"got {type(data).__name__}{'' if not isinstance(data, torch.Tensor) else ' ' + str(tuple(data.shape))}"
-            )
-        paths = (int(data.shape[0]), int(data.shape[1]))
-        data = data.reshape((paths[0] * paths[1],) + tuple(data.shape[2:]))
+        if isinstance(data, LazyPaths):
+            if labels is not None:
+                raise ValueError(
+                    "labels= goes with data given as a tensor; data is a LazyPaths (paths_between(..., lazy=True)), "
+                    "pass its dense tensor to label its rows"
+                )
+            if len(data.shape) < 3:
+                raise ValueError(
+                    f"the score {score_name!r} needs paths of inputs with at least one axis; the LazyPaths has shape "
+                    f"{data.shape}"
+                )
+            paths = (data.n_paths, data.samples_per_path)
+            data = data.batches(batch_size)
+        else:
+            if not isinstance(data, torch.Tensor) or data.dim() < 3:
+                got = type(data).__name__ + ("" if not isinstance(data, torch.Tensor) else f" {tuple(data.shape)}")
+                raise ValueError(
+                    f"the score {score_name!r} needs paths: pass data as a tensor of shape "
+                    f"(paths, steps, *input_shape) or a LazyPaths (paths_between(..., lazy=True)), got {got}"
+                )
+            paths = (int(data.shape[0]), int(data.shape[1]))
+            data = data.reshape((paths[0] * paths[1],) + tuple(data.shape[2:]))
         samples = None
     if labels is not None:
         if not isinstance(data, torch.Tensor):
