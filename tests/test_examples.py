@@ -1,8 +1,11 @@
 """The example scripts run and write their figures."""
 
+import json
 import runpy
 import sys
 from pathlib import Path
+
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -100,3 +103,27 @@ def test_smp_forensics_quick(monkeypatch, capsys):
     assert re.search(r"GELU\s+feature \(held-out\) median 0,", text)
     relu = float(re.search(r"ReLU\s+feature \(held-out\) median ([0-9.]+)", text).group(1))
     assert relu > 0.3
+
+
+def test_smp_propagation_quick(monkeypatch, capsys, tmp_path):
+    """The propagation experiment: the linear rule is exact right after the first ReLU
+    (its inputs' kinks are distinct), the ReLU and max-pooling rules within 35%, and the
+    linear rule over-predicts deeper (shared kinks cancel), as docs/smp.md states."""
+    out = tmp_path / "prop.json"
+    png = tmp_path / "prop.png"
+    monkeypatch.setattr(sys, "argv", ["smp_propagation.py", "--quick", "--json", str(out), "--png", str(png)])
+    runpy.run_path(str(EXAMPLES / "smp_propagation.py"), run_name="__main__")
+    assert "predicted / measured, by kind of layer" in capsys.readouterr().out
+    runs = json.loads(out.read_text())
+    assert set(runs) == {"1-D CNN", "2-D CNN, pool then ReLU", "2-D CNN, ReLU then pool"}
+    for res in runs.values():
+        layers = res["layers"]
+        assert layers[0]["measured"] == 0 and layers[0]["predicted"] == 0  # the paths are straight
+        for layer in layers:
+            if layer["kind"] in ("relu", "max_pool") and layer["measured"] > 0:
+                assert 0.75 < layer["ratio"] < 1.35, (res["model"], layer)
+        deep = [layer for layer in layers if layer["name"].endswith("Linear") or layer["name"].endswith("Conv2d")]
+        assert max(layer["ratio"] for layer in deep if layer["ratio"]) > 1.4
+    second_conv = runs["1-D CNN"]["layers"][2]
+    assert second_conv["ratio"] == pytest.approx(1.0, abs=0.05)
+    assert png.stat().st_size > 10_000

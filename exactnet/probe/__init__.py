@@ -14,7 +14,9 @@
   fraction of points on the class boundary of a minimum spanning tree), exactly, and F1;
   :mod:`~exactnet.probe.companions`: N2, N3, GDV and the linear-probe accuracy.
 * :mod:`~exactnet.probe.smp`: SMP, the non-smoothness along input paths, exact for
-  piecewise-linear networks and sampled for any torch model (our formulation).
+  piecewise-linear networks and sampled for any torch model (our formulation);
+  :mod:`~exactnet.probe.smp_model`: its propagation model, layer by layer, against
+  measurements (our derivation).
 
 Capture and the signature need torch (the ``torch`` extra). Names are imported from their
 submodules on first use, so ``exactnet.probe.affinity_score`` on numpy arrays never loads
@@ -54,6 +56,7 @@ _EXPORTS = {
     "n2": ".companions",
     "n3": ".companions",
     "LayerSMP": ".smp",
+    "LazyPaths": ".smp",
     "PathSMP": ".smp",
     "SMPScore": ".smp",
     "exact_smp": ".smp",
@@ -61,6 +64,8 @@ _EXPORTS = {
     "paths_around": ".smp",
     "paths_between": ".smp",
     "sampled_smp": ".smp",
+    "SMPPropagation": ".smp_model",
+    "smp_propagation": ".smp_model",
     "LayerRow": ".runner",
     "LayerScoreFunction": ".runner",
     "LayerwiseResult": ".runner",
@@ -91,6 +96,7 @@ if TYPE_CHECKING:
     from .separability import MEASURES, N1Result, SeparabilityScore, f1, layerwise_separability, n1
     from .smp import (
         LayerSMP,
+        LazyPaths,
         PathSMP,
         SMPScore,
         exact_smp,
@@ -99,3 +105,4 @@ if TYPE_CHECKING:
         paths_between,
         sampled_smp,
     )
+    from .smp_model import SMPPropagation, smp_propagation

@@ -1,6 +1,8 @@
 """Inputs and models for the layer-wise scores on a machine without downloads.
 
-* :func:`random_images`: seeded random images, normalised like ImageNet inputs.
+* :func:`random_images`: seeded random images, normalised like ImageNet inputs;
+  :func:`smooth_signals` and :func:`smooth_images`: seeded Gaussian-smoothed noise, the
+  synthetic signals and images of the SMP propagation experiments.
 * :func:`digits_images`: scikit-learn's bundled 8 x 8 digits (1,797 images), resized to
   the model's input size, grey replicated to three channels; :func:`digits_data`: the
   same with their labels, or as they are (1 x 8 x 8 in [0, 1]) for the small models.
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,8 @@ __all__ = [
     "image_data",
     "model_by_name",
     "random_images",
+    "smooth_images",
+    "smooth_signals",
     "torchvision_model",
 ]
 
@@ -66,6 +71,40 @@ def random_images(n: int, size: int = 224, *, seed: int = 0) -> torch.Tensor:
     _check_counts(n, size)
     g = torch.Generator().manual_seed(int(seed))
     return _normalise(torch.rand(n, 3, size, size, generator=g))
+
+
+def _gaussian_kernel(width: float) -> torch.Tensor:
+    if not width > 0:
+        raise ValueError(f"width={width!r}; the smoothing width (in samples) must be positive")
+    r = max(1, math.ceil(3 * width))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float64) / width) ** 2)
+    return k / k.norm()
+
+
+def smooth_signals(n: int, length: int = 64, *, width: float = 3.0, channels: int = 1, seed: int = 0) -> torch.Tensor:
+    """``n`` synthetic signals (channels, length), float64: seeded white noise convolved
+    with a Gaussian of standard deviation ``width`` samples (unit-norm kernel, so each
+    sample is N(0, 1))."""
+    if n < 1 or length < 2 or channels < 1:
+        raise ValueError(f"n={n}, length={length}, channels={channels}; ask for at least one signal of 2 samples")
+    k = _gaussian_kernel(width)
+    g = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn(n * channels, 1, length + len(k) - 1, generator=g, dtype=torch.float64)
+    return torch.nn.functional.conv1d(noise, k.view(1, 1, -1)).reshape(n, channels, length)
+
+
+def smooth_images(n: int, size: int = 24, *, width: float = 2.0, channels: int = 1, seed: int = 0) -> torch.Tensor:
+    """``n`` synthetic images (channels, size, size), float64: seeded white noise
+    convolved with a 2-D Gaussian of standard deviation ``width`` pixels (unit norm, each
+    pixel N(0, 1))."""
+    if n < 1 or size < 2 or channels < 1:
+        raise ValueError(f"n={n}, size={size}, channels={channels}; ask for at least one image of 2 x 2 pixels")
+    k = _gaussian_kernel(width)
+    k2 = torch.outer(k, k)
+    g = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn(n * channels, 1, size + len(k) - 1, size + len(k) - 1, generator=g, dtype=torch.float64)
+    out = torch.nn.functional.conv2d(noise, k2.view(1, 1, len(k), len(k)))
+    return out.reshape(n, channels, size, size)
 
 
 def digits_images(n: int | None = None, size: int = 224) -> torch.Tensor:
