@@ -8,6 +8,8 @@
 * Theory: region-count bounds and neuron thresholds in :mod:`exactnet.theory`.
 * Estimators for large models: :func:`affinity_score` and activation capture in
   :mod:`exactnet.probe`.
+* Linear regions through training: :func:`track` (exact snapshots from a training loop),
+  :func:`load_run`, and data, a trainer and runs in :mod:`exactnet.training`.
 * Hypothesis strategies for property tests: :mod:`exactnet.strategies`.
 
 ``import exactnet`` is light (numpy only): each name below is imported from its
@@ -45,6 +47,8 @@ _EXPORTS = {
     "Polygon": ".regions.api",
     "Box": ".regions.space.domain",
     "Polytope": ".regions.space.domain",
+    "track": ".training.tracking",
+    "load_run": ".training.tracking",
 }
 
 __all__ = list(_EXPORTS) + ["regions"]
@@ -77,3 +81,4 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     )
     from .regions.result import Region, Regions
     from .regions.space.domain import Box, Polytope
+    from .training.tracking import load_run, track

@@ -1,0 +1,135 @@
+"""Linear regions through training (exactnet.training): snapshots equal fresh partitions of
+their saved weights, the counts near the data and elsewhere add up, the decision
+boundary's length on a network whose boundary is known, the data's graded intricacy and
+the trainer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import exactnet
+from exactnet import from_torch
+from exactnet.training import intricacy, load_run, make_dataset, mlp, snapshot_epochs, track, train_classifier
+from exactnet.training.tracking import _boundary
+
+
+@pytest.fixture(scope="module")
+def moons_run():
+    X, y = make_dataset("moons", 200, seed=0)
+    Xt, yt = make_dataset("moons", 200, seed=1)
+    model, run = train_classifier((X, y), test=(Xt, yt), widths=(8, 8), epochs=12, snapshots=4, name="moons")
+    return model, run
+
+
+def test_snapshots_equal_fresh_partitions_of_their_saved_weights(moons_run, tmp_path):
+    model, run = moons_run
+    assert [s.step for s in run.snapshots] == [0, 4, 8, 12]
+    path = run.save(tmp_path / "run.npz")
+    with np.load(path, allow_pickle=False) as f:  # numbers and one JSON string, no pickles
+        assert "meta" in f.files
+    back = load_run(path)
+    assert back.name == "moons" and back.domain == run.domain and back.radius == run.radius
+    np.testing.assert_array_equal(back.train[0], run.train[0])
+    for old, new in zip(run.snapshots, back.snapshots):
+        assert new.values() == old.values()
+        fresh = new.regions()  # recomputed from the saved weights
+        assert fresh is not old.regions()
+        assert fresh.num_regions == old.num_regions
+        assert _boundary(fresh) == (old.boundary_pieces, pytest.approx(old.boundary_length, rel=1e-12))
+    # the last snapshot is the trained model itself
+    last = exactnet.regions(from_torch(model), exactnet.Box(run.domain[::2], run.domain[1::2]))
+    assert last.num_regions == run.snapshots[-1].num_regions
+    assert run.snapshots[-1].train_accuracy > run.snapshots[0].train_accuracy
+
+
+def test_counts_near_the_data_and_elsewhere_add_up(moons_run):
+    model, run = moons_run
+    X, y = run.train
+    counts = {}
+    for radius in (0.0, 0.05, 0.2, 100.0):
+        s = track(model, train=(X, y), radius=radius).snapshot()
+        assert s.near + s.elsewhere == s.num_regions
+        counts[radius] = s.near
+    assert counts[0.0] <= counts[0.05] <= counts[0.2] <= counts[100.0] == s.num_regions
+    # radius 0: exactly the regions whose closure holds a training point
+    sub = track(model, train=(X[:40], y[:40]), radius=0.0, domain=run.domain).snapshot()
+    holding = {r.index for r in sub.regions().regions for x in X[:40] if r.contains(x)}
+    assert sub.near == len(holding) > 1
+    hull = track(model, train=(X, y), near="hull").snapshot()
+    assert 0 < hull.near < hull.num_regions and hull.near + hull.elsewhere == hull.num_regions
+
+
+def test_decision_boundary_length_of_a_known_network():
+    """out0 - out1 = x - 0.3 on [-1, 1]^2, and a hidden unit relu(y) splits the square at
+    y = 0: the boundary is the segment x = 0.3, length 2, in 2 pieces (one per region)."""
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        model[0].bias.copy_(torch.tensor([2.0, 0.0]))
+        model[2].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+        model[2].bias.copy_(torch.tensor([-2.3, 0.0]))
+    X = np.array([[-0.5, 0.2], [0.8, -0.4], [0.5, 0.5], [-0.9, -0.9]])
+    y = np.array([1, 0, 0, 1])  # class 0 where x > 0.3
+    s = track(model, domain=(-1, 1, -1, 1), train=(X, y)).snapshot()
+    assert s.num_regions == 2 and s.boundary_pieces == 2
+    assert s.boundary_length == pytest.approx(2.0, rel=1e-12)
+    assert s.train_accuracy == 1.0
+
+
+def test_tracker_refuses_bad_input():
+    model = mlp((4,), seed=0)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        track(model, train=(np.zeros((5, 3)), np.zeros(5, int)))
+    with pytest.raises(ValueError, match="NaN"):
+        track(model, train=(np.full((5, 2), np.nan), np.zeros(5, int)))
+    with pytest.raises(ValueError, match="near="):
+        track(model, train=(np.zeros((5, 2)), np.zeros(5, int)), near="close")
+    with pytest.raises(ValueError, match="train="):
+        track(model)
+    with pytest.raises(ValueError, match="u0 < u1"):
+        track(model, domain=(1, 0, 0, 1))
+    with pytest.raises(ValueError, match="3 inputs"):
+        track(mlp((4,), inputs=3), domain=(0, 1, 0, 1)).snapshot()
+    with pytest.raises(ValueError, match="not an exactnet training run"):
+        bad = np.savez
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            bad(f"{d}/x.npz", meta=np.array('{"format": "other"}'))
+            load_run(f"{d}/x.npz")
+
+
+def test_trainer_is_repeatable_and_checks_its_arguments():
+    X, y = make_dataset("circles", 120, seed=2)
+    _, a = train_classifier((X, y), widths=(6,), epochs=3, snapshots=[0, 3], seed=5)
+    _, b = train_classifier((X, y), widths=(6,), epochs=3, snapshots=[0, 3], seed=5)
+    assert [s.values() | {"seconds": 0} for s in a.snapshots] == [s.values() | {"seconds": 0} for s in b.snapshots]
+    assert snapshot_epochs(100, 11) == list(range(0, 101, 10)) and snapshot_epochs(5, 1) == [5]
+    with pytest.raises(ValueError, match="one class"):
+        train_classifier((X, np.zeros(len(X), int)), epochs=1)
+    with pytest.raises(ValueError, match="widths"):
+        train_classifier((X, y), widths=(), epochs=1)
+    with pytest.raises(ValueError, match="epochs must lie"):
+        train_classifier((X, y), epochs=2, snapshots=[0, 5])
+
+
+def test_data_of_graded_intricacy():
+    """Balanced, seeded, and N1 rising with the spirals' turns and the checkerboard's
+    frequency, highest for random labels."""
+    for name in ("moons", "circles", "quantiles", "spirals", "checker", "random"):
+        X, y = make_dataset(name, 300, seed=3)
+        assert X.shape == (300, 2) and set(np.unique(y)) == {0, 1}
+        assert abs(y.mean() - 0.5) < 0.1
+        np.testing.assert_array_equal(make_dataset(name, 300, seed=3)[0], X)
+    spiral = [intricacy(*make_dataset("spirals", 400, level=t, seed=0)) for t in (1, 2, 3)]
+    checker = [intricacy(*make_dataset("checker", 400, level=f, seed=0)) for f in (2, 4, 8)]
+    assert spiral[0] < spiral[1] < spiral[2] and checker[0] < checker[1] < checker[2]
+    assert intricacy(*make_dataset("random", 400, seed=0)) > max(spiral + checker)
+    assert intricacy(*make_dataset("moons", 400, seed=0)) < 0.05
+    with pytest.raises(ValueError, match="use one of"):
+        make_dataset("swiss roll")
+    with pytest.raises(ValueError, match="turns"):
+        make_dataset("spirals", level=0)
