@@ -214,6 +214,25 @@ def _parser() -> argparse.ArgumentParser:
     sm.add_argument("--png", help="write the mean SMP per layer (PNG or SVG)")
     sm.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    tr = sub.add_parser(
+        "train-regions", help="train a 2-D classifier with exact snapshots of its regions and decision boundary"
+    )
+    tr.add_argument("--data", default="moons", help="moons, circles, quantiles, spirals, checker or random")
+    tr.add_argument(
+        "--level", type=float, default=None, help="intricacy: spiral turns, checker frequency, quantile classes"
+    )
+    tr.add_argument("--points", type=int, default=400, help="training points (as many test points); default 400")
+    tr.add_argument("--widths", default="16,16,16", help="hidden widths (default 16,16,16)")
+    tr.add_argument("--epochs", type=int, default=100)
+    tr.add_argument("--snapshots", type=int, default=11, help="snapshots from epoch 0 to the last (default 11)")
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--seed", type=int, default=0, help="seeds the data, the weights and the batches")
+    tr.add_argument("--near", choices=["radius", "hull"], default="radius", help="what counts as near the data")
+    tr.add_argument("--radius", type=float, default=None, help="near = within this distance of a training point")
+    tr.add_argument("--out", default=None, help="output folder (default train-regions-DATA)")
+    tr.add_argument("--json", action="store_true", help="print JSON: the curves (one list per measurement) and files")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
     nn = sub.add_parser("n1", help="N1 (and F1) of a feature matrix X and labels y stored in an .npz file")
     nn.add_argument("data", help=".npz file with arrays X (n, d) and y (n,) (read without pickles)")
     nn.add_argument("--metric", choices=["euclidean", "gower"], default="euclidean")
@@ -261,6 +280,8 @@ def _run(args: argparse.Namespace) -> int:
         return _warmup()
     if args.command == "n1":
         return _n1(args)
+    if args.command == "train-regions":
+        return _train_regions(args)
     if args.command == "separability":
         return _separability(args)
     if args.command == "smp":
@@ -813,6 +834,59 @@ def _smp(args) -> int:
         print(f"{res}\n({args.paths} paths of {args.steps} samples between random pairs of inputs; per unit of t)")
     if args.png:
         _save(res.plot(), args.png, announce=not args.json, dpi=120)
+    return 0
+
+
+def _train_regions(args) -> int:
+    """Train a 2-D classifier with exact snapshots; write the run, the pictures and the curves."""
+
+    def fail(msg: str) -> SystemExit:
+        return SystemExit(f"exactnet train-regions: {msg}")
+
+    require("torch", "training a classifier")
+    require("matplotlib", "the pictures of a training run")
+    from pathlib import Path
+
+    from .training.datasets import DATASETS, make_dataset
+    from .training.trainer import train_classifier
+
+    if args.data not in DATASETS:
+        raise fail(f"--data {args.data}; use one of {', '.join(DATASETS)}")
+    try:
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
+    except ValueError:
+        raise fail(f"--widths {args.widths!r}; give comma-separated integers, e.g. 16,16,16") from None
+    try:
+        train = make_dataset(args.data, args.points, level=args.level, seed=args.seed)
+        test = make_dataset(args.data, args.points, level=args.level, seed=args.seed + 10_000)
+        _, run = train_classifier(
+            train, test=test, widths=widths, epochs=args.epochs, snapshots=args.snapshots, lr=args.lr,
+            seed=args.seed, near=args.near, radius=args.radius, name=args.data,
+            progress=not args.quiet and not args.json,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    out = Path(args.out or f"train-regions-{args.data}")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "run": str(run.save(out / "run.npz")),
+        "grid": str(out / "snapshots.png"),
+        "curves": str(out / "curves.png"),
+        "animation": str(out / "training.gif"),
+        "table": str(out / "curves.json"),
+    }
+    run.plot_grid(path=files["grid"])
+    run.plot_curves(path=files["curves"])
+    run.animate(files["animation"])
+    curves = {k: [None if v != v else float(v) for v in vals] for k, vals in run.curves().items()}
+    table = {"data": args.data, "level": args.level, "widths": widths, "domain": list(run.domain), "curves": curves}
+    Path(files["table"]).write_text(json.dumps(table, indent=1))
+    if args.json:
+        print(json.dumps(dict(table, files=files), indent=1))
+    else:
+        print(run.table())
+        for what, where in files.items():
+            print(f"{what:>9}: {where}")
     return 0
 
 

@@ -56,6 +56,19 @@ def test_docs_do_not_point_outside_the_repository():
             assert "../shared" not in path.read_text(), path
 
 
+def test_pictures_the_docs_show_are_in_the_repository():
+    """Every image or file a docs page links to (img/...) exists and is tracked by git,
+    not ignored (a *.png rule once kept the docs' pictures out of every clone)."""
+    import subprocess
+
+    for page in (ROOT / "docs").glob("*.md"):
+        for target in re.findall(r"\]\((img/[^)\s]+)\)", page.read_text()):
+            path = page.parent / target
+            assert path.is_file(), f"{page.name} links to {target}, which does not exist"
+            ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT).returncode == 0
+            assert not ignored, f"{target} is ignored by .gitignore, so it would be missing from every clone"
+
+
 def _public_modules() -> list[str]:
     names = [m.name for m in pkgutil.walk_packages(exactnet.__path__, "exactnet.")]
     return ["exactnet"] + [n for n in names if not any(part.startswith("_") for part in n.split(".")[1:])]

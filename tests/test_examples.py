@@ -127,3 +127,37 @@ def test_smp_propagation_quick(monkeypatch, capsys, tmp_path):
     second_conv = runs["1-D CNN"]["layers"][2]
     assert second_conv["ratio"] == pytest.approx(1.0, abs=0.05)
     assert png.stat().st_size > 10_000
+
+
+def test_regions_intricacy_quick(monkeypatch, capsys, tmp_path):
+    """Exact region counts after training on data of graded intricacy: random labels (the
+    highest N1) end with the fewest regions, and both figures are written."""
+    import re
+
+    monkeypatch.setattr(sys, "argv", ["regions_intricacy.py", "--quick", "--png-dir", str(tmp_path)])
+    runpy.run_path(str(EXAMPLES / "regions_intricacy.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    rows = dict(re.findall(r"^(moons|random)\s+([0-9.]+)", text, flags=re.M))
+    assert float(rows["random"]) > 0.5 > 0.05 > float(rows["moons"])
+    counts = {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^(moons|random)\s+\S+ \(\S+\)\s+(\d+)", text, flags=re.M)
+    }
+    assert counts["random"] < counts["moons"]
+    assert (tmp_path / "intricacy_partitions.png").stat().st_size > 10_000
+    assert (tmp_path / "intricacy_counts.png").stat().st_size > 10_000
+
+
+def test_regions_training_quick(monkeypatch, capsys, tmp_path):
+    """Snapshots through training on two moons: the accuracy rises, the boundary exists
+    after training, and the grid, curves, GIF and run are written."""
+    from exactnet import load_run
+
+    monkeypatch.setattr(sys, "argv", ["regions_training.py", "--quick", "--out", str(tmp_path)])
+    runpy.run_path(str(EXAMPLES / "regions_training.py"), run_name="__main__")
+    assert "snapshot time: median" in capsys.readouterr().out
+    run = load_run(tmp_path / "training_moons.npz")
+    assert [s.epoch for s in run.snapshots] == [0, 5, 10, 15, 20]
+    assert run.snapshots[-1].train_accuracy > run.snapshots[0].train_accuracy
+    assert run.snapshots[-1].boundary_pieces > 0 and run.snapshots[-1].boundary_length > 1
+    for name in ("training_moons_grid.png", "training_moons_curves.png", "training_moons.gif"):
+        assert (tmp_path / name).stat().st_size > 10_000

@@ -133,3 +133,36 @@ def test_data_of_graded_intricacy():
         make_dataset("swiss roll")
     with pytest.raises(ValueError, match="turns"):
         make_dataset("spirals", level=0)
+
+
+def test_pictures_and_the_command_line(tmp_path, capsys):
+    """exactnet train-regions writes the run, a grid, the curves (JSON and picture) and a
+    GIF with one frame per snapshot; the run read back matches the printed curves."""
+    import json
+
+    from PIL import Image
+
+    from exactnet.cli import main
+
+    out = tmp_path / "run"
+    args = ["train-regions", "--data", "checker", "--level", "2", "--points", "80", "--widths", "6,6"]
+    assert main(args + ["--epochs", "4", "--snapshots", "3", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["curves"]["epoch"] == [0.0, 2.0, 4.0] and printed["widths"] == [6, 6]
+    run = load_run(printed["files"]["run"])
+    assert [s.num_regions for s in run.snapshots] == printed["curves"]["num_regions"]
+    assert json.loads((out / "curves.json").read_text())["curves"] == printed["curves"]
+    with Image.open(out / "training.gif") as gif:
+        assert gif.n_frames == 3
+    for name in ("snapshots.png", "curves.png"):
+        assert (out / name).stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="use one of"):
+        main(["train-regions", "--data", "swirl"])
+    with pytest.raises(SystemExit, match="--widths"):
+        main(["train-regions", "--widths", "a,b"])
+    with pytest.raises(ValueError, match="GIF"):
+        run.animate(tmp_path / "x.mp4")
+    from exactnet.training.pictures import plot_curves
+
+    with pytest.raises(ValueError, match="labels"):
+        plot_curves([run, run], labels=["one"])

@@ -347,6 +347,25 @@ class TrainingRun:
     def __str__(self) -> str:
         return self.table()
 
+    def plot_grid(self, *, count: int | None = 8, ncols: int = 4, path: str | Path | None = None) -> Any:
+        """A grid of snapshots (:func:`~exactnet.training.pictures.plot_grid`)."""
+        from .pictures import plot_grid
+
+        return plot_grid(self, count=count, ncols=ncols, path=path)
+
+    def plot_curves(self, *, path: str | Path | None = None) -> Any:
+        """The counts, the boundary and the accuracies over training
+        (:func:`~exactnet.training.pictures.plot_curves`)."""
+        from .pictures import plot_curves
+
+        return plot_curves(self, path=path)
+
+    def animate(self, path: str | Path, *, fps: float = 2.0) -> Path:
+        """A GIF of every snapshot (:func:`~exactnet.training.pictures.animate`)."""
+        from .pictures import animate
+
+        return animate(self, path, fps=fps)
+
     def save(self, path: str | Path) -> Path:
         """Write the run to one ``.npz`` file: the measurements and settings as JSON, the
         data and every snapshot's weights as arrays."""
