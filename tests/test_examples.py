@@ -161,3 +161,16 @@ def test_regions_training_quick(monkeypatch, capsys, tmp_path):
     assert run.snapshots[-1].boundary_pieces > 0 and run.snapshots[-1].boundary_length > 1
     for name in ("training_moons_grid.png", "training_moons_curves.png", "training_moons.gif"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_regions_training_digits_quick(monkeypatch, capsys, tmp_path):
+    """The digits MLP tracked along chords and slices: the class changes along the
+    chords appear with training, and the figures are written."""
+    import re
+
+    monkeypatch.setattr(sys, "argv", ["regions_training.py", "--data", "digits", "--quick", "--out", str(tmp_path)])
+    runpy.run_path(str(EXAMPLES / "regions_training.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    before, after = (float(v) for v in re.search(r"class changes ([0-9.]+), then ([0-9.]+)", text).groups())
+    assert before < 0.5 < after
+    assert (tmp_path / "training_digits_grid.png").stat().st_size > 10_000

@@ -81,8 +81,10 @@ def test_decision_boundary_length_of_a_known_network():
 
 def test_tracker_refuses_bad_input():
     model = mlp((4,), seed=0)
-    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
-        track(model, train=(np.zeros((5, 3)), np.zeros(5, int)))
+    with pytest.raises(ValueError, match=r"shape \(n, d\)"):
+        track(model, train=(np.zeros(5), np.zeros(5, int)))
+    with pytest.raises(ValueError, match="test has 3"):
+        track(model, train=(np.zeros((5, 2)), np.zeros(5, int)), test=(np.zeros((5, 3)), np.zeros(5, int)))
     with pytest.raises(ValueError, match="NaN"):
         track(model, train=(np.full((5, 2), np.nan), np.zeros(5, int)))
     with pytest.raises(ValueError, match="near="):
@@ -91,8 +93,10 @@ def test_tracker_refuses_bad_input():
         track(model)
     with pytest.raises(ValueError, match="u0 < u1"):
         track(model, domain=(1, 0, 0, 1))
-    with pytest.raises(ValueError, match="3 inputs"):
+    with pytest.raises(ValueError, match="3 inputs but the tracker was set up for 2"):
         track(mlp((4,), inputs=3), domain=(0, 1, 0, 1)).snapshot()
+    with pytest.raises(ValueError, match="chords=0, slices=0"):
+        track(mlp((4,), inputs=5), train=(np.random.rand(9, 5), np.arange(9) % 2), chords=0, slices=0)
     with pytest.raises(ValueError, match="not an exactnet training run"):
         bad = np.savez
         import tempfile
@@ -166,3 +170,45 @@ def test_pictures_and_the_command_line(tmp_path, capsys):
 
     with pytest.raises(ValueError, match="labels"):
         plot_curves([run, run], labels=["one"])
+
+
+def test_models_with_more_inputs_along_chords_and_slices(tmp_path):
+    """An MLP on 64-pixel digits: each snapshot's chords have the regions of the exact
+    1-D engine and the class changes of a dense sampling along them; its slice has the
+    regions of a fresh partition of the plane through its three inputs; the counts
+    survive a save and reload."""
+    from sklearn.datasets import load_digits
+
+    from exactnet import Polygon, segment_regions_batch
+    from exactnet.regions.plane.domain import Plane
+
+    d = load_digits()
+    X, y = d.data[:300] / 16.0, d.target[:300]
+    model, run = train_classifier(
+        (X[:200], y[:200]), test=(X[200:], y[200:]), widths=(8,), epochs=2, snapshots=[0, 2], name="digits"
+    )
+    assert not run.view.planar and run.view.slice_points.shape == (2, 3, 64)
+    snap = run.snapshots[-1]
+    net = from_torch(model)
+    batch = segment_regions_batch(net, run.view.chord_starts, run.view.chord_ends)
+    assert snap.chord_regions == tuple(int(v) for v in batch.num_regions) and len(snap.chord_regions) == 32
+    with torch.no_grad():
+        for k in range(4):
+            t = torch.linspace(0, 1, 20001, dtype=torch.float64)[:, None]
+            a, b = (torch.as_tensor(v[k]) for v in (run.view.chord_starts, run.view.chord_ends))
+            cls = model.double()(a + t * (b - a)).argmax(dim=1)
+            assert snap.chord_crossings[k] == int((cls[1:] != cls[:-1]).sum())
+    model.float()
+    a, b, c = run.view.slice_points[1]
+    fresh = exactnet.regions(net, Polygon(run.domain, plane=Plane.through(a, b, c)))
+    assert snap.regions(1).num_regions == fresh.num_regions
+    assert snap.num_regions == sum(p.num_regions for p in snap.partitions()) and 0 < snap.near < snap.num_regions
+    back = load_run(run.save(tmp_path / "digits.npz"))
+    np.testing.assert_array_equal(back.view.slice_labels, run.view.slice_labels)
+    again = back.snapshots[-1]
+    assert again.values() == snap.values()
+    assert [p.num_regions for p in again.partitions()] == [p.num_regions for p in snap.partitions()]
+    assert "chord regions" in back.table()
+    assert {"chord_regions_mean", "chord_crossings_mean"} <= set(back.curves())
+    back.plot_grid(path=tmp_path / "grid.png", count=2)
+    assert (tmp_path / "grid.png").stat().st_size > 10_000

@@ -41,13 +41,16 @@ def plot_snapshot(
 ) -> Axes:
     """One snapshot: its linear regions (thin grey edges) filled with the class the
     network predicts there (light colours), the decision boundary (black) and the
-    points of ``data`` (coloured by label)."""
+    points of ``data`` (coloured by label). For a model with more than two inputs: the
+    first slice, in its (u, v) coordinates, with its three inputs at (0, 0), (1, 0) and
+    (0, 1) (black dots, with their labels) and their triangle."""
     plt = _pyplot()
     from matplotlib.collections import LineCollection, PolyCollection
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     reg = snapshot.regions()
+    planar = snapshot.view.planar
     palette = plt.get_cmap("tab10")
     polys, colours = [], []
     for r in reg.regions:
@@ -61,9 +64,16 @@ def plot_snapshot(
     segs = [np.asarray(v, dtype=float) for _, _, v in reg.decision_boundary if len(v) == 2]
     if segs:
         ax.add_collection(LineCollection(segs, colors="black", linewidths=1.6))
-    if data is not None:
+    if data is not None and planar:
         X, y = data
         ax.scatter(X[:, 0], X[:, 1], c=[palette(int(c) % 10) for c in y], s=5, linewidths=0)
+    if not planar:
+        ax.plot([0, 1, 0, 0], [0, 0, 1, 0], color="black", linewidth=0.6, linestyle=":")
+        ax.scatter([0, 1, 0], [0, 0, 1], color="black", s=14, zorder=3)
+        labels = snapshot.view.slice_labels
+        if labels is not None:
+            for corner, lab in zip(((0, 0), (1, 0), (0, 1)), labels[0]):
+                ax.annotate(f"class {lab}", corner, xytext=(4, 4), textcoords="offset points", fontsize=7)
     u0, u1, v0, v1 = snapshot.domain
     ax.set_xlim(u0, u1)
     ax.set_ylim(v0, v1)
@@ -71,13 +81,21 @@ def plot_snapshot(
     ax.set_xticks([])
     ax.set_yticks([])
     label = f"epoch {snapshot.epoch:g}" if snapshot.epoch is not None else f"step {snapshot.step}"
+    if not planar:
+        label += f", slice 1 of {len(snapshot.view.slice_points)}"  # type: ignore[arg-type]
+    b_pieces, b_length = (snapshot.boundary_pieces, snapshot.boundary_length) if planar else _boundary_of(reg)
+    where = f"{snapshot.near} near" if planar else "in the slice"
     ax.set_title(
-        title
-        or f"{label}: {snapshot.num_regions} regions ({snapshot.near} near)\n"
-        f"boundary {snapshot.boundary_pieces} pieces, length {snapshot.boundary_length:.2f}",
+        title or f"{label}: {reg.num_regions} regions ({where})\nboundary {b_pieces} pieces, length {b_length:.2f}",
         fontsize=8,
     )
     return ax
+
+
+def _boundary_of(reg: Any) -> tuple[int, float]:
+    from .tracking import _boundary
+
+    return _boundary(reg)
 
 
 def _chosen(run: TrainingRun, count: int | None) -> list[Snapshot]:
@@ -115,8 +133,10 @@ def plot_curves(
     runs: TrainingRun | Sequence[TrainingRun], *, labels: Sequence[str] | None = None, path: str | Path | None = None
 ) -> Figure:
     """Over training (epochs, or steps): the region counts (total solid, near the data
-    dashed, elsewhere dotted), the decision boundary's pieces and length, and the train
-    (solid) and test (dashed) accuracy; several runs in one figure."""
+    dashed, elsewhere dotted; with chords, the mean per chord dash-dotted), the decision
+    boundary's pieces (with chords, the mean class changes per chord dash-dotted) and
+    length, and the train (solid) and test (dashed) accuracy; several runs in one
+    figure."""
     from .tracking import TrainingRun
 
     plt = _pyplot(path)
@@ -136,6 +156,9 @@ def plot_curves(
         axes[0].plot(x, c["elsewhere"], ":", color=colour)
         axes[1].plot(x, c["boundary_pieces"], "-", color=colour, label=name)
         axes[2].plot(x, c["boundary_length"], "-", color=colour, label=name)
+        if "chord_regions_mean" in c:
+            axes[0].plot(x, c["chord_regions_mean"], "-.", color=colour)
+            axes[1].plot(x, c["chord_crossings_mean"], "-.", color=colour)
         axes[3].plot(x, c["train_accuracy"], "-", color=colour, label=name)
         axes[3].plot(x, c["test_accuracy"], "--", color=colour)
     titles = (
@@ -144,6 +167,13 @@ def plot_curves(
         "decision boundary: length",
         "accuracy: train (solid), test (--)",
     )
+    if any(run.snapshots and run.snapshots[0].chord_regions for run in runs):
+        titles = (
+            "slice regions (solid), near (--), elsewhere (:), per chord (-.)",
+            "boundary pieces in the slices; class changes per chord (-.)",
+            "decision boundary in the slices: length",
+            titles[3],
+        )
     for ax, t in zip(axes, titles):
         ax.set_title(t, fontsize=9)
         ax.set_xlabel("epoch")

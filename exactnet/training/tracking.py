@@ -14,6 +14,14 @@ float64 with exact decisions: the same regions as rational arithmetic) and recor
 * the train and test accuracy, and the lowered weights, so that every snapshot can be
   recomputed (:meth:`Snapshot.regions`).
 
+For a model with more than two inputs (an MLP on images, say) a snapshot looks along
+``chords`` random segments between test inputs (the exact 1-D engine: regions per chord,
+and how often the predicted class changes along it) and on ``slices`` 2-D slices, each
+the plane through three test inputs a, b, c (a at (u, v) = (0, 0), b at (1, 0), c at
+(0, 1)), partitioned exactly on the box [-0.25, 1.25]^2 of (u, v): its regions, those
+meeting the triangle abc (near the data) and the rest, and its decision boundary (length
+in (u, v) units). The counts are summed over the slices.
+
 The snapshots of one run form a :class:`TrainingRun`, saved to one ``.npz`` file (no
 pickles) and read back with :func:`load_run`. These are the measurements of the
 "training dynamics" experiments of the linear-regions paper (docs/definitions.md, "Linear
@@ -43,6 +51,51 @@ __all__ = ["Snapshot", "Tracker", "TrainingRun", "load_run", "track"]
 NEAR_MODES = ("radius", "hull")
 
 
+SLICE_BOX = (-0.25, 1.25, -0.25, 1.25)
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """Where the snapshots of a run look: ``domain``, the box (u0, u1, v0, v1) partitioned
+    (the input box of a 2-input model, or the box of (u, v) in every slice); for a model
+    with more inputs, ``slice_points`` (slices, 3, inputs): the three inputs spanning each
+    slice (and their labels, ``slice_labels``), and the chords ``chord_starts`` ->
+    ``chord_ends`` (chords, inputs)."""
+
+    domain: tuple[float, float, float, float]
+    slice_points: np.ndarray | None = None
+    chord_starts: np.ndarray | None = None
+    chord_ends: np.ndarray | None = None
+    slice_labels: np.ndarray | None = None
+
+    @property
+    def planar(self) -> bool:
+        """Whether the model has 2 inputs (the domain is its input box)."""
+        return self.slice_points is None
+
+    def partitions(self, net: Network) -> list[Regions]:
+        """The exact partitions of the domain: one, or one per slice."""
+        from ..regions.api import Polygon
+        from ..regions.api import regions as partition
+        from ..regions.plane.domain import Plane
+        from ..regions.space.domain import Box
+
+        u0, u1, v0, v1 = self.domain
+        if self.slice_points is None:
+            return [partition(net, Box([u0, v0], [u1, v1]))]
+        return [
+            partition(net, Polygon((u0, u1, v0, v1), plane=Plane.through(a, b, c))) for a, b, c in self.slice_points
+        ]
+
+    def chords(self, net: Network) -> Any:
+        """The regions along every chord (a ``SegmentBatch``), or None without chords."""
+        if self.chord_starts is None or self.chord_ends is None or not len(self.chord_starts):
+            return None
+        from ..regions.line import segment_regions_batch
+
+        return segment_regions_batch(net, self.chord_starts, self.chord_ends, threads=1)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The exact partition of the domain at one point of training (module docstring).
@@ -61,8 +114,15 @@ class Snapshot:
     test_accuracy: float | None
     seconds: float
     layers: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] = field(repr=False)
-    domain: tuple[float, float, float, float] = field(repr=False)
-    _regions: Any = field(default=None, repr=False, compare=False)
+    view: View = field(repr=False)
+    chord_regions: tuple[int, ...] = ()
+    chord_crossings: tuple[int, ...] = ()
+    _partitions: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def domain(self) -> tuple[float, float, float, float]:
+        """The box partitioned (input coordinates, or (u, v) of each slice)."""
+        return self.view.domain
 
     def network(self) -> Network:
         """The network of this snapshot (from the saved weights)."""
@@ -70,12 +130,17 @@ class Snapshot:
 
         return Network([Layer(w, b, s, name=f"layers[{i}]") for i, (w, b, s) in enumerate(self.layers)])
 
-    def regions(self) -> Regions:
-        """The partition of the domain (the one measured, or recomputed from the weights
-        for a snapshot read from a file)."""
-        if self._regions is not None:
-            return self._regions
-        return _partition(self.network(), self.domain)
+    def partitions(self) -> list[Regions]:
+        """The exact partitions (the domain, or every slice): those measured, or
+        recomputed from the weights for a snapshot read from a file."""
+        if self._partitions is not None:
+            return list(self._partitions)
+        return self.view.partitions(self.network())
+
+    def regions(self, slice: int = 0) -> Regions:
+        """The partition of the domain (of slice ``slice`` for a model with more than two
+        inputs)."""
+        return self.partitions()[slice]
 
     def values(self) -> dict[str, Any]:
         """The measurements as a JSON-ready dict (no weights)."""
@@ -83,15 +148,33 @@ class Snapshot:
             "step", "epoch", "num_regions", "near", "elsewhere", "boundary_pieces", "boundary_length",
             "train_accuracy", "test_accuracy", "seconds",
         )  # fmt: skip
-        return {k: getattr(self, k) for k in keys}
+        out = {k: getattr(self, k) for k in keys}
+        out["chord_regions"] = list(self.chord_regions)
+        out["chord_crossings"] = list(self.chord_crossings)
+        return out
 
 
-def _partition(net: Network, domain: tuple[float, float, float, float]) -> Regions:
-    from ..regions.api import regions as partition
-    from ..regions.space.domain import Box
-
-    u0, u1, v0, v1 = domain
-    return partition(net, Box([u0, v0], [u1, v1]))
+def _class_changes(batch: Any, i: int) -> int:
+    """How often the predicted class (the largest output; for one output, its sign)
+    changes along chord ``i`` of a ``SegmentBatch``: the maps of its regions evaluated
+    between every pair of outputs' tie points (float64)."""
+    lo, hi = int(batch.offsets[i]), int(batch.offsets[i + 1])
+    a, b = np.asarray(batch.intercepts[lo:hi], dtype=float), np.asarray(batch.slopes[lo:hi], dtype=float)
+    t_hi = np.asarray(batch.t_hi[lo:hi], dtype=float)
+    t_lo = np.r_[0.0, t_hi[:-1]]
+    classes = []
+    for r in range(hi - lo):
+        if a.shape[1] == 1:
+            a_r, b_r = np.r_[0.0, a[r]], np.r_[0.0, b[r]]  # the sign of one output: against 0
+        else:
+            a_r, b_r = a[r], b[r]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ties = (a_r[:, None] - a_r[None, :]) / (b_r[None, :] - b_r[:, None])
+        inside = ties[np.isfinite(ties) & (ties > t_lo[r]) & (ties < t_hi[r])]
+        grid = np.unique(np.r_[t_lo[r], inside, t_hi[r]])
+        mids = (grid[:-1] + grid[1:]) / 2
+        classes.extend(np.argmax(a_r + b_r * mids[:, None], axis=1).tolist())
+    return int(np.count_nonzero(np.diff(classes))) if classes else 0
 
 
 def _region_polygons(reg: Regions) -> Any:
@@ -120,11 +203,11 @@ def _as_data(data: Any, name: str) -> tuple[np.ndarray, np.ndarray] | None:
     if data is None:
         return None
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise ValueError(f"{name} must be a pair (X, y) of inputs (n, 2) and integer labels (n,)")
+        raise ValueError(f"{name} must be a pair (X, y) of inputs (n, d) and integer labels (n,)")
     X = np.asarray(data[0].detach().cpu() if hasattr(data[0], "detach") else data[0], dtype=float)
     y = np.asarray(data[1].detach().cpu() if hasattr(data[1], "detach") else data[1])
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"{name}: X has shape {X.shape}; the tracker partitions 2-D inputs, give X of shape (n, 2)")
+    if X.ndim != 2 or X.shape[1] < 2:
+        raise ValueError(f"{name}: X has shape {X.shape}; give inputs of shape (n, d) with d >= 2 (flatten images)")
     if y.shape != (len(X),):
         raise ValueError(f"{name}: y has shape {y.shape} for {len(X)} inputs; give one label per input")
     if not np.all(np.isfinite(X)):
@@ -135,9 +218,9 @@ def _as_data(data: Any, name: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 class Tracker:
-    """Exact snapshots of a torch classifier with 2-D inputs (made by :func:`track`).
-    Call it (or :meth:`snapshot`) from a training loop; ``snapshots`` holds them in
-    order; :meth:`run` gives them as a :class:`TrainingRun` to save."""
+    """Exact snapshots of a torch classifier (made by :func:`track`). Call it (or
+    :meth:`snapshot`) from a training loop; ``snapshots`` holds them in order;
+    :meth:`run` gives them as a :class:`TrainingRun` to save."""
 
     def __init__(
         self,
@@ -148,6 +231,9 @@ class Tracker:
         test: Any = None,
         radius: float | None = None,
         near: str = "radius",
+        chords: int = 32,
+        slices: int = 2,
+        seed: int = 0,
         name: str | None = None,
     ):
         self.model = model
@@ -155,6 +241,19 @@ class Tracker:
         self.test = _as_data(test, "test")
         if near not in NEAR_MODES:
             raise ValueError(f"near={near!r}; use 'radius' (within radius of a training point) or 'hull'")
+        if self.train is not None and self.test is not None and self.train[0].shape[1] != self.test[0].shape[1]:
+            raise ValueError(
+                f"train has {self.train[0].shape[1]} inputs per point but test has {self.test[0].shape[1]}"
+            )
+        self.name = name or type(model).__name__
+        self.snapshots: list[Snapshot] = []
+        self.near = near
+        self.radius: float | None = None
+        self._near_geometry: Any = None
+        dim = self.train[0].shape[1] if self.train is not None else 2
+        if dim > 2:
+            self.view = self._nd_view(chords, slices, seed, domain)
+            return
         if self.train is None and (domain is None or radius is not None or near == "hull"):
             raise ValueError("train=(X, y) is needed to place the domain and to tell regions near the data")
         X = self.train[0] if self.train is not None else None
@@ -163,13 +262,7 @@ class Tracker:
             lo, hi = X.min(axis=0), X.max(axis=0)
             pad = 0.25 * np.maximum(hi - lo, 1e-9)
             domain = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
-        domain = tuple(float(v) for v in domain)
-        if len(domain) != 4 or not (domain[0] < domain[1] and domain[2] < domain[3]):
-            raise ValueError(f"domain={domain}; give (u0, u1, v0, v1) with u0 < u1 and v0 < v1")
-        self.domain: tuple[float, float, float, float] = domain
-        self.near = near
-        self.radius = None
-        self._near_geometry: Any = None
+        self.view = View(_checked_box(domain))
         if X is not None:
             import shapely
 
@@ -185,18 +278,37 @@ class Tracker:
                 self._near_geometry = shapely.STRtree(shapely.points(X))
             else:
                 self._near_geometry = shapely.MultiPoint(X).convex_hull
-        self.name = name or type(model).__name__
-        self.snapshots: list[Snapshot] = []
+
+    def _nd_view(self, chords: int, slices: int, seed: int, domain: Sequence[float] | None) -> View:
+        """Chords and slices through the test inputs (else the training inputs), seeded."""
+        import shapely
+
+        assert self.train is not None
+        X, y = self.test or self.train
+        if chords < 0 or slices < 0 or chords + slices == 0:
+            raise ValueError(f"chords={chords}, slices={slices}; a model with {X.shape[1]} inputs needs some of either")
+        if len(X) < 3:
+            raise ValueError(f"{len(X)} inputs; chords and slices need at least 3 distinct inputs")
+        rng = np.random.default_rng(seed)
+        pairs = np.array([rng.choice(len(X), 2, replace=False) for _ in range(chords)], dtype=int).reshape(-1, 2)
+        triples = np.array([rng.choice(len(X), 3, replace=False) for _ in range(slices)], dtype=int).reshape(-1, 3)
+        self._near_geometry = shapely.Polygon([(0, 0), (1, 0), (0, 1)])  # the triangle abc of each slice
+        return View(
+            _checked_box(SLICE_BOX if domain is None else domain),
+            slice_points=X[triples] if slices else None,
+            slice_labels=y[triples] if slices else None,
+            chord_starts=X[pairs[:, 0]],
+            chord_ends=X[pairs[:, 1]],
+        )
 
     def _near(self, reg: Regions) -> int:
         import shapely
 
         polys = _region_polygons(reg)
-        if self.near == "radius":
+        if self.near == "radius" and self.view.planar:
             pairs = self._near_geometry.query(polys, predicate="dwithin", distance=self.radius)
             return int(len(np.unique(pairs[0])))
-        hull = self._near_geometry
-        inter = shapely.intersection(polys, hull)
+        inter = shapely.intersection(polys, self._near_geometry)
         return int(np.count_nonzero(shapely.area(inter) > 0))
 
     def _accuracy(self, data: tuple[np.ndarray, np.ndarray] | None) -> float | None:
@@ -219,36 +331,45 @@ class Tracker:
         return float(np.mean(pred == y))
 
     def snapshot(self, step: int | None = None, *, epoch: float | None = None) -> Snapshot:
-        """Record the model as it is now: lowered, partitioned exactly, measured (module
-        docstring). ``step``: any increasing number of the training loop (default: the
-        number of snapshots so far); ``epoch``: recorded alongside."""
+        """Record the model as it is now: lowered, partitioned exactly (the domain, or the
+        slices and chords), measured (module docstring). ``step``: any increasing number
+        of the training loop (default: the number of snapshots so far); ``epoch``:
+        recorded alongside."""
         from ..net.lowering import from_torch
 
         t0 = time.perf_counter()
         net = from_torch(self.model)
-        if net.input_dim != 2:
-            raise ValueError(f"the model has {net.input_dim} inputs; the tracker partitions 2-D input domains")
-        reg = _partition(net, self.domain)
-        near = self._near(reg) if self._near_geometry is not None else 0
-        pieces, length = _boundary(reg)
+        expected = self.train[0].shape[1] if self.train is not None else 2
+        if net.input_dim != expected:
+            raise ValueError(
+                f"the model has {net.input_dim} inputs but the tracker was set up for {expected} "
+                f"({'the data' if self.train is not None else 'a 2-D domain'})"
+            )
+        parts = self.view.partitions(net) if self.view.planar or self.view.slice_points is not None else []
+        near = sum(self._near(reg) for reg in parts) if self._near_geometry is not None else 0
+        bounds = [_boundary(reg) for reg in parts]
+        batch = self.view.chords(net) if not self.view.planar else None
         layers = tuple(
             (np.array(layer.weight, dtype=float), np.array(layer.bias, dtype=float), np.array(layer.negative_slope))
             for layer in net.layers
         )
+        total = sum(reg.num_regions for reg in parts)
         snap = Snapshot(
             step=len(self.snapshots) if step is None else int(step),
             epoch=None if epoch is None else float(epoch),
-            num_regions=reg.num_regions,
+            num_regions=total,
             near=near,
-            elsewhere=reg.num_regions - near,
-            boundary_pieces=pieces,
-            boundary_length=length,
+            elsewhere=total - near,
+            boundary_pieces=sum(p for p, _ in bounds),
+            boundary_length=float(sum(length for _, length in bounds)),
             train_accuracy=self._accuracy(self.train),
             test_accuracy=self._accuracy(self.test),
             seconds=0.0,
             layers=layers,
-            domain=self.domain,
-            _regions=reg,
+            view=self.view,
+            chord_regions=() if batch is None else tuple(int(v) for v in batch.num_regions),
+            chord_crossings=() if batch is None else tuple(_class_changes(batch, i) for i in range(len(batch))),
+            _partitions=tuple(parts),
         )
         snap = _with_seconds(snap, time.perf_counter() - t0)
         self.snapshots.append(snap)
@@ -260,13 +381,20 @@ class Tracker:
         """The snapshots so far as a :class:`TrainingRun`."""
         return TrainingRun(
             name=self.name,
-            domain=self.domain,
+            view=self.view,
             near=self.near,
             radius=self.radius,
             train=self.train,
             test=self.test,
             snapshots=tuple(self.snapshots),
         )
+
+
+def _checked_box(domain: Sequence[float]) -> tuple[float, float, float, float]:
+    box = tuple(float(v) for v in domain)
+    if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
+        raise ValueError(f"domain={tuple(domain)}; give (u0, u1, v0, v1) with u0 < u1 and v0 < v1")
+    return box
 
 
 def _with_seconds(snap: Snapshot, seconds: float) -> Snapshot:
@@ -283,17 +411,25 @@ def track(
     test: Any = None,
     radius: float | None = None,
     near: str = "radius",
+    chords: int = 32,
+    slices: int = 2,
+    seed: int = 0,
     name: str | None = None,
 ) -> Tracker:
-    """A :class:`Tracker` for ``model`` (a torch classifier with 2 inputs, lowered by
+    """A :class:`Tracker` for ``model`` (a torch classifier, lowered by
     :func:`~exactnet.from_torch`): call it from the training loop to record a snapshot.
 
-    ``train``, ``test``: ``(X, y)`` pairs (arrays or tensors) for the accuracies; the
-    training points also place the default ``domain`` (their bounding box grown by a
-    quarter on each side; else give ``(u0, u1, v0, v1)``) and tell the regions near the
-    data: ``near="radius"`` (default), regions within ``radius`` of a training point
-    (default: twice the median distance from a training point to its nearest one);
-    ``near="hull"``, regions meeting the interior of the points' convex hull.
+    ``train``, ``test``: ``(X, y)`` pairs (arrays or tensors, inputs flattened) for the
+    accuracies. With 2 inputs, the training points also place the default ``domain``
+    (their bounding box grown by a quarter on each side; else give ``(u0, u1, v0, v1)``)
+    and tell the regions near the data: ``near="radius"`` (default), regions within
+    ``radius`` of a training point (default: twice the median distance from a training
+    point to its nearest one); ``near="hull"``, regions meeting the interior of the
+    points' convex hull. With more inputs: ``chords`` segments between random pairs and
+    ``slices`` planes through random triples of the test inputs (else the training
+    inputs), drawn with ``seed``; ``domain`` is then the (u, v) box of every slice
+    (default [-0.25, 1.25]^2) and a slice's regions near the data are those meeting the
+    triangle of its three inputs.
 
     >>> tracker = track(model, train=(X, y), test=(Xt, yt))  # doctest: +SKIP
     >>> for epoch in range(100):  # doctest: +SKIP
@@ -301,7 +437,10 @@ def track(
     ...     tracker(epoch=epoch)
     >>> tracker.run().save("run.npz")  # doctest: +SKIP
     """
-    return Tracker(model, domain=domain, train=train, test=test, radius=radius, near=near, name=name)
+    return Tracker(
+        model, domain=domain, train=train, test=test, radius=radius, near=near, chords=chords, slices=slices,
+        seed=seed, name=name,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -310,28 +449,53 @@ class TrainingRun:
     one ``.npz`` file (no pickles), :func:`load_run` reads it."""
 
     name: str
-    domain: tuple[float, float, float, float]
+    view: View
     near: str
     radius: float | None
     train: tuple[np.ndarray, np.ndarray] | None
     test: tuple[np.ndarray, np.ndarray] | None
     snapshots: tuple[Snapshot, ...]
 
+    @property
+    def domain(self) -> tuple[float, float, float, float]:
+        """The box partitioned (input coordinates, or (u, v) of each slice)."""
+        return self.view.domain
+
     def curves(self) -> dict[str, np.ndarray]:
-        """Every measurement as an array over the snapshots (``step``, ``num_regions``,
-        ``near``, ``elsewhere``, ``boundary_pieces``, ``boundary_length``, accuracies,
-        ``seconds``; missing values as NaN)."""
+        """Every measurement as an array over the snapshots (``step``, ``epoch``,
+        ``num_regions``, ``near``, ``elsewhere``, ``boundary_pieces``,
+        ``boundary_length``, accuracies, ``seconds``; with chords, their mean regions
+        ``chord_regions_mean`` and class changes ``chord_crossings_mean``; missing values
+        as NaN). Empty for a run without snapshots."""
         rows = [s.values() for s in self.snapshots]
-        keys = rows[0].keys() if rows else Snapshot.__dataclass_fields__.keys()
-        return {k: np.array([np.nan if r[k] is None else r[k] for r in rows], dtype=float) for k in keys if rows}
+        if not rows:
+            return {}
+        out = {
+            k: np.array([np.nan if r[k] is None else r[k] for r in rows], dtype=float)
+            for k in rows[0]
+            if k not in ("chord_regions", "chord_crossings")
+        }
+        if self.snapshots[0].chord_regions:
+            out["chord_regions_mean"] = np.array([np.mean(s.chord_regions) for s in self.snapshots])
+            out["chord_crossings_mean"] = np.array([np.mean(s.chord_crossings) for s in self.snapshots])
+        return out
 
     def table(self) -> str:
         """One line per snapshot."""
+        chords = bool(self.snapshots and self.snapshots[0].chord_regions)
         head = (
             f"{'step':>6} {'epoch':>6} {'regions':>8} {'near':>6} {'elsewhere':>9} {'bd pieces':>9} "
             f"{'bd length':>9} {'train':>6} {'test':>6} {'ms':>6}"
+            + ("  chord regions  class changes" if chords else "")
         )
-        lines = [f"{self.name}: domain {self.domain}, near = {self.near}", head]
+        where = (
+            f"domain {self.domain}, near = {self.near}"
+            if self.view.planar
+            else f"{0 if self.view.slice_points is None else len(self.view.slice_points)} slices (u, v in "
+            f"{self.domain}; near = meeting the triangle of the three inputs), "
+            f"{0 if self.view.chord_starts is None else len(self.view.chord_starts)} chords (mean per chord)"
+        )
+        lines = [f"{self.name}: {where}", head]
 
         def acc(v: float | None) -> str:
             return f"{v:>6.3f}" if v is not None else f"{'-':>6}"
@@ -341,6 +505,7 @@ class TrainingRun:
             lines.append(
                 f"{s.step:>6} {ep} {s.num_regions:>8} {s.near:>6} {s.elsewhere:>9} {s.boundary_pieces:>9} "
                 f"{s.boundary_length:>9.3f} {acc(s.train_accuracy)} {acc(s.test_accuracy)} {1e3 * s.seconds:>6.1f}"
+                + (f"  {np.mean(s.chord_regions):>13.1f}  {np.mean(s.chord_crossings):>13.2f}" if chords else "")
             )
         return "\n".join(lines)
 
@@ -379,6 +544,10 @@ class TrainingRun:
             "snapshots": [dict(s.values(), layers=len(s.layers)) for s in self.snapshots],
         }
         arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
+        for key in ("slice_points", "chord_starts", "chord_ends", "slice_labels"):
+            value = getattr(self.view, key)
+            if value is not None:
+                arrays[f"view_{key}"] = value
         for key, data in (("train", self.train), ("test", self.test)):
             if data is not None:
                 arrays[f"{key}_X"], arrays[f"{key}_y"] = data
@@ -402,15 +571,20 @@ def load_run(path: str | Path) -> TrainingRun:
     def pair(key: str) -> tuple[np.ndarray, np.ndarray] | None:
         return (data[f"{key}_X"], data[f"{key}_y"]) if f"{key}_X" in data else None
 
-    domain = tuple(float(v) for v in meta["domain"])
+    view = View(
+        _checked_box(meta["domain"]),
+        **{key: data.get(f"view_{key}") for key in ("slice_points", "chord_starts", "chord_ends", "slice_labels")},
+    )
     snaps = []
     for k, s in enumerate(meta["snapshots"]):
         count = s.pop("layers")
+        s["chord_regions"] = tuple(s["chord_regions"])
+        s["chord_crossings"] = tuple(s["chord_crossings"])
         layers = tuple((data[f"s{k}_W{i}"], data[f"s{k}_b{i}"], data[f"s{k}_s{i}"]) for i in range(count))
-        snaps.append(Snapshot(**s, layers=layers, domain=domain))  # type: ignore[arg-type]
+        snaps.append(Snapshot(**s, layers=layers, view=view))
     return TrainingRun(
         name=meta["name"],
-        domain=domain,  # type: ignore[arg-type]
+        view=view,
         near=meta["near"],
         radius=meta["radius"],
         train=pair("train"),
