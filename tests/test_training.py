@@ -95,6 +95,8 @@ def test_tracker_refuses_bad_input():
         track(model, domain=(1, 0, 0, 1))
     with pytest.raises(ValueError, match="3 inputs but the tracker was set up for 2"):
         track(mlp((4,), inputs=3), domain=(0, 1, 0, 1)).snapshot()
+    with pytest.raises(ValueError, match="radius and near apply to models with 2 inputs"):
+        track(mlp((4,), inputs=5), train=(np.random.rand(9, 5), np.arange(9) % 2), radius=0.1)
     with pytest.raises(ValueError, match="chords=0, slices=0"):
         track(mlp((4,), inputs=5), train=(np.random.rand(9, 5), np.arange(9) % 2), chords=0, slices=0)
     with pytest.raises(ValueError, match="not an exactnet training run"):

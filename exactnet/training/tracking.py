@@ -1,6 +1,6 @@
 """Exact snapshots of a classifier's linear regions through training.
 
-:func:`track` wraps a torch model with 2-D inputs; a training loop calls the returned
+:func:`track` wraps a torch classifier (2 inputs, or more: below); a training loop calls the returned
 :class:`Tracker` at the steps or epochs it chooses. Each call lowers the model as it is
 (:func:`~exactnet.from_torch`), partitions the domain exactly (``exactnet.regions``,
 float64 with exact decisions: the same regions as rational arithmetic) and records a
@@ -252,6 +252,11 @@ class Tracker:
         self._near_geometry: Any = None
         dim = self.train[0].shape[1] if self.train is not None else 2
         if dim > 2:
+            if radius is not None or near != "radius":
+                raise ValueError(
+                    f"radius and near apply to models with 2 inputs; with {dim} inputs a slice's regions near the "
+                    "data are those meeting the triangle of its three inputs: leave them out"
+                )
             self.view = self._nd_view(chords, slices, seed, domain)
             return
         if self.train is None and (domain is None or radius is not None or near == "hull"):
