@@ -10,6 +10,7 @@
   :mod:`exactnet.probe`.
 * Linear regions through training: :func:`track` (exact snapshots from a training loop),
   :func:`load_run`, and data, a trainer and runs in :mod:`exactnet.training`.
+* One report for a whole network (HTML, self-contained): :func:`report`.
 * Hypothesis strategies for property tests: :mod:`exactnet.strategies`.
 
 ``import exactnet`` is light (numpy only): each name below is imported from its
@@ -47,6 +48,7 @@ _EXPORTS = {
     "Polygon": ".regions.api",
     "Box": ".regions.space.domain",
     "Polytope": ".regions.space.domain",
+    "report": ".reporting.build",
     "track": ".training.tracking",
     "load_run": ".training.tracking",
 }
@@ -81,4 +83,5 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     )
     from .regions.result import Region, Regions
     from .regions.space.domain import Box, Polytope
+    from .reporting.build import report
     from .training.tracking import load_run, track

@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="exactnet", description="Exact geometry of ReLU networks.")
     sub = p.add_subparsers(dest="command")
 
-    d = sub.add_parser("demo", help="exact partition of the built-in 2-D classifier (the default command)")
+    d = sub.add_parser("demo", help="exact partition of the built-in 2-D classifier, in the terminal")
     d.add_argument("--png", default="exactnet_demo.png", help="where to draw the picture (default exactnet_demo.png)")
     d.add_argument("--json", action="store_true", help="print JSON instead of the report")
 
@@ -214,6 +214,31 @@ def _parser() -> argparse.ArgumentParser:
     sm.add_argument("--png", help="write the mean SMP per layer (PNG or SVG)")
     sm.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    rp = sub.add_parser(
+        "report", help="one self-contained HTML report on a network: every analysis that applies (the default command)"
+    )
+    rp.add_argument(
+        "--model",
+        default=None,
+        help="digits-cnn, digits-mlp or a torchvision classifier (random init unless --weights)",
+    )
+    rp.add_argument(
+        "--weights",
+        help="with --model: its state_dict (.pt/.pth read with weights_only=True, or .safetensors); alone: a "
+        "piecewise-linear network (.npz, as exactnet make-net writes). Neither: the built-in moons classifier",
+    )
+    rp.add_argument(
+        "--data",
+        default=None,
+        help="moons, digits, an .npz with arrays X and y, an image folder (one subfolder per class) or "
+        "MNIST:ROOT / FashionMNIST:ROOT / KMNIST:ROOT (default: moons for 2-input networks, digits for models)",
+    )
+    rp.add_argument("--limit", type=int, default=512, help="inputs used at most (default 512)")
+    rp.add_argument("--image-size", type=int, default=64, help="image size for torchvision models (default 64)")
+    rp.add_argument("--out", default="exactnet_report.html", help="the HTML file (default exactnet_report.html)")
+    rp.add_argument("--json", action="store_true", help="print JSON: the summary and where the report is")
+    rp.add_argument("--quiet", action="store_true", help="no progress bars")
+
     tr = sub.add_parser(
         "train-regions", help="train a 2-D classifier with exact snapshots of its regions and decision boundary"
     )
@@ -258,9 +283,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command in (None, "demo"):
-        if args.command is None:
-            args = _parser().parse_args(["demo"])
+    if args.command is None:  # the main job: the report on the embedded default
+        return _report_command(_parser().parse_args(["report"]))
+    if args.command == "demo":
         return _demo(args)
     if args.command == "demo1d":
         return _demo1d(args)
@@ -282,6 +307,8 @@ def _run(args: argparse.Namespace) -> int:
         return _n1(args)
     if args.command == "train-regions":
         return _train_regions(args)
+    if args.command == "report":
+        return _report_command(args)
     if args.command == "separability":
         return _separability(args)
     if args.command == "smp":
@@ -834,6 +861,130 @@ def _smp(args) -> int:
         print(f"{res}\n({args.paths} paths of {args.steps} samples between random pairs of inputs; per unit of t)")
     if args.png:
         _save(res.plot(), args.png, announce=not args.json, dpi=120)
+    return 0
+
+
+def _report_data(args, fail, small: bool, inputs: int | None) -> tuple[Any, Any]:
+    """The inputs and labels named by --data (None, None for none)."""
+    from pathlib import Path
+
+    X: Any
+    x: Any
+    y: Any
+
+    source = args.data
+    if source is None:
+        source = "moons" if inputs == 2 else "digits" if inputs is None or inputs == 64 or not small else None
+    if source is None:
+        return None, None
+    if source == "moons":
+        from .builtin import moons_classifier
+
+        _, X, y = moons_classifier()
+        return X, y
+    require("torch", "image data")
+    if source == "digits":
+        from .probe.data import digits_data, digits_images
+
+        x, y = digits_data()
+        if not small:
+            x = digits_images(None, args.image_size)
+        if inputs == 64:
+            x = x.reshape(len(x), -1)
+        return x[: args.limit], y[: args.limit]
+    if source.endswith(".npz") and Path(source).is_file():
+        import numpy as np
+
+        with np.load(source, allow_pickle=False) as f:
+            if "X" not in f.files:
+                raise fail(f"--data {source}: the file has no array X (it has {', '.join(f.files)})")
+            X = f["X"][: args.limit]
+            y = f["y"][: args.limit] if "y" in f.files else None
+        return X, y
+    from .probe.data import image_data
+
+    try:
+        x, y, _ = image_data(source, size=8 if small else args.image_size, rgb=not small, limit=args.limit)
+    except (ValueError, OSError, ImportError) as exc:
+        raise fail(f"--data {source}: {exc}") from None
+    return x, y
+
+
+def _default_models(quiet: bool) -> dict[str, Any]:
+    """The embedded default: the built-in moons classifier with its training points, and
+    a small CNN trained here on scikit-learn's bundled digits (when torch and
+    scikit-learn are installed) with its held-out digits."""
+    from .builtin import moons_classifier
+
+    net, X, y = moons_classifier()
+    models: dict[str, Any] = {}
+    try:
+        import sklearn  # noqa: F401  # the digits
+        import torch  # noqa: F401
+    except ImportError:
+        models["the built-in moons classifier (2-16-16-2)"] = (net, X, y)
+        if not quiet:
+            print("(torch or scikit-learn is not installed: the report covers the moons classifier only)")
+        return models
+    from .training.trainer import trained_digits_cnn
+
+    models["the built-in moons classifier (2-16-16-2)"] = (net.to_torch(), X, y)
+    cnn, (x_test, y_test), accuracy = trained_digits_cnn()
+    models[f"a small CNN trained on the bundled digits (held-out accuracy {accuracy:.3f})"] = (cnn, x_test, y_test)
+    return models
+
+
+def _report_command(args) -> int:
+    """One HTML report on a network (the built-in moons classifier by default)."""
+
+    def fail(msg: str) -> SystemExit:
+        return SystemExit(f"exactnet report: {msg}")
+
+    require("matplotlib", "the report's pictures")
+    from .reporting.build import report
+
+    if args.limit < 1:
+        raise fail(f"--limit {args.limit}; use at least one input")
+    small = True
+    if args.model is not None:
+        require("torch", "a torch model")
+        from .probe.data import SMALL_MODELS, model_by_name
+
+        try:
+            model: Any = model_by_name(args.model, weights=args.weights)
+        except (ValueError, ImportError, OSError) as exc:
+            raise fail(str(exc)) from None
+        small = args.model in SMALL_MODELS
+        name = args.model
+        inputs = None
+    elif args.weights is not None:
+        from .net.io import load_network
+
+        if not args.weights.endswith(".npz"):
+            raise fail(
+                f"--weights {args.weights}: alone it must be an exactnet network (.npz); for a torch state_dict "
+                "name its architecture with --model"
+            )
+        try:
+            model = load_network(args.weights)
+        except (ValueError, OSError) as exc:
+            raise fail(str(exc)) from None
+        name = args.weights
+        inputs = model.input_dim
+    else:
+        if args.data is not None:
+            raise fail("--data goes with --model or --weights; alone, the report is on the embedded default")
+        model, name, inputs = _default_models(quiet=args.quiet or args.json), None, None
+    X, y = (None, None) if isinstance(model, dict) else _report_data(args, fail, small, inputs)
+    try:
+        res = report(model, X, y, out=args.out, name=name, progress=not args.quiet and not args.json)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if args.json:
+        print(json.dumps({"report": str(res.path), "seconds": res.seconds, "summary": res.summary}, indent=1))
+    else:
+        print(res.text())
+        print(f"report ({res.seconds:.1f} s): {res.path}")
     return 0
 
 

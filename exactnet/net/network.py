@@ -367,8 +367,9 @@ class Network:
         for i, layer in enumerate(self.layers):
             lin = nn.Linear(layer.in_features, layer.out_features, dtype=dtype)
             with torch.no_grad():
-                lin.weight.copy_(torch.as_tensor(layer.weight, dtype=dtype))
-                lin.bias.copy_(torch.as_tensor(layer.bias, dtype=dtype))
+                # copies: the layer's arrays are read-only, which torch will not wrap
+                lin.weight.copy_(torch.tensor(np.array(layer.weight), dtype=dtype))
+                lin.bias.copy_(torch.tensor(np.array(layer.bias), dtype=dtype))
             mods.append(lin)
             slopes = np.unique(layer.negative_slope)
             if len(slopes) != 1:

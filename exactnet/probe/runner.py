@@ -206,6 +206,21 @@ class LayerwiseResult:
                 lines.append(f"{flag}: {self.legend[flag]}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """The notebook display: the table of every layer's values, and the plot of the
+        primary value."""
+        from .._html import figure_tag, table_html
+
+        keys = list(self.layers[0].values) if self.layers else []
+        rows = [(r.name, r.type, r.d, r.n, *[r.values.get(k) for k in keys]) for r in self.layers]
+        out = f"<b>{self.score} per layer of {self.model}</b>" + table_html(rows, ("layer", "type", "d", "n", *keys))
+        if self.layers:
+            try:
+                out += figure_tag(self.plot(), f"{self.primary} per layer")
+            except ImportError:  # no matplotlib: the table alone
+                pass
+        return out
+
     def __str__(self) -> str:
         return f"{self.score} of {self.model} per layer ({self.reduction}, n={self.samples}):\n{self.table()}"
 

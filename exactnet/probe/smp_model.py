@@ -306,6 +306,21 @@ class SMPPropagation:
     def __str__(self) -> str:
         return self.table()
 
+    def _repr_html_(self) -> str:
+        """The notebook display: predicted against measured per layer, and the plot."""
+        from .._html import figure_tag, table_html
+
+        rows = [
+            (r.name, r.kind, r.units, r.measured_in, r.predicted, r.measured, r.ratio, r.correlation) for r in self.rows
+        ]
+        header = ("layer", "kind", "units", "SMP in", "predicted", "measured", "ratio", "corr")
+        out = f"<b>SMP propagation, {self.model}</b>" + table_html(rows, header)
+        try:
+            out += figure_tag(self.plot(), "measured and predicted SMP per layer")
+        except ImportError:  # no matplotlib: the table alone
+            pass
+        return out
+
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data (``layers``: one dict per row, with ``ratio``)."""
         layers = []

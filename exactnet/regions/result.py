@@ -283,6 +283,30 @@ class Regions:
             "edges": [[a, b] for a, b, _ in self.edges],
         }
 
+    def _repr_html_(self) -> str:
+        """The notebook display: the counts, and the picture for a 1-D or 2-D domain of up
+        to 5,000 regions."""
+        from .._html import figure_tag, table_html
+
+        rows = [
+            ("mode", "exact (rationals)" if self.exact else "float64, certified"),
+            ("dimension", self.dim),
+            ("regions", self.num_regions),
+            ("linear pieces", self.num_pieces),
+            ("activation patterns", self.num_patterns),
+            ("region graph edges", len(self.edges)),
+        ]
+        out = "<b>exactnet Regions</b>" + table_html(rows, ("", "value"))
+        if self.dim <= 2 and self.num_regions <= 5000:
+            try:
+                import matplotlib
+
+                matplotlib.use("Agg", force=False)
+                out += figure_tag(self.plot().figure, f"{self.num_regions} regions")
+            except ImportError:  # no matplotlib: the table alone
+                pass
+        return out
+
     def to_json(self) -> str:
         """Everything as JSON (exact numbers as strings "p/q", infinities as "inf"):
         the domain, the counts, every region (pattern as a 0/1 string, maps, vertices,

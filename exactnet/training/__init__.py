@@ -28,6 +28,8 @@ _EXPORTS = {
     "mlp": ".trainer",
     "snapshot_epochs": ".trainer",
     "train_classifier": ".trainer",
+    "fit_classifier": ".trainer",
+    "trained_digits_cnn": ".trainer",
 }
 
 __all__ = list(_EXPORTS)
@@ -36,4 +38,4 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from .datasets import DATASETS, intricacy, make_dataset
     from .tracking import Snapshot, Tracker, TrainingRun, load_run, track
-    from .trainer import mlp, snapshot_epochs, train_classifier
+    from .trainer import fit_classifier, mlp, snapshot_epochs, train_classifier, trained_digits_cnn

@@ -517,6 +517,20 @@ class TrainingRun:
     def __str__(self) -> str:
         return self.table()
 
+    def _repr_html_(self) -> str:
+        """The notebook display: one row per snapshot, and the curves."""
+        from .._html import figure_tag, table_html
+
+        keys = ("step", "epoch", "num_regions", "near", "elsewhere", "boundary_pieces", "boundary_length")
+        rows = [[s.values()[k] for k in keys] + [s.train_accuracy, s.test_accuracy] for s in self.snapshots]
+        out = f"<b>training run {self.name}</b>" + table_html(rows, (*keys, "train acc", "test acc"))
+        if self.snapshots:
+            try:
+                out += figure_tag(self.plot_curves(), "curves over training")
+            except ImportError:  # no matplotlib: the table alone
+                pass
+        return out
+
     def plot_grid(self, *, count: int | None = 8, ncols: int = 4, path: str | Path | None = None) -> Any:
         """A grid of snapshots (:func:`~exactnet.training.pictures.plot_grid`)."""
         from .pictures import plot_grid

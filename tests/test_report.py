@@ -1,0 +1,240 @@
+"""The report (exactnet.report): one self-contained HTML file with every analysis that
+applies, parsed and opened in a real headless browser; the command line; the notebook
+displays of the result types."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+import torch
+
+import exactnet
+from exactnet.builtin import moons_classifier
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(text: str) -> _Collect:
+    p = _Collect()
+    p.feed(text)
+    return p
+
+
+def _check_self_contained(text: str) -> _Collect:
+    """Every image a decodable embedded PNG; nothing loaded from elsewhere; no script."""
+    from PIL import Image
+
+    doc = _parse(text)
+    names = [t for t, _ in doc.tags]
+    assert "script" not in names and "link" not in names and "iframe" not in names
+    images = [a for t, a in doc.tags if t == "img"]
+    for attrs in images:
+        src = attrs["src"]
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as im:
+            im.verify()
+    for _, attrs in doc.tags:
+        for key in ("src", "href"):
+            assert not str(attrs.get(key, "")).startswith(("http:", "https:", "//")), attrs
+    return doc
+
+
+@pytest.fixture(scope="module")
+def moons_report(tmp_path_factory):
+    net, X, y = moons_classifier()
+    out = tmp_path_factory.mktemp("report") / "moons.html"
+    return net, X, y, exactnet.report(net, X, y, out=out, name="moons")
+
+
+def test_report_of_a_small_network_is_exact_and_self_contained(moons_report):
+    net, X, y, rep = moons_report
+    assert rep.path.read_text(encoding="utf-8") == rep.html
+    doc = _check_self_contained(rep.html)
+    text = " ".join(doc.text)
+    assert "Exact linear regions" in text and "Serra" in text and "decision boundary" in text
+    assert len([t for t, _ in doc.tags if t == "img"]) == 1
+    # the same partition computed directly: the data's box grown by 15% on each side
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.15 * (hi - lo)
+    box = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+    direct = exactnet.regions(net, exactnet.Polygon(tuple(float(v) for v in box)))
+    assert rep.summary["exact"]["regions"] == direct.num_regions
+    assert rep.summary["exact"]["graph edges"] == len(direct.edges)
+    assert 0.5 < rep.summary["exact"]["sampling coverage"] <= 1
+    assert "Skipped: the per-layer scores run on a torch module" in text
+    assert "exact" in rep._repr_html_() and str(rep.path) in rep._repr_html_()
+
+
+def test_report_of_a_torch_model_has_every_layer_section(tmp_path):
+    from exactnet.probe.data import digits_data, digits_mlp
+
+    x, y = digits_data()
+    torch.manual_seed(0)
+    model = digits_mlp()
+    rep = exactnet.report(model, x[:200], y[:200], out=tmp_path / "mlp.html", samples=200, smp_paths=4, smp_steps=64)
+    doc = _check_self_contained(rep.html)
+    text = " ".join(doc.text)
+    for title in ("Affinity score per layer", "SMP per layer", "Class separability per layer", "Regions along"):
+        assert title in text, title
+    assert set(rep.summary) == {"exact", "affinity", "smp", "separability"}
+    assert rep.summary["affinity"]["layers"] == 2 and rep.summary["separability"]["layers"] == 3  # with the input
+    assert 0 <= rep.summary["separability"]["n1 last layer"] <= 1
+    assert rep.summary["exact"]["regions per chord (mean)"] >= 1
+    assert len([t for t, _ in doc.tags if t == "img"]) == 4  # the slice's partition and three signatures
+
+
+def test_report_says_what_it_skips_and_refuses_bad_input(tmp_path):
+    from exactnet.probe.data import digits_mlp
+
+    rep = exactnet.report(digits_mlp(), out=None)
+    assert rep.path is None and "Skipped: the per-layer scores need inputs" in rep.html
+    with pytest.raises(ValueError, match="labels has 3 entries"):
+        exactnet.report(digits_mlp(), np.zeros((4, 64)), np.zeros(3), out=None)
+    with pytest.raises(ValueError, match="NaN"):
+        exactnet.report(digits_mlp(), np.full((4, 64), np.nan), out=None)
+
+
+def test_report_command(tmp_path, capsys):
+    from exactnet.cli import main
+
+    out = tmp_path / "r.html"
+    net = tmp_path / "net.npz"
+    assert main(["make-net", "2-8-8-1", "--out", str(net)]) == 0
+    capsys.readouterr()
+    assert main(["report", "--weights", str(net), "--out", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["report"] == str(out) and data["summary"]["exact"]["regions"] > 10
+    _check_self_contained(out.read_text(encoding="utf-8"))
+    with pytest.raises(SystemExit, match="--data goes with --model"):
+        main(["report", "--data", "digits"])
+    with pytest.raises(SystemExit, match="name its architecture with --model"):
+        main(["report", "--weights", "w.pt"])
+    with pytest.raises(SystemExit, match="--limit 0"):
+        main(["report", "--limit", "0"])
+
+
+def test_notebook_displays_of_the_result_types():
+    from exactnet.probe import layerwise_smp, paths_between
+    from exactnet.probe.smp_model import smp_propagation
+    from exactnet.training import make_dataset, train_classifier
+
+    net, X, y = moons_classifier()
+    for html in (
+        exactnet.regions(net, exactnet.Polygon((-1.5, 2.5, -1.0, 1.5)))._repr_html_(),
+        train_classifier(make_dataset("moons", 80), widths=(4,), epochs=1, snapshots=2)[1]._repr_html_(),
+    ):
+        doc = _check_self_contained(html)
+        assert any(t == "table" for t, _ in doc.tags) and any(t == "img" for t, _ in doc.tags)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1)).double()
+    a, b = torch.randn(3, 2, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
+    smp = layerwise_smp(model, paths_between(a, b, 64), progress=False)
+    prop = smp_propagation(model, paths_between(a, b, 64), progress=False)
+    for html, needle in ((smp._repr_html_(), "smp_mean"), (prop._repr_html_(), "predicted")):
+        assert needle in html
+        _check_self_contained(html)
+
+
+def _chromium() -> str | None:
+    """The system chromium; installed with apt where it is missing and this is possible
+    (root on Debian), else None."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found or not shutil.which("apt-get"):
+        return found
+    try:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True, timeout=600)
+    except (subprocess.SubprocessError, OSError):
+        try:
+            subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=600)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True, timeout=600
+            )
+        except (subprocess.SubprocessError, OSError):
+            return None
+    return shutil.which("chromium")
+
+
+def test_report_opens_in_headless_chromium(moons_report, tmp_path):
+    """The report loads in a real browser with every image decoded and no console error."""
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
+    browser_path = _chromium()
+    if browser_path is None:
+        pytest.skip("Debian's chromium is not installed and could not be installed here (apt-get install chromium)")
+    from exactnet.probe.data import digits_data, digits_mlp
+
+    x, y = digits_data()
+    second = exactnet.report(
+        digits_mlp(), x[:120], y[:120], out=tmp_path / "mlp.html", samples=120, smp_paths=3, smp_steps=48
+    )
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        try:
+            for rep in (moons_report[3], second):
+                images, problems, content = _open(browser, rep.path)
+                assert images and all(done and width > 0 for done, width in images), images
+                assert not problems, problems
+                assert "Exact linear regions" in content
+        finally:
+            browser.close()
+
+
+def _open(browser, path):
+    """Load a file in a new page: (each image's [complete, natural width], the console
+    errors and warnings, page errors and requests beyond the file itself, the DOM)."""
+    page = browser.new_page()
+    problems: list[str] = []
+
+    def console(message):
+        if message.type in ("error", "warning"):
+            problems.append(f"{message.type}: {message.text}")
+
+    def request(req):
+        if not req.url.startswith(("file:", "data:")):
+            problems.append(f"request: {req.url}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("request", request)
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+    return images, problems, page.content()
+
+
+def test_the_main_job_reports_on_the_embedded_default(tmp_path, monkeypatch, capsys):
+    """`exactnet` with no arguments: one report on the moons classifier and a CNN trained
+    on the digits, with the exact part for the first and every per-layer part for both."""
+    from exactnet.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 0
+    printed = capsys.readouterr().out
+    assert "report (" in printed and "exactnet_report.html" in printed
+    html = (tmp_path / "exactnet_report.html").read_text(encoding="utf-8")
+    doc = _check_self_contained(html)
+    text = " ".join(doc.text)
+    assert "the built-in moons classifier" in text and "a small CNN trained on the bundled digits" in text
+    accuracy = float(re.search(r"held-out accuracy ([0-9.]+)", text).group(1))
+    assert accuracy > 0.9
+    assert len([t for t, _ in doc.tags if t == "img"]) == 7  # the partition, and three signatures per network
