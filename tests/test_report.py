@@ -107,6 +107,11 @@ def test_report_says_what_it_skips_and_refuses_bad_input(tmp_path):
 
     rep = exactnet.report(digits_mlp(), out=None)
     assert rep.path is None and "Skipped: the per-layer scores need inputs" in rep.html
+    X = np.zeros((6, 64))
+    X[1], X[2] = 1.0, 2.0  # the first three inputs on one line: no plane through them
+    X[3:] = np.random.default_rng(0).random((3, 64))
+    collinear = exactnet.report(digits_mlp(), X, out=None)
+    assert "No 2-D slice" in collinear.html and collinear.summary["exact"]["regions per chord (mean)"] >= 1
     with pytest.raises(ValueError, match="labels has 3 entries"):
         exactnet.report(digits_mlp(), np.zeros((4, 64)), np.zeros(3), out=None)
     with pytest.raises(ValueError, match="NaN"):

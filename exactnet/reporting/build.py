@@ -128,7 +128,11 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
         where = f"the box [{box[0]:.3g}, {box[1]:.3g}] x [{box[2]:.3g}, {box[3]:.3g}] of the inputs"
     elif n0 > 2 and X is not None and len(X) >= 3:
         box = (-0.25, 1.25, -0.25, 1.25)
-        plane = Plane.through(X[0], X[1], X[2])
+        try:
+            plane = Plane.through(X[0], X[1], X[2])
+        except ValueError as exc:  # the first three inputs on one line: no plane through them
+            box = None
+            page.paragraph(f"No 2-D slice: {exc}.", "skip")
         where = (
             "the 2-D slice through the first three inputs a, b, c (a at (u, v) = (0, 0), b at (1, 0), c at (0, 1)), "
             "(u, v) in [-0.25, 1.25]^2"
