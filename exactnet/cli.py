@@ -955,7 +955,7 @@ def _report_command(args) -> int:
         except (ValueError, ImportError, OSError) as exc:
             raise fail(str(exc)) from None
         small = args.model in SMALL_MODELS
-        name = args.model
+        name = args.model if args.weights else f"{args.model} (random initial weights: give --weights for yours)"
         inputs = None
     elif args.weights is not None:
         from .net.io import load_network

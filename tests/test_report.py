@@ -96,7 +96,7 @@ def test_report_of_a_torch_model_has_every_layer_section(tmp_path):
     for title in ("Affinity score per layer", "SMP per layer", "Class separability per layer", "Regions along"):
         assert title in text, title
     assert set(rep.summary) == {"exact", "affinity", "smp", "separability"}
-    assert rep.summary["affinity"]["layers"] == 2 and rep.summary["separability"]["layers"] == 3  # with the input
+    assert rep.summary["affinity"]["layers"] == 2 and rep.summary["separability"]["layers"] == 2
     assert 0 <= rep.summary["separability"]["n1 last layer"] <= 1
     assert rep.summary["exact"]["regions per chord (mean)"] >= 1
     assert len([t for t, _ in doc.tags if t == "img"]) == 4  # the slice's partition and three signatures
@@ -112,6 +112,16 @@ def test_report_says_what_it_skips_and_refuses_bad_input(tmp_path):
     X[3:] = np.random.default_rng(0).random((3, 64))
     collinear = exactnet.report(digits_mlp(), X, out=None)
     assert "No 2-D slice" in collinear.html and collinear.summary["exact"]["regions per chord (mean)"] >= 1
+    mlp2 = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    with pytest.raises(ValueError, match=r"data has inputs of shape \(3,\), which the model does not take"):
+        exactnet.report(mlp2, torch.randn(10, 3), out=None)
+    with pytest.raises(ValueError, match=r"the model gives \(1, 1, 2, 2\) for one of them"):
+        exactnet.report(mlp2, torch.randn(10, 1, 2, 2), out=None)
+    pooled = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(100, 2)
+    )
+    rep = exactnet.report(pooled, torch.randn(20, 1, 12, 12), torch.arange(20) % 2, out=None, smp_paths=2, smp_steps=32)
+    assert "MaxPool2d: max pooling lowers to many coincident hyperplanes" in rep.html and "exact" not in rep.summary
     with pytest.raises(ValueError, match="labels has 3 entries"):
         exactnet.report(digits_mlp(), np.zeros((4, 64)), np.zeros(3), out=None)
     with pytest.raises(ValueError, match="NaN"):
@@ -133,6 +143,8 @@ def test_report_command(tmp_path, capsys):
         main(["report", "--data", "digits"])
     with pytest.raises(SystemExit, match="name its architecture with --model"):
         main(["report", "--weights", "w.pt"])
+    with pytest.raises(SystemExit, match="or one of the small models: digits-cnn, digits-mlp"):
+        main(["report", "--model", "no-such-model"])
     with pytest.raises(SystemExit, match="--limit 0"):
         main(["report", "--limit", "0"])
 

@@ -288,7 +288,12 @@ def model_by_name(name: str, *, seed: int = 0, weights: str | Path | None = None
     a torchvision classifier (:func:`torchvision_model`), in eval mode, with the
     state_dict in ``weights`` (read without pickles) when given."""
     if name not in SMALL_MODELS:
-        return torchvision_model(name, seed=seed, weights=weights)
+        try:
+            return torchvision_model(name, seed=seed, weights=weights)
+        except ValueError as exc:
+            if "is not a torchvision classifier" not in str(exc):
+                raise
+            raise ValueError(f"{exc} (or one of the small models: {', '.join(SMALL_MODELS)})") from None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = SMALL_MODELS[name]()

@@ -160,7 +160,7 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
         page.heading(f"Partition of {where}", 3)
         fig = part.plot(
             color_by="class",
-            points=X if (X is not None and n0 == 2) else None,
+            points=X if (X is not None and n0 == 2 and y is not None) else None,
             labels=y if (X is not None and n0 == 2 and y is not None) else None,
             title=f"{res.num_regions} exact regions and the decision boundary",
         )
@@ -242,8 +242,8 @@ def _layer_section(
         [(r.name, r.type, r.d, *[r.values.get(k) for k in keys]) for r in res.layers], ("layer", "type", "d", *keys)
     )
     page.note(definition + (" " + extra if extra else ""))
-    vals = res.values(key)
-    summary[name] = {f"{key} first layer": float(vals[0]), f"{key} last layer": float(vals[-1]), "layers": len(vals)}
+    vals = [float(r.values[key]) for r in res.layers if r.name != "input"]  # the input row is not a layer
+    summary[name] = {f"{key} first layer": vals[0], f"{key} last layer": vals[-1], "layers": len(vals)}
 
 
 def report(
@@ -322,16 +322,31 @@ def _model_sections(
         raise ValueError("data holds NaN or infinite values; give finite inputs")
     if y is not None and (X is None or len(y) != len(X)):
         raise ValueError(f"labels has {len(y)} entries for {0 if X is None else len(X)} inputs; give one per input")
+    if X is not None and not isinstance(model, Network):
+        _check_inputs(model, X)
     shape = input_shape or (tuple(X.shape[1:]) if X is not None and X.ndim > 2 else None)
     net, why = _as_network(model, shape)
-    if net is not None and net.num_neurons <= 2048:
+    if net is not None and X is not None and X[0].size != net.input_dim:
+        raise ValueError(
+            f"data has inputs of shape {X.shape[1:]} ({X[0].size} numbers) but the network takes {net.input_dim} "
+            "inputs; give data of the shape the network takes"
+        )
+    modules = model.modules() if hasattr(model, "modules") else []
+    pooled = sorted({type(m).__name__ for m in modules if "MaxPool" in type(m).__name__})
+    if net is not None and net.num_neurons <= 2048 and not pooled:
         flat = None if X is None else X.reshape(len(X), -1)
         _exact_section(page, net, flat, y, summary)
     else:
         page.heading("Exact linear regions")
         count = net.num_neurons if net is not None else "?"
-        reason = why or f"{count} neurons: more than the 2,048 this report enumerates exactly"
-        page.paragraph(f"Skipped: the model has no exact piecewise-linear form here ({reason}).", "skip")
+        if net is not None and pooled:
+            reason = (
+                f"{', '.join(pooled)}: max pooling lowers to many coincident hyperplanes, whose exact decisions can "
+                "take minutes; exactnet.regions handles them, the report does not wait"
+            )
+        else:
+            reason = why or f"{count} neurons: more than the 2,048 this report enumerates exactly"
+        page.paragraph(f"Skipped: no exact analysis here ({reason}).", "skip")
     if isinstance(model, Network):
         page.heading("Per-layer signatures")
         page.paragraph("Skipped: the per-layer scores run on a torch module; give the torch model.", "skip")
@@ -340,6 +355,35 @@ def _model_sections(
         page.paragraph("Skipped: the per-layer scores need inputs (data).", "skip")
     else:
         _torch_sections(page, model, X, y, summary, samples, smp_paths, smp_steps, progress)
+
+
+def _check_inputs(model: Any, X: np.ndarray) -> None:
+    """One input through the torch model: a clear error naming ``data`` when the model
+    does not take inputs of that shape, or gives more than one row of outputs per input."""
+    import torch
+
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None and param.dtype.is_floating_point else torch.float32
+    device = param.device if param is not None else torch.device("cpu")
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.as_tensor(X[:1], dtype=dtype, device=device))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(
+            f"data has inputs of shape {X.shape[1:]}, which the model does not take ({first}); give data of "
+            "shape (n, *the model's input shape)"
+        ) from None
+    finally:
+        model.train(was)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"data has inputs of shape {X.shape[1:]}, and the model gives {shape} for one of them; a classifier "
+            "gives (1, classes): give data of the shape the model takes"
+        )
 
 
 def _torch_sections(
