@@ -977,7 +977,8 @@ def _report_command(args) -> int:
         model, name, inputs = _default_models(quiet=args.quiet or args.json), None, None
     X, y = (None, None) if isinstance(model, dict) else _report_data(args, fail, small, inputs)
     try:
-        res = report(model, X, y, out=args.out, name=name, progress=not args.quiet and not args.json)
+        bars = not args.quiet and not args.json and sys.stderr.isatty()  # no bars in a piped log
+        res = report(model, X, y, out=args.out, name=name, progress=bars)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if args.json:

@@ -255,3 +255,12 @@ def test_the_main_job_reports_on_the_embedded_default(tmp_path, monkeypatch, cap
     accuracy = float(re.search(r"held-out accuracy ([0-9.]+)", text).group(1))
     assert accuracy > 0.9
     assert len([t for t, _ in doc.tags if t == "img"]) == 7  # the partition, and three signatures per network
+
+
+def test_report_of_a_network_with_one_class_everywhere():
+    """No boundary is explained, and a sampled grid that misses no region says "none"."""
+    net = exactnet.Network.from_arrays([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]], [[0.0, 0.0], [1.0, 0.0]])
+    rep = exactnet.report(net, out=None)
+    assert rep.summary["exact"]["boundary segments"] == 0 and rep.summary["exact"]["regions"] == 4
+    assert "No decision boundary here: one class is predicted on the whole domain." in rep.html
+    assert re.search(r"smallest missed region \(area\)</td><td>none</td>", rep.html)

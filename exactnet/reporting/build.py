@@ -196,6 +196,8 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
             [("segments", len(boundary)), ("length", length)],
             ("decision boundary", "value"),
         )
+        if not boundary:
+            page.paragraph("No decision boundary here: one class is predicted on the whole domain.")
         page.note(DEFINITIONS["boundary"])
         est = sample_patterns(net, box, plane=plane, n=250_000)
         cov = est.compare(part)
@@ -206,7 +208,7 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
                 ("regions found", f"{cov['found']} of {cov['regions']}"),
                 ("coverage", f"{100 * cov['coverage']:.1f}%"),
                 ("missed area", f"{100 * cov['missed_area_fraction']:.4f}% of the domain"),
-                ("smallest missed region (area)", float(cov["smallest_missed_area"])),
+                ("smallest missed region (area)", float(cov["smallest_missed_area"]) if cov["missed"] else "none"),
             ],
             ("sampled estimate", "value"),
         )
