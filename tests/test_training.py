@@ -76,6 +76,7 @@ def test_decision_boundary_length_of_a_known_network():
     s = track(model, domain=(-1, 1, -1, 1), train=(X, y)).snapshot()
     assert s.num_regions == 2 and s.boundary_pieces == 2
     assert s.boundary_length == pytest.approx(2.0, rel=1e-12)
+    assert s.regions().decision_boundary_length == pytest.approx(2.0, rel=1e-12)
     assert s.train_accuracy == 1.0
 
 

@@ -240,6 +240,20 @@ class Regions:
 
         return decision_boundary(self)
 
+    @cached_property
+    def decision_boundary_length(self) -> float:
+        """The decision boundary's total length in a 2-D domain: the sum of its segments'
+        lengths (float64; domain coordinates). 0 for a 1-D domain, whose boundary is
+        points; n-D boundaries have no length (their measure is (n-1)-dimensional)."""
+        if self.dim > 2:
+            raise ValueError(f"the decision boundary of a {self.dim}-D domain has no length; partition a 2-D slice")
+        total = 0.0
+        for _, _, verts in self.decision_boundary:
+            pts = np.asarray(verts, dtype=float)
+            if self.dim == 2 and len(pts) == 2:
+                total += float(np.hypot(*(pts[1] - pts[0])))
+        return total
+
     @property
     def zero_regions(self) -> list[int]:
         """Regions on which a single output is identically zero."""

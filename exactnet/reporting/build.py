@@ -148,7 +148,7 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
         graph = res.graph
         degrees = [d for _, d in graph.degree()]
         boundary = res.decision_boundary
-        length = sum(float(np.hypot(*(np.asarray(v[1], float) - np.asarray(v[0], float)))) for *_, v in boundary)
+        length = res.decision_boundary_length
         values = {
             "regions": res.num_regions,
             "pieces": res.num_pieces,

@@ -83,19 +83,17 @@ def plot_snapshot(
     label = f"epoch {snapshot.epoch:g}" if snapshot.epoch is not None else f"step {snapshot.step}"
     if not planar:
         label += f", slice 1 of {len(snapshot.view.slice_points)}"  # type: ignore[arg-type]
-    b_pieces, b_length = (snapshot.boundary_pieces, snapshot.boundary_length) if planar else _boundary_of(reg)
+    b_pieces, b_length = (
+        (snapshot.boundary_pieces, snapshot.boundary_length)
+        if planar
+        else (len(reg.decision_boundary), reg.decision_boundary_length)
+    )
     where = f"{snapshot.near} near" if planar else "in the slice"
     ax.set_title(
         title or f"{label}: {reg.num_regions} regions ({where})\nboundary {b_pieces} pieces, length {b_length:.2f}",
         fontsize=8,
     )
     return ax
-
-
-def _boundary_of(reg: Any) -> tuple[int, float]:
-    from .tracking import _boundary
-
-    return _boundary(reg)
 
 
 def _chosen(run: TrainingRun, count: int | None) -> list[Snapshot]:

@@ -190,13 +190,8 @@ def _region_polygons(reg: Regions) -> Any:
 
 
 def _boundary(reg: Regions) -> tuple[int, float]:
-    pieces = reg.decision_boundary
-    length = 0.0
-    for _, _, verts in pieces:
-        pts = np.asarray(verts, dtype=float)
-        if len(pts) == 2:
-            length += float(np.hypot(*(pts[1] - pts[0])))
-    return len(pieces), length
+    """The decision boundary's pieces and length."""
+    return len(reg.decision_boundary), reg.decision_boundary_length
 
 
 def _as_data(data: Any, name: str) -> tuple[np.ndarray, np.ndarray] | None:
