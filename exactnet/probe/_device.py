@@ -1,5 +1,6 @@
 """The one check of a requested torch device, shared by capture, the score and the
-signature, and the switch that keeps CUDA float32 arithmetic in float32."""
+signature; the switch that keeps CUDA float32 arithmetic in float32; and one forward pass
+of a model in evaluation mode on inputs cast to its parameters' dtype and device."""
 
 from __future__ import annotations
 
@@ -32,6 +33,29 @@ def checked_device(device, argument: str = "device") -> torch.device:
                 f"use an index below {torch.cuda.device_count()}"
             )
     return dev
+
+
+def parameter_dtype_device(model: torch.nn.Module) -> tuple[torch.dtype, torch.device]:
+    """The dtype and device of the model's first parameter: what its inputs are cast to
+    (float32 on the CPU for a model without floating-point parameters)."""
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None and param.dtype.is_floating_point else torch.float32
+    device = param.device if param is not None else torch.device("cpu")
+    return dtype, device
+
+
+def eval_forward(model: torch.nn.Module, x) -> torch.Tensor:
+    """``model(x)`` once, in evaluation mode and without gradients, with ``x`` (an array or
+    a tensor) cast to the model's parameter dtype and device; the model's training mode is
+    restored afterwards, also when the call raises."""
+    dtype, device = parameter_dtype_device(model)
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(torch.as_tensor(x, dtype=dtype, device=device))
+    finally:
+        model.train(was)
 
 
 @contextmanager

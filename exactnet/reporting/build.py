@@ -364,22 +364,16 @@ def _check_inputs(model: Any, X: np.ndarray) -> None:
     does not take inputs of that shape, or gives more than one row of outputs per input."""
     import torch
 
-    param = next(model.parameters(), None)
-    dtype = param.dtype if param is not None and param.dtype.is_floating_point else torch.float32
-    device = param.device if param is not None else torch.device("cpu")
-    was = model.training
-    model.eval()
+    from ..probe._device import eval_forward
+
     try:
-        with torch.no_grad():
-            out = model(torch.as_tensor(X[:1], dtype=dtype, device=device))
+        out = eval_forward(model, X[:1])
     except (RuntimeError, ValueError, TypeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(
             f"data has inputs of shape {X.shape[1:]}, which the model does not take ({first}); give data of "
             "shape (n, *the model's input shape)"
         ) from None
-    finally:
-        model.train(was)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(
@@ -401,12 +395,12 @@ def _torch_sections(
 ) -> None:
     import torch
 
+    from ..probe._device import parameter_dtype_device
     from ..probe.nonlinearity import signature
     from ..probe.separability import layerwise_separability
     from ..probe.smp import layerwise_smp, paths_between
 
-    param = next(model.parameters(), None)
-    dtype = param.dtype if param is not None and param.dtype.is_floating_point else torch.float32
+    dtype, _ = parameter_dtype_device(model)
     inputs = torch.as_tensor(X, dtype=dtype)
     n = min(len(inputs), samples)
     sub = inputs[:n]

@@ -314,19 +314,10 @@ class Tracker:
     def _accuracy(self, data: tuple[np.ndarray, np.ndarray] | None) -> float | None:
         if data is None:
             return None
-        import torch
+        from ..probe._device import eval_forward
 
         X, y = data
-        param = next(self.model.parameters(), None)
-        dtype = param.dtype if param is not None else torch.float32
-        device = param.device if param is not None else torch.device("cpu")
-        was = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                out = self.model(torch.as_tensor(X, dtype=dtype, device=device)).cpu().numpy()
-        finally:
-            self.model.train(was)
+        out = eval_forward(self.model, X).cpu().numpy()
         pred = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else (out.reshape(len(X)) > 0).astype(int)
         return float(np.mean(pred == y))
 

@@ -118,8 +118,9 @@ def fit_classifier(
     import torch
     from torch import nn
 
-    param = next(model.parameters(), None)
-    dtype = param.dtype if param is not None and param.dtype.is_floating_point else torch.float32
+    from ..probe._device import parameter_dtype_device
+
+    dtype, _ = parameter_dtype_device(model)
     X = torch.as_tensor(np.asarray(X.detach().cpu() if hasattr(X, "detach") else X), dtype=dtype)
     y = torch.as_tensor(np.asarray(y.detach().cpu() if hasattr(y, "detach") else y), dtype=torch.long)
     if len(X) != len(y) or len(X) == 0:
