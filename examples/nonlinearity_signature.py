@@ -15,8 +15,8 @@ relative depth. Writes ``nonlinearity_signature.png`` (or ``--out``).
     python examples/nonlinearity_signature.py [--models alexnet,resnet18,...] [--samples 256]
         [--image-size 224] [--device cpu|cuda] [--quick] [--out FILE]
 
-All seven models with ``--samples 128`` take about 5 minutes on a 2-core CPU (ViT-B/16
-about 2 of them; AlexNet's and VGG's 4096-wide classifier layers are scored with
+All seven models with ``--samples 128`` take 5 to 8 minutes on a 2-core CPU (ViT-B/16
+about 3 of them; AlexNet's and VGG's 4096-wide classifier layers are scored with
 Ledoit-Wolf shrinkage, since d >= n).
 """
 

@@ -10,13 +10,15 @@ Reproduces known 1-D statements on linear regions with exact counts:
 
 Writes ``regions_along_lines.png`` (or the path given as the first argument).
 
-    python examples/regions_along_lines.py [out.png]
+    python examples/regions_along_lines.py [out.png] [--quick]
+
+``--quick``: 10 seeds per architecture instead of 30 (for the tests).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
-import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,9 +36,8 @@ def he_net(widths, rng, bias_var=0.1):
     return Network.from_arrays(Ws, bs)
 
 
-def main(out="regions_along_lines.png"):
+def main(out: str = "regions_along_lines.png", seeds: int = 30) -> None:
     architectures = [[8], [16], [32], [8, 8], [16, 16], [8, 8, 8], [16, 16, 16], [32, 32], [8] * 6, [16] * 4]
-    seeds = 30
     rows = []
     for widths in architectures:
         counts = [
@@ -92,4 +93,9 @@ def main(out="regions_along_lines.png"):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out_pos", nargs="?", metavar="out.png", help="the figure (default regions_along_lines.png)")
+    ap.add_argument("--out", default=None, help="the same as the positional argument")
+    ap.add_argument("--quick", action="store_true", help="10 seeds per architecture (tests)")
+    args = ap.parse_args()
+    main(args.out or args.out_pos or "regions_along_lines.png", seeds=10 if args.quick else 30)

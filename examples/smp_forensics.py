@@ -15,7 +15,9 @@ kinks), the median over the paths. A threshold on its logarithm is chosen on tra
 networks and its accuracy reported on held-out networks (new seeds). Our formulation
 (docs/definitions.md, "SMP").
 
-    python examples/smp_forensics.py [--nets 40] [--quick]
+Writes a figure of the held-out networks' features and the thresholds with ``--png``.
+
+    python examples/smp_forensics.py [--nets 40] [--png FILE] [--quick]
 """
 
 from __future__ import annotations
@@ -98,7 +100,10 @@ def threshold_accuracy(train: dict[str, list[float]], test: dict[str, list[float
     return math.exp(best), acc(train, best), acc(test, best)
 
 
-def experiment(name: str, configs: dict[str, tuple[str, str]], kinked: str, nets: int, paths: torch.Tensor) -> None:
+def experiment(
+    name: str, configs: dict[str, tuple[str, str]], kinked: str, nets: int, paths: torch.Tensor
+) -> tuple[dict[str, list[float]], float, float]:
+    """Prints the experiment; returns the held-out features, the threshold and the held-out accuracy."""
     feats: dict[str, dict[str, list[float]]] = {"train": {}, "test": {}}
     for split, offset in (("train", 0), ("test", 10_000)):
         for label, (act, pool) in configs.items():
@@ -111,30 +116,60 @@ def experiment(name: str, configs: dict[str, tuple[str, str]], kinked: str, nets
             f"  {label:<22} feature (held-out) median {np.median(vals):.3g}, range {vals.min():.3g} .. {vals.max():.3g}"
         )
     print(f"  threshold {cut:.3g}: training accuracy {train_acc:.3f}, held-out accuracy {test_acc:.3f}")
+    return feats["test"], cut, test_acc
+
+
+def plot(results: dict[str, tuple[dict[str, list[float]], float, float]], path: str) -> None:
+    """The held-out features of each kind (below 1e-12 drawn at 1e-12: no kink) and the threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), dpi=110)
+    rng = np.random.default_rng(0)
+    for ax, (name, (feats, cut, acc)) in zip(axes, results.items()):
+        for k, values in enumerate(feats.values()):
+            v = np.maximum(values, 1e-12)
+            ax.scatter(k + rng.uniform(-0.15, 0.15, len(v)), v, s=14, alpha=0.7, color=f"C{k}")
+        ax.axhline(cut, color="k", ls="--", lw=1, label=f"threshold {cut:.2g} (held-out accuracy {acc:.2f})")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(feats)), list(feats))
+        ax.set_ylabel("SMP / total variation of the slope (median over paths)")
+        ax.set_title(name, fontsize=10)
+        ax.legend(fontsize=8, loc="center right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"figure: {path}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nets", type=int, default=40, help="training (and held-out) networks of each kind")
+    ap.add_argument("--png", default=None, help="write the held-out features and the thresholds (PNG or SVG)")
     ap.add_argument("--quick", action="store_true", help="8 networks of each kind (tests)")
     args = ap.parse_args()
     nets = 8 if args.quick else args.nets
     x = signals(32, seed=0)
     paths = paths_between(x[:16], x[16:], STEPS, margin=MARGIN)
-    experiment(
+    results = {}
+    results["activation: ReLU or GELU?"] = experiment(
         "activation (average pooling in both)",
         {"ReLU": ("relu", "avg"), "GELU": ("gelu", "avg")},
         "ReLU",
         nets,
         paths,
     )
-    experiment(
+    results["pooling: max or average?"] = experiment(
         "pooling (softplus in both)",
         {"max pooling": ("softplus", "max"), "average pooling": ("softplus", "avg")},
         "max pooling",
         nets,
         paths,
     )
+    if args.png:
+        plot(results, args.png)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,18 @@ def test_pictures_the_docs_show_are_in_the_repository():
             assert not ignored, f"{target} is ignored by .gitignore, so it would be missing from every clone"
 
 
+def test_every_example_is_in_the_index_and_tested_with_quick():
+    """docs/examples.md lists every script of examples/ (and nothing else), and
+    tests/test_examples.py runs each of them with --quick."""
+    page = (ROOT / "docs" / "examples.md").read_text()
+    tests = (ROOT / "tests" / "test_examples.py").read_text()
+    scripts = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
+    assert sorted(set(re.findall(r"^\| `([a-z0-9_]+\.py)`", page, re.M))) == scripts
+    for name in scripts:
+        argvs = re.findall(r'\["' + re.escape(name) + r'"(, [^\]]*)?\]', tests)
+        assert any('"--quick"' in a for a in argvs), f"no test runs examples/{name} with --quick"
+
+
 def _public_modules() -> list[str]:
     names = [m.name for m in pkgutil.walk_packages(exactnet.__path__, "exactnet.")]
     return ["exactnet"] + [n for n in names if not any(part.startswith("_") for part in n.split(".")[1:])]

@@ -10,13 +10,82 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def test_regions_along_lines(tmp_path, monkeypatch, capsys):
+def test_regions_along_lines_quick(tmp_path, monkeypatch, capsys):
     out = tmp_path / "fig.png"
-    monkeypatch.setattr(sys, "argv", ["regions_along_lines.py", str(out)])
+    monkeypatch.setattr(sys, "argv", ["regions_along_lines.py", "--quick", "--out", str(out)])
     runpy.run_path(str(EXAMPLES / "regions_along_lines.py"), run_name="__main__")
     text = capsys.readouterr().out
     assert "sawtooth [4, 4, 4]: 125 regions" in text
     assert out.stat().st_size > 10_000
+
+
+def test_train_moons_classifier_quick_and_the_shipped_file(tmp_path, monkeypatch, capsys):
+    """--quick trains and writes a loadable file; the full run reproduces the shipped
+    weights (one thread, fixed seeds)."""
+    import re
+
+    import numpy as np
+    import torch
+
+    threads = torch.get_num_threads()
+    quick, full = tmp_path / "quick.npz", tmp_path / "full.npz"
+    monkeypatch.setattr(sys, "argv", ["train_moons_classifier.py", "--quick", "--out", str(quick)])
+    runpy.run_path(str(EXAMPLES / "train_moons_classifier.py"), run_name="__main__")
+    assert torch.get_num_threads() == threads  # the example restores the thread count
+    accuracy = float(re.search(r"training accuracy ([0-9.]+)", capsys.readouterr().out).group(1))
+    assert accuracy > 0.85
+    written = np.load(quick)
+    assert [written[f"W{i}"].shape for i in range(3)] == [(16, 2), (16, 16), (2, 16)]
+    assert written["X"].shape == (400, 2)
+    monkeypatch.setattr(sys, "argv", ["train_moons_classifier.py", str(full)])
+    runpy.run_path(str(EXAMPLES / "train_moons_classifier.py"), run_name="__main__")
+    shipped = np.load(EXAMPLES.parent / "exactnet" / "data" / "moons_classifier.npz")
+    fresh = np.load(full)
+    assert sorted(fresh.files) == sorted(shipped.files)
+    for key in shipped.files:
+        np.testing.assert_allclose(fresh[key], shipped[key], atol=1e-4, err_msg=key)
+
+
+def test_regions_exact_quick(tmp_path, monkeypatch, capsys):
+    """The exact partitions in 2-D and 3-D: the rational engine agrees, the slice and the
+    chords see only 3-D patterns (the script asserts both), and sampling finds fewer
+    regions than the exact count, more with more points."""
+    import re
+
+    out = tmp_path / "regions.png"
+    monkeypatch.setattr(sys, "argv", ["regions_exact.py", "--quick", "--out", str(out)])
+    runpy.run_path(str(EXAMPLES / "regions_exact.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    assert "244 regions" in text and "(the rational engine agrees)" in text
+    assert "show only patterns of the 3-D partition" in text
+    exact3 = int(re.search(r"3-12-12-1 \(He, seed 0\) on \[-1, 1\]\^3: (\d+) regions", text).group(1))
+    rows = re.findall(r"^\s+([\d,]+)\s+(\d+)\s+([0-9.]+)\s+\S+\s+(\d+)\s+(\d+)$", text, flags=re.M)
+    assert [int(r[0].replace(",", "")) for r in rows] == [100, 1000, 10000]
+    found2 = [int(r[1]) for r in rows]
+    found3 = [int(r[3]) for r in rows]
+    assert found2 == sorted(found2) and found2[-1] <= 244
+    assert found3 == sorted(found3) and found3[-1] < exact3 == int(rows[0][4])
+    assert out.stat().st_size > 20_000
+
+
+def test_bounds_and_thresholds_quick(tmp_path, monkeypatch, capsys):
+    """Random counts under the upper bound, sawtooth networks at Thm 5's maximum, and the
+    two functions needing n and n + 1 neurons (the script asserts the exact checks)."""
+    import re
+
+    out = tmp_path / "theory.png"
+    monkeypatch.setattr(sys, "argv", ["bounds_and_thresholds.py", "--quick", "--out", str(out)])
+    runpy.run_path(str(EXAMPLES / "bounds_and_thresholds.py"), run_name="__main__")
+    text = capsys.readouterr().out
+    rows = re.findall(r"^\s+(\d)\s+(\d+) /\s+[0-9.]+ /\s+(\d+)\s+([\d,]+)", text, flags=re.M)
+    assert [int(r[0]) for r in rows] == [1, 2, 3]
+    assert rows[0][1] == rows[0][2] == rows[0][3] == "37"  # one layer: Zaslavsky's maximum, every seed
+    assert all(int(r[2]) <= int(r[3].replace(",", "")) for r in rows)
+    assert int(rows[2][2]) < int(rows[2][3].replace(",", "")) // 10  # far below it when deep
+    assert re.findall(r"sawtooth (\d+), Thm 5 (\d+)", text) == [("5", "5"), ("25", "25"), ("125", "125")]
+    assert "zig-zag (5 breakpoints): 5 breakpoints, 5 neurons" in text
+    assert "5 breakpoints, no subset: 5 breakpoints, 6 neurons" in text
+    assert out.stat().st_size > 20_000
 
 
 def test_pulse_training_quick(tmp_path, monkeypatch, capsys):
@@ -91,10 +160,11 @@ def test_separability_digits_quick(tmp_path, monkeypatch, capsys):
     assert layers[-1]["n1"] < cnn["epochs"]["0"]["layers"][-1]["n1"]
 
 
-def test_smp_forensics_quick(monkeypatch, capsys):
+def test_smp_forensics_quick(monkeypatch, capsys, tmp_path):
     import re
 
-    monkeypatch.setattr(sys, "argv", ["smp_forensics.py", "--quick"])
+    png = tmp_path / "forensics.png"
+    monkeypatch.setattr(sys, "argv", ["smp_forensics.py", "--quick", "--png", str(png)])
     runpy.run_path(str(EXAMPLES / "smp_forensics.py"), run_name="__main__")
     text = capsys.readouterr().out
     held_out = [float(v) for v in re.findall(r"held-out accuracy ([0-9.]+)", text)]
@@ -103,6 +173,7 @@ def test_smp_forensics_quick(monkeypatch, capsys):
     assert re.search(r"GELU\s+feature \(held-out\) median 0,", text)
     relu = float(re.search(r"ReLU\s+feature \(held-out\) median ([0-9.]+)", text).group(1))
     assert relu > 0.3
+    assert png.stat().st_size > 10_000
 
 
 def test_smp_propagation_quick(monkeypatch, capsys, tmp_path):
