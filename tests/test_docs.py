@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 import sys
 from pathlib import Path
+
+import pytest
 
 import exactnet
 
@@ -79,6 +82,38 @@ def test_every_example_is_in_the_index_and_tested_with_quick():
     for name in scripts:
         argvs = re.findall(r'\["' + re.escape(name) + r'"(, [^\]]*)?\]', tests)
         assert any('"--quick"' in a for a in argvs), f"no test runs examples/{name} with --quick"
+
+
+def test_documentation_site_builds_and_opens_in_headless_chromium(tmp_path, browser):
+    """mkdocs builds the site with --strict (as CI does), and every page loads in a real
+    browser with its pictures decoded, no console error and no request beyond the site
+    (no web fonts: the site works offline)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[test]')")
+    site = tmp_path / "site"
+    build = subprocess.run(
+        ["mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    pages = sorted(site.glob("*/index.html")) + [site / "index.html"]
+    names = {p.parent.name for p in pages}
+    assert {"regions", "theory", "pulse", "affinity", "examples", "api"} <= names
+    pictures = 0
+    for page in pages:
+        images, problems, content = browser.open(page)
+        assert all(done and width > 0 for done, width in images), (page, images)
+        assert not problems, (page, problems)
+        pictures += len(images)
+    assert pictures >= 25
+    api = (site / "api" / "index.html").read_text()
+    assert "segment_regions_batch" in api and "minimal_neurons" in api  # mkdocstrings rendered the docstrings
 
 
 def _public_modules() -> list[str]:

@@ -8,8 +8,6 @@ import base64
 import io
 import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -171,72 +169,19 @@ def test_notebook_displays_of_the_result_types():
         _check_self_contained(html)
 
 
-def _chromium() -> str | None:
-    """The system chromium; installed with apt where it is missing and this is possible
-    (root on Debian), else None."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found or not shutil.which("apt-get"):
-        return found
-    try:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True, timeout=600)
-    except (subprocess.SubprocessError, OSError):
-        try:
-            subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=600)
-            subprocess.run(
-                ["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True, timeout=600
-            )
-        except (subprocess.SubprocessError, OSError):
-            return None
-    return shutil.which("chromium")
-
-
-def test_report_opens_in_headless_chromium(moons_report, tmp_path):
+def test_report_opens_in_headless_chromium(moons_report, tmp_path, browser):
     """The report loads in a real browser with every image decoded and no console error."""
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    browser_path = _chromium()
-    if browser_path is None:
-        pytest.skip("Debian's chromium is not installed and could not be installed here (apt-get install chromium)")
     from exactnet.probe.data import digits_data, digits_mlp
 
     x, y = digits_data()
     second = exactnet.report(
         digits_mlp(), x[:120], y[:120], out=tmp_path / "mlp.html", samples=120, smp_paths=3, smp_steps=48
     )
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
-        try:
-            for rep in (moons_report[3], second):
-                images, problems, content = _open(browser, rep.path)
-                assert images and all(done and width > 0 for done, width in images), images
-                assert not problems, problems
-                assert "Exact linear regions" in content
-        finally:
-            browser.close()
-
-
-def _open(browser, path):
-    """Load a file in a new page: (each image's [complete, natural width], the console
-    errors and warnings, page errors and requests beyond the file itself, the DOM)."""
-    page = browser.new_page()
-    problems: list[str] = []
-
-    def console(message):
-        if message.type in ("error", "warning"):
-            problems.append(f"{message.type}: {message.text}")
-
-    def request(req):
-        if not req.url.startswith(("file:", "data:")):
-            problems.append(f"request: {req.url}")
-
-    page.on("console", console)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("request", request)
-    page.goto(path.resolve().as_uri())
-    page.wait_for_load_state("load")
-    images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-    return images, problems, page.content()
+    for rep in (moons_report[3], second):
+        images, problems, content = browser.open(rep.path)
+        assert images and all(done and width > 0 for done, width in images), images
+        assert not problems, problems
+        assert "Exact linear regions" in content
 
 
 def test_the_main_job_reports_on_the_embedded_default(tmp_path, monkeypatch, capsys):
