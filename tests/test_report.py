@@ -69,7 +69,10 @@ def test_report_of_a_small_network_is_exact_and_self_contained(moons_report):
     doc = _check_self_contained(rep.html)
     text = " ".join(doc.text)
     assert "Exact linear regions" in text and "Serra" in text and "decision boundary" in text
-    assert len([t for t, _ in doc.tags if t == "img"]) == 1
+    assert len([t for t, _ in doc.tags if t == "img"]) == 2  # the partition, and the first chord
+    # the first chord's exact regions: input 1 to input 33 (32 chords between 400 inputs)
+    assert rep.summary["exact"]["chord 1 regions"] == exactnet.segment_regions(net, X[0], X[32]).num_regions
+    assert "Regions along 32 chords between inputs" in text
     # the same partition computed directly: the data's box grown by 15% on each side
     lo, hi = X.min(axis=0), X.max(axis=0)
     pad = 0.15 * (hi - lo)
@@ -97,7 +100,8 @@ def test_report_of_a_torch_model_has_every_layer_section(tmp_path):
     assert rep.summary["affinity"]["layers"] == 2 and rep.summary["separability"]["layers"] == 2
     assert 0 <= rep.summary["separability"]["n1 last layer"] <= 1
     assert rep.summary["exact"]["regions per chord (mean)"] >= 1
-    assert len([t for t, _ in doc.tags if t == "img"]) == 4  # the slice's partition and three signatures
+    # the slice's partition, the first chord and three signatures
+    assert len([t for t, _ in doc.tags if t == "img"]) == 5
 
 
 def test_report_says_what_it_skips_and_refuses_bad_input(tmp_path):
@@ -199,7 +203,8 @@ def test_the_main_job_reports_on_the_embedded_default(tmp_path, monkeypatch, cap
     assert "the built-in moons classifier" in text and "a small CNN trained on the bundled digits" in text
     accuracy = float(re.search(r"held-out accuracy ([0-9.]+)", text).group(1))
     assert accuracy > 0.9
-    assert len([t for t, _ in doc.tags if t == "img"]) == 7  # the partition, and three signatures per network
+    # the moons classifier's partition and first chord, and three signatures per network
+    assert len([t for t, _ in doc.tags if t == "img"]) == 8
 
 
 def test_report_of_a_network_with_one_class_everywhere():

@@ -45,6 +45,8 @@ DEFINITIONS = {
     "coverage": "Sampling coverage: the share of the exact regions that a grid of sample points falls in, as "
     "sampled region counts would see them; the missed regions are the small ones.",
     "chords": "Chords: straight segments between pairs of inputs, their regions from the exact 1-D engine.",
+    "smp_exact": "Exact SMP of an output along a segment x(t) = start + t (end - start), t in [0, 1]: the sum of "
+    "the magnitudes of its slope's jumps at its kinks (our formulation; docs/definitions.md, 'SMP').",
     "affinity": "Affinity score of an activation: 1 - sqrt(W2^2(T(X), Y) / (2 tr Sigma_Y)), T the Gaussian "
     "optimal-transport map from its inputs X to its outputs Y; 1 for an affine activation (Bouniot et al., "
     "arXiv 2310.11439; docs/definitions.md, 'The affinity score').",
@@ -103,8 +105,9 @@ def _as_network(model: Any, input_shape: tuple[int, ...] | None) -> tuple[Networ
 def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray | None, summary: dict) -> None:
     import networkx as nx
 
+    from ..plot import plot_segment
     from ..regions.api import Polygon, regions
-    from ..regions.line import segment_regions_batch
+    from ..regions.line import segment_regions, segment_regions_batch
     from ..regions.plane.domain import Plane
     from ..regions.sampling import sample_patterns
     from ..theory.bounds import montufar2017_upper, serra_thm1_upper
@@ -213,22 +216,36 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
             ("sampled estimate", "value"),
         )
         page.note(DEFINITIONS["coverage"])
-    if X is not None and len(X) >= 2 and n0 != 2:
+    if X is not None and len(X) >= 2:
         k = min(32, len(X) // 2)
         starts, ends = X[:k], X[k : 2 * k]
         batch = segment_regions_batch(net, starts, ends)
         counts = np.asarray(batch.num_regions)
         page.heading(f"Regions along {k} chords between inputs", 3)
+        first = segment_regions(net, starts[0], ends[0])
+        fig = plot_segment(
+            first,
+            title=f"chord 1 (input 1 to input {k + 1}): {first.num_regions} regions, {first.num_pieces} pieces",
+        )
+        page.figure(
+            fig,
+            "The outputs along the first chord, from the exact affine map of every region (no sampling): "
+            "grey lines are breakpoints, dots the kinks of each output.",
+        )
         page.table(
             [
                 ("chords", k),
                 ("regions per chord: mean", float(counts.mean())),
                 ("min .. max", f"{int(counts.min())} .. {int(counts.max())}"),
+                ("chord 1: regions", first.num_regions),
+                ("chord 1: pieces, patterns", f"{first.num_pieces}, {first.num_patterns}"),
+                ("chord 1: SMP of each output", ", ".join(f"{float(v):.4g}" for v in first.smp)),
             ],
             ("chords", "value"),
         )
-        page.note(DEFINITIONS["chords"])
+        page.note(DEFINITIONS["chords"] + " " + DEFINITIONS["smp_exact"])
         values["regions per chord (mean)"] = float(counts.mean())
+        values["chord 1 regions"] = first.num_regions
     if not values:
         page.paragraph("No domain to partition: give inputs (data) for a network with more than two inputs.", "skip")
     summary["exact"] = values
