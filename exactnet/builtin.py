@@ -1,13 +1,16 @@
-"""Built-in networks: the benchmark nets (docs/definitions.md, "Networks") and the demo's
-trained classifier, reproducible without downloads."""
+"""Built-in networks: the benchmark nets (docs/definitions.md, "Networks"), random
+networks at He initialisation and the demo's trained classifier, reproducible without
+downloads."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from .net.network import Network
 
-__all__ = ["benchmark_net", "parse_widths", "moons_classifier", "MOONS_DOMAIN"]
+__all__ = ["benchmark_net", "he_network", "parse_widths", "moons_classifier", "MOONS_DOMAIN"]
 
 #: the demo's window on the two moons (u0, u1, v0, v1)
 MOONS_DOMAIN = (-1.5, 2.5, -1.0, 1.5)
@@ -48,6 +51,29 @@ def benchmark_net(spec: str = "2-32-32-1", seed: int = 0) -> Network:
         weights.append(W.T)  # torch convention (out, in)
         biases.append(b)
     return Network.from_arrays(weights, biases, name=f"benchmark {spec} seed {seed}")
+
+
+def he_network(spec: str | Sequence[int], seed: int = 0, *, bias_std: float = 0.3) -> Network:
+    """A random ReLU network ``d-w1-...-out`` at He initialisation with Gaussian biases:
+    the random networks of the region-counting studies (Hanin & Rolnick, ICML 2019).
+
+    ``spec``: ``"3-16-16-1"`` (see :func:`parse_widths`) or the list of widths, input and
+    output included. With ``rng = np.random.default_rng(seed)``, for each layer in order
+    ``W = rng.normal(0, sqrt(2 / fan_in), size=(fan_out, fan_in))`` (He et al., ICCV 2015)
+    then ``b = rng.normal(0, bias_std, size=fan_out)``; nonzero biases move the
+    hyperplanes off the origin. ReLU after every layer but the last."""
+    widths = parse_widths(spec) if isinstance(spec, str) else [int(w) for w in spec]
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"spec {spec!r} needs an input and an output width, all >= 1")
+    if not bias_std >= 0:
+        raise ValueError(f"bias_std must be >= 0, got {bias_std}")
+    rng = np.random.default_rng(seed)
+    weights, biases = [], []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        weights.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_out, fan_in)))
+        biases.append(rng.normal(0.0, bias_std, size=fan_out))
+    name = "-".join(map(str, widths))
+    return Network.from_arrays(weights, biases, name=f"{name} (He, seed {seed})")
 
 
 def moons_classifier() -> tuple[Network, np.ndarray, np.ndarray]:

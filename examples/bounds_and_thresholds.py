@@ -36,6 +36,7 @@ import numpy as np
 
 import exactnet
 from exactnet import Network, Segment
+from exactnet.builtin import he_network
 from exactnet.theory import (
     PiecewiseLinear1D,
     all_bounds,
@@ -56,23 +57,13 @@ BOUND_LABELS = {
 }
 
 
-def he_network(n0: int, widths: list[int], seed: int) -> Network:
-    rng = np.random.default_rng(seed)
-    weights, biases, fan_in = [], [], n0
-    for width in [*widths, 1]:
-        weights.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), (width, fan_in)))
-        biases.append(rng.normal(0.0, 0.3, width))
-        fan_in = width
-    return Network.from_arrays(weights, biases)
-
-
 def bounds_table(depths: list[int], seeds: int, width: int = 8):
     rows = []
     print(f"2-input networks of width {width}: exact regions of the whole plane against the bounds")
     print(f"{'depth':>5} {'random (min / mean / max)':>27} " + " ".join(f"{v:>22}" for v in BOUND_LABELS.values()))
     for depth in depths:
         widths = [width] * depth
-        counts = [exactnet.regions(he_network(2, widths, s), None).num_regions for s in range(seeds)]
+        counts = [exactnet.regions(he_network([2, *widths, 1], s), None).num_regions for s in range(seeds)]
         bounds = all_bounds(2, widths)
         assert all(c <= bounds["serra_thm1_upper"] for c in counts)
         rows.append((depth, counts, bounds))
@@ -84,7 +75,7 @@ def bounds_table(depths: list[int], seeds: int, width: int = 8):
         widths = [4] * depth
         a, b = sawtooth_segment(widths)
         count = exactnet.regions(sawtooth_network(widths), Segment([a], [b]), exact=True).num_regions
-        random = [exactnet.regions(he_network(1, widths, s), None).num_regions for s in range(seeds)]
+        random = [exactnet.regions(he_network([1, *widths, 1], s), None).num_regions for s in range(seeds)]
         saw.append((depth, count, serra_thm5_1d(widths), float(np.mean(random))))
         print(f"depth {depth}: sawtooth {count}, Thm 5 {serra_thm5_1d(widths)}, random mean {np.mean(random):.1f}")
         assert count == serra_thm5_1d(widths)

@@ -23,26 +23,19 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from exactnet import Network, segment_regions, segment_regions_batch
+from exactnet import segment_regions, segment_regions_batch
+from exactnet.builtin import he_network
 from exactnet.theory import sawtooth_network, sawtooth_segment
 
-
-def he_net(widths, rng, bias_var=0.1):
-    Ws, bs, fan_in = [], [], 1
-    for w in list(widths) + [1]:
-        Ws.append(rng.normal(0, math.sqrt(2 / fan_in), size=(w, fan_in)))
-        bs.append(rng.normal(0, math.sqrt(bias_var), size=w))
-        fan_in = w
-    return Network.from_arrays(Ws, bs)
+BIAS_STD = math.sqrt(0.1)  # bias variance 0.1
 
 
 def main(out: str = "regions_along_lines.png", seeds: int = 30) -> None:
     architectures = [[8], [16], [32], [8, 8], [16, 16], [8, 8, 8], [16, 16, 16], [32, 32], [8] * 6, [16] * 4]
     rows = []
     for widths in architectures:
-        counts = [
-            segment_regions(he_net(widths, np.random.default_rng(s)), [-50.0], [50.0]).num_regions for s in range(seeds)
-        ]
+        nets = [he_network([1, *widths, 1], s, bias_std=BIAS_STD) for s in range(seeds)]
+        counts = [segment_regions(net, [-50.0], [50.0]).num_regions for net in nets]
         n = sum(widths)
         rows.append(
             (
@@ -66,7 +59,7 @@ def main(out: str = "regions_along_lines.png", seeds: int = 30) -> None:
         print(f"sawtooth {widths}: {res.num_regions} regions (exact), prod(n_l + 1) = {saw[-1][2]}")
 
     # the same statistic over many segments in one certified float batch
-    net = he_net([16, 16, 16], np.random.default_rng(0))
+    net = he_network([1, 16, 16, 16, 1], 0, bias_std=BIAS_STD)
     starts = np.random.default_rng(1).uniform(-50, -40, size=(2000, 1))
     batch = segment_regions_batch(net, starts, -starts)
     print(f"one 1-16-16-16-1 net, 2000 long segments: mean {batch.num_regions.mean():.1f} regions (1 + N = 49)")

@@ -36,22 +36,11 @@ import networkx as nx
 import numpy as np
 
 import exactnet
-from exactnet import Box, Network, Polygon, Segment
-from exactnet.builtin import MOONS_DOMAIN, moons_classifier
+from exactnet import Box, Polygon, Segment
+from exactnet.builtin import MOONS_DOMAIN, he_network, moons_classifier
 from exactnet.plot import plot_partition
 from exactnet.regions.plane import Plane
 from exactnet.regions.sampling import sample_patterns
-
-
-def he_network(n0: int, widths: list[int], seed: int) -> Network:
-    """He-initialised weights, biases N(0, 0.3^2): the random networks of the sampling studies."""
-    rng = np.random.default_rng(seed)
-    weights, biases, fan_in = [], [], n0
-    for width in [*widths, 1]:
-        weights.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), (width, fan_in)))
-        biases.append(rng.normal(0.0, 0.3, width))
-        fan_in = width
-    return Network.from_arrays(weights, biases, name=f"{n0}-{'-'.join(map(str, widths))}-1 (He, seed {seed})")
 
 
 def pattern_keys(patterns: np.ndarray) -> set[bytes]:
@@ -86,7 +75,7 @@ def two_d(sizes: list[int]):
 
 
 def three_d(widths: list[int], sizes: list[int], chords: int):
-    net = he_network(3, widths, seed=0)
+    net = he_network([3, *widths, 1], seed=0)
     t0 = time.perf_counter()
     res = exactnet.regions(net, Box([-1, -1, -1], [1, 1, 1]))
     seconds = time.perf_counter() - t0

@@ -336,3 +336,21 @@ def test_max_regions_accepts_integers(exact):
     assert partition(net, max_regions=np.int64(full), exact=exact).num_regions == full
     with pytest.raises(RuntimeError, match=f"max_regions={full - 1}"):
         partition(net, max_regions=full - 1, exact=exact)
+
+
+def test_he_network_is_seeded_he_initialisation_and_checks_its_spec():
+    from exactnet.builtin import he_network
+
+    a, b = he_network("3-400-2", seed=5), he_network([3, 400, 2], seed=5)
+    assert a.widths == (3, 400, 2) and a.name == "3-400-2 (He, seed 5)"
+    for la, lb in zip(a.layers, b.layers):
+        assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.bias, lb.bias)
+    assert not np.array_equal(a.layers[0].weight, he_network("3-400-2", seed=6).layers[0].weight)
+    # He: weight variance 2 / fan_in (fan_in 400 in the second layer, 800 weights), bias std 0.3
+    assert np.std(a.layers[1].weight) == pytest.approx(np.sqrt(2 / 400), rel=0.1)
+    assert np.std(a.layers[0].bias) == pytest.approx(0.3, rel=0.15)
+    assert np.all(he_network("2-8-1", bias_std=0).layers[0].bias == 0)
+    with pytest.raises(ValueError, match="needs an input and an output width"):
+        he_network([3])
+    with pytest.raises(ValueError, match="bias_std"):
+        he_network("2-8-1", bias_std=-1)
