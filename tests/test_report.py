@@ -214,3 +214,47 @@ def test_report_of_a_network_with_one_class_everywhere():
     assert rep.summary["exact"]["boundary segments"] == 0 and rep.summary["exact"]["regions"] == 4
     assert "No decision boundary here: one class is predicted on the whole domain." in rep.html
     assert re.search(r"smallest missed region \(area\)</td><td>none</td>", rep.html)
+
+
+def test_report_takes_class_names_and_refuses_labels_that_are_not_classes():
+    """Names and whole-number floats are classes; regression targets and one-hot rows are
+    refused naming labels."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    X = torch.randn(40, 3)
+    y = torch.randint(0, 2, (40,))
+    options = {"out": None, "samples": 40, "smp_paths": 2, "smp_steps": 32}
+    by_index = exactnet.report(model, X, y, **options).summary["separability"]
+    names = np.where(y.numpy() == 1, "dog", "cat")  # sorted: cat = 0, dog = 1
+    assert exactnet.report(model, X, names, **options).summary["separability"] == by_index
+    assert exactnet.report(model, X, y.double(), **options).summary["separability"] == by_index
+    with pytest.raises(ValueError, match=r"labels holds numbers that are not class indices"):
+        exactnet.report(model, X, torch.randn(40), **options)
+    with pytest.raises(ValueError, match=r"labels has shape \(40, 2\).*argmax"):
+        exactnet.report(model, X, torch.nn.functional.one_hot(y, 2), **options)
+
+
+def test_report_on_models_the_sections_do_not_apply_to():
+    """A model without activation modules (an LSTM) gets a page that says why the
+    per-layer scores are skipped; an unsupported layer's reason is one sentence."""
+
+    class Recurrent(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(4, 8, batch_first=True)
+            self.out = torch.nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.out(self.lstm(x)[0][:, -1])
+
+    rep = exactnet.report(Recurrent(), torch.randn(30, 5, 4), torch.randint(0, 2, (30,)), out=None, samples=30)
+    text = " ".join(_check_self_contained(rep.html).text)
+    assert "Skipped: the model has no activation module" in text
+    reason = re.search(r"Skipped: no exact analysis here \((.*?lists what lowers exactly)\)", text).group(1)
+    assert "(LSTM)" in reason and "SUPPORTED" in reason and len(reason) < 250
+
+    sigmoid = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Sigmoid(), torch.nn.Linear(8, 2))
+    rep = exactnet.report(sigmoid, torch.randn(40, 3), torch.randint(0, 2, (40,)), out=None, samples=32, smp_paths=2)
+    text = " ".join(_check_self_contained(rep.html).text)
+    assert "Computed on the first 32 of the 40 inputs (samples=32)" in text
+    assert "Columns: d: the features per input" in text and "constant_output:" in text

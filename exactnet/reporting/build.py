@@ -14,6 +14,7 @@ Every number is shown with the definition it follows (docs/definitions.md)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,7 +100,8 @@ def _as_network(model: Any, input_shape: tuple[int, ...] | None) -> tuple[Networ
 
         return from_torch(model, input_shape=input_shape), ""
     except Exception as exc:  # any model the lowering does not cover: the exact part is skipped, with why
-        return None, f"{type(exc).__name__}: {exc}"
+        first = re.split(r"\. (?=[A-Z])|; |\n", str(exc))[0] if str(exc) else ""
+        return None, f"{type(exc).__name__}: {first}; exactnet.net.lowering.SUPPORTED lists what lowers exactly"
 
 
 def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray | None, summary: dict) -> None:
@@ -137,16 +139,14 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
             box = None
             page.paragraph(f"No 2-D slice: {exc}.", "skip")
         where = (
-            "the 2-D slice through the first three inputs a, b, c (a at (u, v) = (0, 0), b at (1, 0), c at (0, 1)), "
-            "(u, v) in [-0.25, 1.25]^2"
+            "the 2-D slice through the first three rows of data, inputs 1, 2 and 3 (at (u, v) = (0, 0), (1, 0) "
+            "and (0, 1)), (u, v) in [-0.25, 1.25]^2"
         )
     else:
         box = None
         where = ""
     if box is not None:
-        t0 = time.perf_counter()
         res = regions(net, Polygon(box, plane=plane))
-        seconds = time.perf_counter() - t0
         part = res.engine_result
         graph = res.graph
         degrees = [d for _, d in graph.degree()]
@@ -178,7 +178,6 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
                 ("linear pieces", res.num_pieces),
                 ("activation patterns", res.num_patterns),
                 *[(f"upper bound: {name} (2 inputs)", value) for name, value in bounds],
-                ("time (certified float engine)", f"{seconds * 1e3:.0f} ms"),
             ],
             ("count", "value"),
         )
@@ -251,16 +250,39 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
     summary["exact"] = values
 
 
+#: what the extra columns of the per-layer tables mean (the flags' meanings come with each result)
+COLUMNS = {
+    "d": "d: the features per input at the layer (after the reduction)",
+    "smp_mean": "smp_mean, smp_std, smp_median, smp_max: over the (path, unit) pairs of the layer's output",
+    "kinked": "kinked: the share of (path, unit) pairs with a kink",
+    "pre_mean": "pre_mean: the mean SMP of the activation's input",
+}
+
+
 def _layer_section(
-    page: Page, title: str, res: Any, key: str, definition: str, summary: dict, name: str, extra: str = ""
+    page: Page,
+    title: str,
+    res: Any,
+    key: str,
+    definition: str,
+    summary: dict,
+    name: str,
+    extra: str = "",
+    bounded: bool = False,
 ) -> None:
     page.heading(title)
-    page.figure(res.plot(key), f"{title}: {key} per layer ({res.model}).")
+    fig = res.plot(key)
+    if bounded:  # a score in [0, 1]: the whole range, so small differences look small
+        fig.axes[0].set_ylim(-0.02, 1.02)
+    page.figure(fig, f"{title}: {key} per layer ({res.model}).")
     keys = list(res.layers[0].values) if res.layers else [key]
     page.table(
         [(r.name, r.type, r.d, *[r.values.get(k) for k in keys]) for r in res.layers], ("layer", "type", "d", *keys)
     )
-    page.note(definition + (" " + extra if extra else ""))
+    columns = [COLUMNS["d"]] + [COLUMNS[k] for k in keys if k in COLUMNS]
+    flags = [f"{k}: {res.legend[k]}" for k in keys if k in res.legend]
+    page.note(" ".join(part for part in (definition, extra) if part))
+    page.note("Columns: " + "; ".join(columns + flags) + ".")
     vals = [float(r.values[key]) for r in res.layers if r.name != "input"]  # the input row is not a layer
     summary[name] = {f"{key} first layer": vals[0], f"{key} last layer": vals[-1], "layers": len(vals)}
 
@@ -304,7 +326,7 @@ def report(
             page.heading(str(part_name))
             page.depth = 1
         found: dict[str, dict[str, Any]] = {}
-        _model_sections(page, m, d, lab, found, *options)
+        _model_sections(page, m, str(part_name), d, lab, found, *options)
         summary.update({(f"{part_name}: {k}" if several else k): v for k, v in found.items()})
     page.depth = 0
     page.heading("About this report")
@@ -323,6 +345,7 @@ def report(
 def _model_sections(
     page: Page,
     model: Any,
+    model_name: str,
     data: Any,
     labels: Any,
     summary: dict,
@@ -336,7 +359,7 @@ def _model_sections(
     from ..net.network import Network
 
     X = None if data is None else np.asarray(data.detach().cpu() if hasattr(data, "detach") else data, dtype=float)
-    y = None if labels is None else np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+    y = None if labels is None else _class_indices(labels)
     if X is not None and not np.all(np.isfinite(X)):
         raise ValueError("data holds NaN or infinite values; give finite inputs")
     if y is not None and (X is None or len(y) != len(X)):
@@ -373,7 +396,35 @@ def _model_sections(
         page.heading("Per-layer signatures")
         page.paragraph("Skipped: the per-layer scores need inputs (data).", "skip")
     else:
-        _torch_sections(page, model, X, y, summary, samples, smp_paths, smp_steps, progress)
+        _torch_sections(page, model, model_name, X, y, summary, samples, smp_paths, smp_steps, progress)
+
+
+def _class_indices(labels: Any) -> np.ndarray:
+    """One class index per input from ``labels``: integers as they are, whole-numbered
+    floats as integers, names (strings, booleans) numbered in sorted order; anything else
+    (one-hot rows, regression targets) is refused naming ``labels``."""
+    y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+    if y.ndim != 1:
+        hint = " (one-hot rows: pass labels.argmax(1))" if y.ndim == 2 else ""
+        raise ValueError(f"labels has shape {y.shape}; give one class per input, shape (n,){hint}")
+    if y.dtype.kind in "iu":
+        return y
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            example = next((v for v in y if not (np.isfinite(v) and v == round(v))), None)
+            raise ValueError(
+                f"labels holds numbers that are not class indices (e.g. {example}); give one class per input "
+                "(integers or names): the separability section compares classes, not regression targets"
+            )
+        return y.astype(np.int64)
+    if y.dtype.kind in "bUSO":
+        try:
+            return np.unique(y, return_inverse=True)[1].reshape(-1)
+        except TypeError as exc:
+            raise ValueError(
+                f"labels mixes kinds of values ({exc}); give one class per input, all of one kind"
+            ) from None
+    raise ValueError(f"labels has dtype {y.dtype}; give one class per input (integers or names)")
 
 
 def _check_inputs(model: Any, X: np.ndarray) -> None:
@@ -402,6 +453,7 @@ def _check_inputs(model: Any, X: np.ndarray) -> None:
 def _torch_sections(
     page: Page,
     model: torch.nn.Module,
+    model_name: str,
     X: np.ndarray,
     y: np.ndarray | None,
     summary: dict,
@@ -414,15 +466,25 @@ def _torch_sections(
 
     from ..probe._device import parameter_dtype_device
     from ..probe.nonlinearity import signature
+    from ..probe.recording import activation_modules
     from ..probe.separability import layerwise_separability
     from ..probe.smp import layerwise_smp, paths_between
 
+    if not activation_modules(model):
+        page.heading("Per-layer signatures")
+        page.paragraph(
+            "Skipped: the model has no activation module (torch.nn ReLU, GELU, Sigmoid, ...) for the per-layer "
+            "scores to record; activations called as functions (F.relu) cannot be hooked.",
+            "skip",
+        )
+        return
     dtype, _ = parameter_dtype_device(model)
     inputs = torch.as_tensor(X, dtype=dtype)
     n = min(len(inputs), samples)
     sub = inputs[:n]
     reduction = "flatten" if X[0].size <= 4096 else "channel_mean"
-    sig = signature(model, sub, samples=n, reduction=reduction, progress=progress)
+    used = f"Computed on the first {n} of the {len(inputs)} inputs (samples={samples}), reduction {reduction!r}."
+    sig = signature(model, sub, samples=n, reduction=reduction, progress=progress, name=model_name)
     _layer_section(
         page,
         "Affinity score per layer (non-linearity signature)",
@@ -431,14 +493,16 @@ def _torch_sections(
         DEFINITIONS["affinity"],
         summary,
         "affinity",
+        used,
+        bounded=True,
     )
     k = min(smp_paths, len(inputs) // 2)
     if k >= 1:
         paths = paths_between(inputs[:k], inputs[k : 2 * k], smp_steps, lazy=True)
-        smp = layerwise_smp(model, paths, reduction=reduction, progress=progress)
+        smp = layerwise_smp(model, paths, reduction=reduction, progress=progress, name=model_name)
         _layer_section(
             page, "SMP per layer (non-smoothness along paths)", smp, "smp_mean", DEFINITIONS["smp"], summary, "smp",
-            f"{k} paths between pairs of inputs, {smp_steps} steps each.",
+            f"{k} paths from inputs 1..{k} to inputs {k + 1}..{2 * k}, {smp_steps} steps each.",
         )  # fmt: skip
     if y is not None:
         if len(np.unique(y[:n])) < 2:
@@ -446,8 +510,22 @@ def _torch_sections(
             page.paragraph("Skipped: the labels of the inputs used hold one class only.", "skip")
         else:
             sep = layerwise_separability(
-                model, sub, labels=y[:n], measures=("n1", "f1", "n3"), reduction=reduction, progress=progress
+                model,
+                sub,
+                labels=y[:n],
+                measures=("n1", "f1", "n3"),
+                reduction=reduction,
+                progress=progress,
+                name=model_name,
             )
             _layer_section(
-                page, "Class separability per layer", sep, "n1", DEFINITIONS["separability"], summary, "separability"
+                page,
+                "Class separability per layer",
+                sep,
+                "n1",
+                DEFINITIONS["separability"],
+                summary,
+                "separability",
+                f"{used} {len(np.unique(y[:n]))} classes.",
+                bounded=True,
             )
