@@ -892,7 +892,12 @@ def _report_data(args, fail, small: bool, inputs: int | None) -> tuple[Any, Any]
         if inputs == 64:
             x = x.reshape(len(x), -1)
         return x[: args.limit], y[: args.limit]
-    if source.endswith(".npz") and Path(source).is_file():
+    if source.endswith(".npz") and not Path(source).is_file():
+        raise fail(
+            f"--data {source}: no such file; give moons, digits, an .npz file with X (and y), a folder with a "
+            "subfolder of images per class, or NAME:ROOT (MNIST files under ROOT)"
+        )
+    if source.endswith(".npz"):
         import numpy as np
 
         with np.load(source, allow_pickle=False) as f:
@@ -941,10 +946,14 @@ def _report_command(args) -> int:
         return SystemExit(f"exactnet report: {msg}")
 
     require("matplotlib", "the report's pictures")
+    from pathlib import Path
+
     from .reporting.build import report
 
     if args.limit < 1:
         raise fail(f"--limit {args.limit}; use at least one input")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise fail(f"--weights {args.weights}: no such file; give the path of a weights file")
     small = True
     if args.model is not None:
         require("torch", "a torch model")

@@ -178,3 +178,17 @@ def test_plots_on_an_axes_of_a_subfigure(tmp_path):
     res = layerwise(_mlp(), x, CentroidAccuracy(), labels=(x[:, 0] > 0).long(), samples=None, progress=False)
     assert plot_layerwise([res], ax=right.subplots(), path=tmp_path / "b.png") is fig
     assert (tmp_path / "a.png").stat().st_size > 1000 and (tmp_path / "b.png").stat().st_size > 1000
+
+
+def test_the_capture_bar_knows_how_many_batches_come(capsys):
+    """The runner streams batches into capture through a generator; the progress bar
+    still shows the total, for a tensor and for lazy paths."""
+    from exactnet.probe.smp import layerwise_smp, paths_between
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    signature(model, torch.randn(100, 4), samples=100, batch_size=32, progress=True)
+    assert "4/4" in capsys.readouterr().err  # 100 rows in batches of 32
+    paths = paths_between(torch.randn(3, 4), torch.randn(3, 4), 60, lazy=True)  # 3 x 64 rows with the margins
+    layerwise_smp(model, paths, batch_size=50, progress=True)
+    assert f"{-(-paths.n_rows // 50)}/{-(-paths.n_rows // 50)}" in capsys.readouterr().err

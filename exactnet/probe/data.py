@@ -219,13 +219,15 @@ def image_data(
         try:
             dataset = getattr(torchvision.datasets, name)(root, train=False, download=False, transform=transform)
         except RuntimeError as exc:
-            raise ValueError(f"data {text!r}: {exc} (nothing is downloaded: put {name}'s files under {root})") from None
+            why = str(exc).split(" You can use download=True")[0]  # nothing is downloaded here
+            raise ValueError(f"data {text!r}: {why} (nothing is downloaded: put {name}'s files under {root})") from None
         classes = [str(c) for c in dataset.classes]
     else:
         folder = Path(text)
         if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
             raise ValueError(
-                f"data {text!r} is not a folder; pass a folder with a subfolder of images per class, or NAME:ROOT "
+                f"data {text!r} {what}; pass a folder with a subfolder of images per class, or NAME:ROOT "
                 f"with NAME one of {', '.join(TORCHVISION_DATASETS)}"
             )
         try:

@@ -35,7 +35,7 @@ require("torch", "the layer-wise runner")
 import torch  # noqa: E402
 
 from ._device import checked_device  # noqa: E402
-from .batches import batches, inputs_of  # noqa: E402
+from .batches import batches, count_batches, inputs_of  # noqa: E402
 from .recording import LayerCapture, capture  # noqa: E402
 
 if TYPE_CHECKING:
@@ -280,6 +280,23 @@ def _needs(score: Callable) -> tuple[str, ...]:
     return needs
 
 
+class _Counted:
+    """An iterable with a known length: the batches the runner streams into capture, so
+    that the capture's progress bar shows how many are left (``n=None``: unknown)."""
+
+    def __init__(self, items: Iterable[Any], n: int | None):
+        self._items = items
+        self._n = n
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        if self._n is None:
+            raise TypeError("the number of batches is not known")
+        return self._n
+
+
 def layerwise(
     model: torch.nn.Module,
     data: torch.Tensor | LazyPaths | Iterable[Any],
@@ -326,6 +343,7 @@ def layerwise(
     needs = _needs(score)
     score_name = str(getattr(score, "name", getattr(score, "__name__", type(score).__name__)))
     paths = None
+    total: int | None = None  # batches, when known (for the capture's progress bar)
     from .smp import LazyPaths
 
     if isinstance(data, LazyPaths) and "paths" not in needs:
@@ -346,6 +364,7 @@ def layerwise(
                     f"{data.shape}"
                 )
             paths = (data.n_paths, data.samples_per_path)
+            total = -(-data.n_rows // batch_size)
             data = data.batches(batch_size)
         else:
             if not isinstance(data, torch.Tensor) or data.dim() < 3:
@@ -377,10 +396,12 @@ def layerwise(
             yield x
 
     sides = tuple(s for s in ("input", "output") if s in needs) or ("output",)
+    if total is None:
+        total = count_batches(data, batch_size)
     t0 = time.perf_counter()
     caps = capture(
         model,
-        stream(),
+        _Counted(stream(), total),  # the capture's progress bar knows how many batches come
         modules=layers,
         reduction=reduction,
         channel_axis=channel_axis,
