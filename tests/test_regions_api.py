@@ -246,3 +246,23 @@ def test_2d_same_map_after_the_partition_turns_exact():
     mine = {frozenset((key(regions[a].pattern), key(regions[b].pattern))): s for (a, b, _), s in zip(edges, same)}
     assert mine == theirs and any(same) and not all(same)
     assert res.num_pieces == exact.num_pieces
+
+
+def test_a_segment_between_inputs_in_the_models_shape():
+    """Segment ends given as images (the model's input shape) are flattened; a batch of
+    points where one is expected is refused naming start."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(32, 2)
+    )
+    net = exactnet.from_torch(model, input_shape=(1, 4, 4))
+    a, b = torch.randn(1, 4, 4), torch.randn(1, 4, 4)
+    shaped = exactnet.regions(net, Segment(a, b))
+    flat = exactnet.regions(net, Segment(a.flatten(), b.flatten()))
+    assert shaped.num_regions == flat.num_regions and shaped.engine_result.breakpoints == flat.engine_result.breakpoints
+    exact = exactnet.segment_regions(net, a.numpy().astype(float), b.numpy().astype(float), exact=True)
+    assert exact.num_regions == flat.num_regions
+    refused = r"start has shape \(2, 1, 4, 4\) \(32 numbers\) but the network's input dimension is 16"
+    with pytest.raises(ValueError, match=refused):
+        exactnet.regions(net, Segment(torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)))

@@ -39,6 +39,22 @@ def _check_segments(net: Network, starts, ends) -> tuple[np.ndarray, np.ndarray]
     return P, Q
 
 
+def _one_point(x, name: str, dim: int):
+    """One point of input space: ``x`` as given when it is a flat vector of ``dim``
+    numbers; an input in the model's own shape (an image (1, 8, 8) for 64 inputs)
+    flattened; anything else refused naming ``name``."""
+    x = real_tensor_to_numpy(x, name)
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x, dtype=object)
+    if arr.ndim == 1 and arr.shape[0] == dim:
+        return x
+    if arr.ndim > 1 and arr.size == dim:
+        return arr.reshape(-1)
+    raise ValueError(
+        f"{name} has shape {arr.shape} ({arr.size} numbers) but the network's input dimension is {dim}; pass one "
+        f"point: {dim} numbers, or one input in the model's shape (it is flattened)"
+    )
+
+
 def _as_float_points(x, name: str, dim: int) -> np.ndarray:
     x = real_tensor_to_numpy(x, name)
     if np.iscomplexobj(x):
@@ -134,8 +150,8 @@ def compute_segment_regions(
         raise TypeError(
             f"net must be an exactnet.Network, got {type(net).__name__}; lower torch models with exactnet.from_torch"
         )
+    start, end = _one_point(start, "start", net.input_dim), _one_point(end, "end", net.input_dim)
     if exact:
-        start, end = real_tensor_to_numpy(start, "start"), real_tensor_to_numpy(end, "end")
         # (start and end may be arrays, which exact_line and enumerate take like sequences)
         raw = exact_line(net, start, end, max_regions)  # type: ignore[arg-type]
         s = tuple(to_fraction(v, f"start[{i}]") for i, v in enumerate(start))  # type: ignore[arg-type]
