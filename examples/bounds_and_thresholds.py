@@ -123,7 +123,7 @@ def thresholds():
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="bounds_and_thresholds.png", help="the figure (PNG or SVG)")
     ap.add_argument("--quick", action="store_true", help="depths 1 to 3, 3 seeds")
     args = ap.parse_args()

@@ -592,7 +592,7 @@ def figure(rows, cfg, out):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_pos", nargs="?", help="output PNG (same as --out)")
     ap.add_argument("--out", default=None, help="output PNG (default pulse_training.png)")
     ap.add_argument("--quick", action="store_true", help="few steps, small M (seconds)")

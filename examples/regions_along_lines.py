@@ -86,7 +86,7 @@ def main(out: str = "regions_along_lines.png", seeds: int = 30) -> None:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_pos", nargs="?", metavar="out.png", help="the figure (default regions_along_lines.png)")
     ap.add_argument("--out", default=None, help="the same as the positional argument")
     ap.add_argument("--quick", action="store_true", help="10 seeds per architecture (tests)")

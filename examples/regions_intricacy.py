@@ -47,7 +47,7 @@ def label(name: str, level: float | None) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--png-dir", default=None, help="write intricacy_partitions.png and intricacy_counts.png here")

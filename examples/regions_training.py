@@ -29,9 +29,7 @@ from exactnet.training import make_dataset, train_classifier
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description="The decision boundary refined step by step: exact snapshots of a classifier through training."
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="moons", help="moons, circles, quantiles, spirals, checker, random or digits")
     ap.add_argument("--level", type=float, default=None, help="intricacy: spiral turns, checker squares per side")
     ap.add_argument("--epochs", type=int, default=100)

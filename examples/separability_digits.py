@@ -87,7 +87,7 @@ def run(arch: str, fraction: float, checkpoints: list[int], data, seed: int = 0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="separability_digits.png", help="the figure (PNG or SVG)")
     ap.add_argument("--json", help="write every result as JSON")
     ap.add_argument("--quick", action="store_true", help="fewer checkpoints and sizes (tests)")

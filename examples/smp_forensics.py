@@ -15,7 +15,8 @@ kinks), the median over the paths. A threshold on its logarithm is chosen on tra
 networks and its accuracy reported on held-out networks (new seeds). Our formulation
 (docs/definitions.md, "SMP").
 
-Writes a figure of the held-out networks' features and the thresholds with ``--png``.
+Writes a figure of the held-out networks' features and the thresholds, ``smp_forensics.png``
+(or ``--png``).
 
     python examples/smp_forensics.py [--nets 40] [--png FILE] [--quick]
 """
@@ -145,9 +146,9 @@ def plot(results: dict[str, tuple[dict[str, list[float]], float, float]], path: 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nets", type=int, default=40, help="training (and held-out) networks of each kind")
-    ap.add_argument("--png", default=None, help="write the held-out features and the thresholds (PNG or SVG)")
+    ap.add_argument("--png", default="smp_forensics.png", help="the figure: features and thresholds (PNG or SVG)")
     ap.add_argument("--quick", action="store_true", help="8 networks of each kind (tests)")
     args = ap.parse_args()
     nets = 8 if args.quick else args.nets
@@ -168,8 +169,7 @@ def main() -> None:
         nets,
         paths,
     )
-    if args.png:
-        plot(results, args.png)
+    plot(results, args.png)
 
 
 if __name__ == "__main__":

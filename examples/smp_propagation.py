@@ -105,7 +105,7 @@ def exact_check(net: nn.Sequential, paths: int, steps: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--paths", type=int, default=8)
     ap.add_argument("--steps", type=int, default=16384)
     ap.add_argument("--png", default=None, help="save the figure (predicted and measured per layer)")

@@ -59,7 +59,7 @@ def main(out: str | None = None, steps: int = 600) -> None:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_pos", nargs="?", metavar="out.npz", help="where to write (default: the package's data file)")
     ap.add_argument("--out", default=None, help="the same as the positional argument")
     ap.add_argument("--quick", action="store_true", help="100 steps (tests)")

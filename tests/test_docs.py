@@ -80,6 +80,9 @@ def test_every_example_is_in_the_index_and_tested_with_quick():
     scripts = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
     assert sorted(set(re.findall(r"^\| `([a-z0-9_]+\.py)`", page, re.M))) == scripts
     for name in scripts:
+        source = (ROOT / "examples" / name).read_text()
+        # --help prints the whole docstring: the setting, the arguments, what the tables hold
+        assert "ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)" in source
         argvs = re.findall(r'\["' + re.escape(name) + r'"(, [^\]]*)?\]', tests)
         assert any('"--quick"' in a for a in argvs), f"no test runs examples/{name} with --quick"
 
