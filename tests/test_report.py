@@ -258,3 +258,13 @@ def test_report_on_models_the_sections_do_not_apply_to():
     text = " ".join(_check_self_contained(rep.html).text)
     assert "Computed on the first 32 of the 40 inputs (samples=32)" in text
     assert "Columns: d: the features per input" in text and "constant_output:" in text
+
+
+def test_report_leaves_out_chords_between_equal_inputs():
+    net, X, y = moons_classifier()
+    X = X.copy()
+    X[32] = X[0]  # the first chord joins input 1 to an equal input
+    rep = exactnet.report(net, X, y, out=None)
+    assert "1 of the 32 chords join equal inputs and are left out." in rep.html
+    assert "Regions along 31 chords between inputs" in rep.html
+    assert rep.summary["exact"]["chord 1 regions"] == exactnet.segment_regions(net, X[1], X[33]).num_regions

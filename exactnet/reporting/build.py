@@ -215,16 +215,20 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
             ("sampled estimate", "value"),
         )
         page.note(DEFINITIONS["coverage"])
-    if X is not None and len(X) >= 2:
-        k = min(32, len(X) // 2)
-        starts, ends = X[:k], X[k : 2 * k]
+    k = 0 if X is None else min(32, len(X) // 2)
+    distinct = np.ones(0, dtype=bool) if X is None else (X[:k] != X[k : 2 * k]).any(axis=1)
+    if k and not distinct.all():  # a chord between two equal inputs has no length
+        page.paragraph(f"{int((~distinct).sum())} of the {k} chords join equal inputs and are left out.", "skip")
+    if k and distinct.any():
+        starts, ends = X[:k][distinct], X[k : 2 * k][distinct]
+        k = len(starts)
         batch = segment_regions_batch(net, starts, ends)
         counts = np.asarray(batch.num_regions)
         page.heading(f"Regions along {k} chords between inputs", 3)
         first = segment_regions(net, starts[0], ends[0])
         fig = plot_segment(
             first,
-            title=f"chord 1 (input 1 to input {k + 1}): {first.num_regions} regions, {first.num_pieces} pieces",
+            title=f"chord 1: {first.num_regions} regions, {first.num_pieces} pieces",
         )
         page.figure(
             fig,
