@@ -143,8 +143,14 @@ def test_report_command(tmp_path, capsys):
     _check_self_contained(out.read_text(encoding="utf-8"))
     with pytest.raises(SystemExit, match="--data goes with --model"):
         main(["report", "--data", "digits"])
+    state = tmp_path / "w.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), state)
     with pytest.raises(SystemExit, match="name its architecture with --model"):
-        main(["report", "--weights", "w.pt"])
+        main(["report", "--weights", str(state)])
+    with pytest.raises(SystemExit, match=r"--weights .*missing\.pt: no such file"):
+        main(["report", "--model", "digits-mlp", "--weights", str(tmp_path / "missing.pt")])
+    with pytest.raises(SystemExit, match=r"--data .*missing\.npz: no such file; give moons, digits, an \.npz"):
+        main(["report", "--model", "digits-mlp", "--data", str(tmp_path / "missing.npz")])
     with pytest.raises(SystemExit, match="or one of the small models: digits-cnn, digits-mlp"):
         main(["report", "--model", "no-such-model"])
     with pytest.raises(SystemExit, match="--limit 0"):

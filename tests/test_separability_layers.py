@@ -112,8 +112,11 @@ def test_image_folder(tmp_path):
     assert torch.allclose(red[0], torch.ones(8, 8)) and torch.allclose(red[1:], torch.zeros(2, 8, 8), atol=1e-6)
     g, _, _ = image_data(tmp_path, size=8, rgb=False, limit=4, seed=1)
     assert g.shape == (4, 1, 8, 8) and 0 <= float(g.min()) and float(g.max()) <= 1
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(ValueError, match="does not exist"):
         image_data(tmp_path / "nothing")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValueError, match="is not a folder"):
+        image_data(tmp_path / "a_file")
     with pytest.raises(ValueError, match="limit"):
         image_data(tmp_path, limit=0)
 
@@ -172,5 +175,5 @@ def test_command_line(tmp_path, capsys):
     assert png.stat().st_size > 5_000 and "n1" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--measures"):
         main(["separability", "--measures", "n1,n7"])
-    with pytest.raises(SystemExit, match="not a folder"):
+    with pytest.raises(SystemExit, match="does not exist"):
         main(["separability", "--data", str(tmp_path / "none")])
