@@ -216,12 +216,13 @@ def _exact_section(page: Page, net: Network, X: np.ndarray | None, y: np.ndarray
         )
         page.note(DEFINITIONS["coverage"])
     k = 0 if X is None else min(32, len(X) // 2)
-    distinct = np.ones(0, dtype=bool) if X is None else (X[:k] != X[k : 2 * k]).any(axis=1)
-    if k and not distinct.all():  # a chord between two equal inputs has no length
-        page.paragraph(f"{int((~distinct).sum())} of the {k} chords join equal inputs and are left out.", "skip")
-    if k and distinct.any():
+    if X is not None and k:
+        distinct = (X[:k] != X[k : 2 * k]).any(axis=1)
+        if not distinct.all():  # a chord between two equal inputs has no length
+            page.paragraph(f"{int((~distinct).sum())} of the {k} chords join equal inputs and are left out.", "skip")
         starts, ends = X[:k][distinct], X[k : 2 * k][distinct]
         k = len(starts)
+    if X is not None and k:
         batch = segment_regions_batch(net, starts, ends)
         counts = np.asarray(batch.num_regions)
         page.heading(f"Regions along {k} chords between inputs", 3)
