@@ -233,3 +233,22 @@ def test_tiny_face_gets_its_exact_map_rounded():
     fl, ex = partition(net), partition(net, exact=True)
     assert min(r.area for r in fl.regions) < 1e-22
     assert_same_partition(fl, ex)
+
+
+def test_vertices_the_float_values_cannot_place_are_solved_exactly():
+    """A neuron of slope -3.9e-258 and bias 5e-324 (the least float) against the line v = 0:
+    their crossing's float values underflow, so the kernel decides the signs exactly and
+    knows only the edge the vertex lies on. Its coordinates (and the outputs there) are then
+    solved exactly: the areas and maps equal the exact partition's, not the edge's midpoint
+    (found by hypothesis: the float areas were 0.625 and 0 where the exact ones are 0.5)."""
+    tiny_slope, least = Fraction(-4208699341235563, 2**907), Fraction(1, 2**1074)
+    net = Network(
+        [
+            Layer(
+                [[-2, 0], [tiny_slope, 1], [0, 0], [0, 1], [0, 0], [1, 0]],
+                [1, least, 1, 0, 1, 0],
+            ),
+            Layer([[1, -1, 2, 0, 1, 3]], [0], 1),
+        ]
+    )
+    assert_same_partition(partition(net), partition(net, exact=True))

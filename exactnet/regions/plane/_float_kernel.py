@@ -179,15 +179,18 @@ def _neurons(first, stop, units, mesh, forced, forced_j, out):
             zb = zj[b]
             dz = za - zb
             eab = (ej[a] + ej[b]) * INFLATE + 2 * TINY
+            coarse = 0
             if abs(dz) > eab and (za > 0.0) == (vsign[a] > 0) and (zb > 0.0) == (vsign[b] > 0):
                 t = za / dz
                 dt = (eab / (abs(dz) - eab) + 2.0 * U) * INFLATE
             else:
                 # an end's sign was decided exactly while its float value is within its
-                # bound: t is only known to lie in [0, 1]
+                # bound: t is only known to lie in [0, 1] (the caller solves this vertex's
+                # coordinates exactly afterwards)
                 t = za / dz if dz != 0.0 else 0.5
                 t = min(1.0, max(0.0, t))
                 dt = 1.0 + 2.0 * U
+                coarse = 1
             c = counts[0]
             counts[0] += 1
             vx[c, 0] = vx[a, 0] + t * (vx[b, 0] - vx[a, 0])
@@ -216,6 +219,7 @@ def _neurons(first, stop, units, mesh, forced, forced_j, out):
             v_info[c, 1] = he_face[h]
             v_info[c, 2] = g
             v_info[c, 3] = he_face[h]
+            v_info[c, 4] = coarse
             # topology: h = a -> b becomes a -> c -> b; its twin b -> a becomes b -> c -> a
             h2 = counts[1]
             counts[1] += 1
@@ -410,7 +414,9 @@ class FloatPlane:
         self.nwords = nwords
         self.vx = np.zeros((cap, 2))
         self.v_he = np.full(cap, -1, np.int64)
-        self.v_info = np.full((cap, 4), -1, np.int64)
+        # per vertex: the edge's label and face, the cutting neuron and its face, and 1 when
+        # the float position is only known to lie on its edge (solved exactly afterwards)
+        self.v_info = np.full((cap, 5), -1, np.int64)
         self.vsign = np.zeros(cap, np.int64)
         self.forced = np.full(cap, NO_SIGN, np.int64)
         hcap = 4 * cap

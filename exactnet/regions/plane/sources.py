@@ -297,7 +297,7 @@ def _float_source(net, plane, verts, max_regions):
         hv, lines, maps = exact()
         if v < n_dom:
             return hv[v]
-        edge_label, edge_face, cut_label, cut_face = (int(x) for x in fp.v_info[v])
+        edge_label, edge_face, cut_label, cut_face = (int(x) for x in fp.v_info[v, :4])
         if edge_label < 0:
             L1 = lines[-edge_label - 1]
         else:
@@ -320,6 +320,15 @@ def _float_source(net, plane, verts, max_regions):
         fp = run_plane(net, uv, origin, directions, decide, max_faces=max_regions)
     if state["zero"] or fp.exact_zero or fp.overflow:
         return None
+    # a vertex placed where the float values could not locate it on its edge (an end's
+    # sign decided exactly): its coordinates solved exactly, then rounded
+    coarse = np.flatnonzero(fp.v_info[: fp.counts[0], 4] == 1)
+    for v in coarse:
+        X, Y, W = vertex_exact(fp, int(v))
+        fp.vx[v] = (float(Fraction(X, W)), float(Fraction(Y, W)))
+    if len(coarse) and len(fp.out_values):  # and the outputs there (continuous, so any pattern's map)
+        with np.errstate(over="ignore", invalid="ignore"):
+            fp.out_values[coarse] = net.forward(origin + fp.vx[coarse] @ directions.T)
     return _FloatSource(net, fp, plane, lambda: exact()[2])
 
 
