@@ -77,3 +77,35 @@ def test_tile_borders_through_degenerate_points():
     net = Network.from_arrays([W, np.ones((1, 6))], [np.zeros(6), [0.0]])
     for exact in (True, False):
         assert_same(partition_tiled(net, tiles=(2, 2), exact=exact), partition(net, exact=exact))
+
+
+def test_float_stitching_decides_near_coincident_lines_and_maps_exactly():
+    """Float coordinates cannot tell nearly coincident lines or nearly equal maps apart
+    (found by hypothesis): across tile borders, a side that two neurons with different
+    exact lines seem to share, and maps that differ by 3e-279, are decided in rationals."""
+    from fractions import Fraction
+
+    from exactnet import Layer
+
+    tiny = Fraction(886824045606075, 2**975)  # 2.8e-279
+    zero = [0, 0, 0, 0, 0]
+    maps_differ = Network(
+        [
+            Layer([[0, 0], [0, 0], [0, 0], [0, 0], [0, 1]], zero),
+            Layer([[0, 0, 0, 0, tiny], zero], [0, 0]),
+            Layer([[1, 0]], [0], 1),
+        ]
+    )
+    skew = Fraction(7924293648516521, 2**748)  # 5.4e-210: the line x + skew y = 0 next to x = 0
+    lines_differ = Network(
+        [
+            Layer([[0, 0], [0, 0], [1, skew], [0, 0], [1, 0]], zero),
+            Layer([zero, zero], [0, 0]),
+            Layer([[0, 0]], [0], 1),
+        ]
+    )
+    for net in (maps_differ, lines_differ):
+        whole = partition(net, exact=True)
+        tiled = partition_tiled(net, tiles=(2, 2))
+        assert (tiled.num_regions, tiled.num_pieces) == (whole.num_regions, whole.num_pieces)
+        assert _graph(tiled) == _graph(whole)

@@ -11,7 +11,11 @@ results are stitched into one :class:`~exactnet.regions.plane.Partition`:
   pieces with one pattern are exactly one region, whose polygon is the convex hull of
   the pieces' vertices;
 * adjacency inside a tile comes from the tile's graph; across tile borders from the
-  border segments that pieces of different tiles share (found per border line);
+  border segments that pieces of different tiles share (found per border line). In float
+  mode, where rounded coordinates cannot tell nearly coincident lines apart, a side is
+  kept only if the neurons flipping across it have one exact line, and two maps equal
+  within rounding count as one only if they are equal exactly (both decided in
+  rationals from the patterns);
 * non-empty patterns are the union of the tiles' (every point of the domain lies in a
   tile).
 
@@ -129,7 +133,7 @@ def partition_tiled(
             for _ in tqdm(as_completed(futures), total=len(futures), desc="tiles", unit="tile"):
                 pass
         results = [f.result() for f in futures]
-    stitched = _StitchedSource(net, tile_list, results, exact)
+    stitched = _StitchedSource(net, tile_list, results, exact, plane)
     if max_regions is not None and stitched.num_regions > max_regions:
         raise RegionLimitError(stitched.num_regions, max_regions)
     return Partition(net, plane, parse_domain(domain), stitched)
@@ -138,9 +142,10 @@ def partition_tiled(
 class _StitchedSource:
     """Partition data stitched from tiles (see the module docstring)."""
 
-    def __init__(self, net: Network, tiles, results, exact: bool):
+    def __init__(self, net: Network, tiles, results, exact: bool, plane: Plane):
         self.net = net
         self.exact = exact
+        self.plane = plane
         pieces: dict = {}  # pattern -> list of (tile, local index)
         for t, res in enumerate(results):
             for i, reg in enumerate(res["regions"]):
@@ -204,7 +209,7 @@ class _StitchedSource:
                         break
                     if tb != t and min(s1, s1b) - max(s0, s0b) > tol:
                         ka, kb = self.local[(t, i)], self.local[(tb, ib)]
-                        if ka != kb and (min(ka, kb), max(ka, kb)) not in pairs:
+                        if ka != kb and (min(ka, kb), max(ka, kb)) not in pairs and self._may_share_a_side(ka, kb):
                             pairs[(min(ka, kb), max(ka, kb))] = self._same_map(t, i, tb, ib)
         out, same = [], []
         for (a, b), flag in sorted(pairs.items()):
@@ -215,15 +220,52 @@ class _StitchedSource:
             same.append(flag)
         return out, same
 
+    @cached_property
+    def _exact_maps(self):
+        from .plane._exact import ExactMaps
+
+        return ExactMaps(self.net, *self.plane.integers())
+
+    def _bits(self, k: int) -> int:
+        """Region k's pattern as the int over ``net.neurons`` that the exact maps take."""
+        on = np.flatnonzero(unpack_bytes(self.patterns[k], self.net.num_neurons))
+        return sum(1 << int(j) for j in on)
+
+    def _may_share_a_side(self, ka: int, kb: int) -> bool:
+        """Float coordinates cannot tell nearly coincident lines apart. Two regions share a
+        side only if every neuron that flips between them vanishes on it, so all of those
+        neurons have one exact line: checked in rationals when more than one flips (one
+        flipping neuron is the generic case, and its line is the side's)."""
+        if self.exact:
+            return True
+        n = self.net.num_neurons
+        flip = np.flatnonzero(unpack_bytes(self.patterns[ka], n) != unpack_bytes(self.patterns[kb], n))
+        if len(flip) <= 1:
+            return True
+        bits = self._bits(ka)
+        first = self._exact_maps.neuron_line(int(flip[0]), bits)
+        for j in flip[1:]:
+            line = self._exact_maps.neuron_line(int(j), bits)
+            # the same line: (a, b, c) proportional
+            if any(first[p] * line[q] != first[q] * line[p] for p in range(3) for q in range(p + 1, 3)):
+                return False
+        return True
+
     def _same_map(self, t, i, tb, ib) -> bool:
         _, _, ca, ga = self.results[t]["regions"][i]
         _, _, cb, gb = self.results[tb]["regions"][ib]
         if self.exact:
             return tuple(ca) == tuple(cb) and tuple(ga) == tuple(gb)
         scale = 1 + max(abs(x) for x in tuple(ca) + tuple(cb))
-        return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9 * scale) for x, y in zip(ca, cb)) and all(
+        close = all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9 * scale) for x, y in zip(ca, cb)) and all(
             math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9 * scale) for g, h in zip(ga, gb) for x, y in zip(g, h)
         )
+        if not close:
+            return False
+        # equal within rounding: the same map only if the exact maps are equal (rare: a
+        # degenerate network), decided in rationals from the two patterns
+        ka, kb = self.local[(t, i)], self.local[(tb, ib)]
+        return self._exact_maps.output_map(self._bits(ka)) == self._exact_maps.output_map(self._bits(kb))
 
     def _shared_segment(self, a, b):
         """The common boundary of regions a and b (hull vertices on both boundaries)."""
