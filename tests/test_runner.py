@@ -192,3 +192,20 @@ def test_the_capture_bar_knows_how_many_batches_come(capsys):
     paths = paths_between(torch.randn(3, 4), torch.randn(3, 4), 60, lazy=True)  # 3 x 64 rows with the margins
     layerwise_smp(model, paths, batch_size=50, progress=True)
     assert f"{-(-paths.n_rows // 50)}/{-(-paths.n_rows // 50)}" in capsys.readouterr().err
+
+
+def test_labels_may_be_class_names():
+    """Class names are numbered in sorted order, as exactnet.n1 numbers them: the same
+    scores as the integer labels."""
+    from exactnet.probe import layerwise_separability
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    x = torch.randn(60, 4)
+    y = (x[:, 0] > 0).long()
+    names = np.where(y.numpy() == 1, "dog", "cat")
+    by_index = layerwise_separability(model, x, labels=y, measures=("n1", "n3"))
+    by_name = layerwise_separability(model, x, labels=names, measures=("n1", "n3"))
+    assert [r.values for r in by_name.layers] == [r.values for r in by_index.layers]
+    with pytest.raises(ValueError, match="labels mixes kinds of values"):
+        layerwise_separability(model, x, labels=np.array(["a", 1] * 30, dtype=object))

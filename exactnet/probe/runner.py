@@ -280,6 +280,17 @@ def _needs(score: Callable) -> tuple[str, ...]:
     return needs
 
 
+def _class_codes(labels: np.ndarray) -> np.ndarray:
+    """Labels as torch takes them: numbers as they are, class names (strings, objects)
+    numbered in sorted order, as :func:`exactnet.n1` numbers them."""
+    if labels.dtype.kind not in "USO":
+        return labels
+    try:
+        return np.unique(labels, return_inverse=True)[1].reshape(labels.shape)
+    except TypeError as exc:
+        raise ValueError(f"labels mixes kinds of values ({exc}); give one class per input, all of one kind") from None
+
+
 class _Counted:
     """An iterable with a known length: the batches the runner streams into capture, so
     that the capture's progress bar shows how many are left (``n=None``: unknown)."""
@@ -379,7 +390,7 @@ def layerwise(
     if labels is not None:
         if not isinstance(data, torch.Tensor):
             raise ValueError("labels= goes with data given as a tensor; batches of a DataLoader carry their labels")
-        labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+        labels = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(_class_codes(np.asarray(labels)))
         if labels.shape[:1] != data.shape[:1]:
             raise ValueError(f"labels has {labels.shape[0]} entries but data has {data.shape[0]} inputs")
     seen_labels: list[torch.Tensor] = []

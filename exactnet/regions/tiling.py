@@ -228,8 +228,7 @@ class _StitchedSource:
 
     def _bits(self, k: int) -> int:
         """Region k's pattern as the int over ``net.neurons`` that the exact maps take."""
-        on = np.flatnonzero(unpack_bytes(self.patterns[k], self.net.num_neurons))
-        return sum(1 << int(j) for j in on)
+        return int.from_bytes(self.patterns[k], "little")  # pack's bit k is neuron k
 
     def _may_share_a_side(self, ka: int, kb: int) -> bool:
         """Float coordinates cannot tell nearly coincident lines apart. Two regions share a

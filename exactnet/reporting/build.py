@@ -405,9 +405,9 @@ def _model_sections(
 
 
 def _class_indices(labels: Any) -> np.ndarray:
-    """One class index per input from ``labels``: integers as they are, whole-numbered
-    floats as integers, names (strings, booleans) numbered in sorted order; anything else
-    (one-hot rows, regression targets) is refused naming ``labels``."""
+    """One class per input from ``labels``: integers and names (strings, booleans) as they
+    are (the layer-wise runner numbers names), whole-numbered floats as integers; anything
+    else (one-hot rows, regression targets) is refused naming ``labels``."""
     y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
     if y.ndim != 1:
         hint = " (one-hot rows: pass labels.argmax(1))" if y.ndim == 2 else ""
@@ -423,12 +423,7 @@ def _class_indices(labels: Any) -> np.ndarray:
             )
         return y.astype(np.int64)
     if y.dtype.kind in "bUSO":
-        try:
-            return np.unique(y, return_inverse=True)[1].reshape(-1)
-        except TypeError as exc:
-            raise ValueError(
-                f"labels mixes kinds of values ({exc}); give one class per input, all of one kind"
-            ) from None
+        return y
     raise ValueError(f"labels has dtype {y.dtype}; give one class per input (integers or names)")
 
 
